@@ -1,0 +1,181 @@
+//! NSGA-II (Deb, Pratap, Agarwal & Meyarivan 2002, doi:10.1109/4235.996017).
+//!
+//! Generational by default; with `n_offspring` smaller than the population it is the
+//! steady-state variant MO-EvoPruneDeepTL uses (population 30, 2 offspring per step).
+//! Defaults: binary tournament on rank and crowding, crossover probability 0.9, rank-and-crowding
+//! survival, duplicate elimination. With [`Sbx`](crate::Sbx) (eta 15, per-variable 0.5) and
+//! [`PolynomialMutation`](crate::PolynomialMutation) (eta 20, 1/n) it matches pymoo's `NSGA2`.
+
+mod config;
+
+pub use config::Nsga2Config;
+
+use super::Algorithm;
+use crate::genome::{BitString, Genome, RealBounds, RealVector};
+use crate::operator::{
+    BinaryTournament, BitFlip, Crossover, Mutation, PolynomialMutation, RankAndCrowding, Sampling, Sbx, Selection, Survival,
+    UniformBits, UniformCrossover, UniformReal,
+};
+use crate::{EvoRng, Evaluator, Individual, Problem, Result, State};
+use rand::Rng;
+use std::collections::HashSet;
+use std::marker::PhantomData;
+
+/// NSGA-II over genome `G` with sampling `S`, crossover `X`, mutation `M`, selection `Sel` and
+/// survival `Sur`.
+pub struct Nsga2<G, S, X, M, Sel = BinaryTournament, Sur = RankAndCrowding> {
+    config: Nsga2Config,
+    /// Initial population.
+    pub sampling: S,
+    /// Recombination.
+    pub crossover: X,
+    /// Mutation.
+    pub mutation: M,
+    /// Mating selection.
+    pub selection: Sel,
+    /// Survival.
+    pub survival: Sur,
+    _g: PhantomData<fn() -> G>,
+}
+
+impl<G, S, X, M> Nsga2<G, S, X, M> {
+    /// NSGA-II with the given operators, binary tournament and rank-and-crowding survival.
+    pub fn new(config: Nsga2Config, sampling: S, crossover: X, mutation: M) -> Result<Self> {
+        config.validate()?;
+        Ok(Nsga2 {
+            config,
+            sampling,
+            crossover,
+            mutation,
+            selection: BinaryTournament,
+            survival: RankAndCrowding,
+            _g: PhantomData,
+        })
+    }
+}
+
+impl Nsga2<RealVector, UniformReal, Sbx, PolynomialMutation> {
+    /// pymoo's NSGA-II for real problems: uniform sampling, SBX (eta 15), polynomial mutation (eta 20).
+    pub fn real(config: Nsga2Config, bounds: RealBounds) -> Result<Self> {
+        Self::new(config, UniformReal { bounds: bounds.clone() }, Sbx::new(bounds.clone()), PolynomialMutation::new(bounds))
+    }
+}
+
+impl Nsga2<BitString, UniformBits, UniformCrossover, BitFlip> {
+    /// NSGA-II for bit strings: fair-coin sampling, uniform crossover, bit-flip at 1/L.
+    pub fn binary(config: Nsga2Config, len: usize) -> Result<Self> {
+        Self::new(config, UniformBits::new(len), UniformCrossover::default(), BitFlip::default())
+    }
+}
+
+impl<G, S, X, M, Sel, Sur> Nsga2<G, S, X, M, Sel, Sur> {
+    /// Replace the mating selection.
+    pub fn with_selection<Sel2>(self, selection: Sel2) -> Nsga2<G, S, X, M, Sel2, Sur> {
+        Nsga2 {
+            config: self.config,
+            sampling: self.sampling,
+            crossover: self.crossover,
+            mutation: self.mutation,
+            selection,
+            survival: self.survival,
+            _g: PhantomData,
+        }
+    }
+
+    /// The parameters.
+    pub fn config(&self) -> &Nsga2Config {
+        &self.config
+    }
+}
+
+impl<G, S, X, M, Sel, Sur> Nsga2<G, S, X, M, Sel, Sur>
+where
+    G: Genome,
+    S: Sampling<G>,
+    X: Crossover<G>,
+    M: Mutation<G>,
+    Sel: Selection<G>,
+    Sur: Survival<G>,
+{
+    /// `n` offspring of `pop`, none equal to a member or to each other when duplicates are
+    /// eliminated (fewer if the space is exhausted after `max_mating_rounds`).
+    fn mate(&self, pop: &[Individual<G>], n: usize, rng: &mut EvoRng) -> Vec<G> {
+        let dedup = self.config.eliminate_duplicates;
+        let seen: HashSet<&G> = if dedup { pop.iter().map(|i| &i.genome).collect() } else { HashSet::new() };
+        let mut kids: Vec<G> = Vec::with_capacity(n);
+        let mut kid_set: HashSet<G> = HashSet::new();
+        for _ in 0..self.config.max_mating_rounds {
+            let need = n - kids.len();
+            if need == 0 {
+                break;
+            }
+            for (a, b) in self.selection.select(pop, need.div_ceil(2), rng) {
+                let (pa, pb) = (&pop[a].genome, &pop[b].genome);
+                let pair = if rng.random::<f64>() < self.config.crossover_prob {
+                    self.crossover.crossover(pa, pb, rng)
+                } else {
+                    [pa.clone(), pb.clone()]
+                };
+                for mut c in pair {
+                    if kids.len() == n {
+                        break;
+                    }
+                    self.mutation.mutate(&mut c, rng);
+                    if dedup {
+                        if seen.contains(&c) || kid_set.contains(&c) {
+                            continue;
+                        }
+                        kid_set.insert(c.clone());
+                    }
+                    kids.push(c);
+                }
+            }
+        }
+        kids
+    }
+}
+
+impl<P, S, X, M, Sel, Sur> Algorithm<P> for Nsga2<P::Genome, S, X, M, Sel, Sur>
+where
+    P: Problem,
+    S: Sampling<P::Genome>,
+    X: Crossover<P::Genome>,
+    M: Mutation<P::Genome>,
+    Sel: Selection<P::Genome>,
+    Sur: Survival<P::Genome>,
+{
+    fn name(&self) -> &str {
+        "nsga2"
+    }
+
+    fn init(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
+        let n = self.config.pop_size;
+        let mut genomes = self.sampling.sample(n, &mut state.rng);
+        if self.config.eliminate_duplicates {
+            let mut seen = HashSet::new();
+            genomes.retain(|g| seen.insert(g.clone()));
+            for _ in 0..self.config.max_mating_rounds {
+                if genomes.len() >= n {
+                    break;
+                }
+                for g in self.sampling.sample(n - genomes.len(), &mut state.rng) {
+                    if seen.insert(g.clone()) {
+                        genomes.push(g);
+                    }
+                }
+            }
+        }
+        let pop = ev.evaluate(genomes, state)?;
+        state.population = self.survival.survive(pop, n, &mut state.rng);
+        Ok(())
+    }
+
+    fn step(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
+        let kids = self.mate(&state.population, self.config.offspring(), &mut state.rng);
+        let kids = ev.evaluate(kids, state)?;
+        let mut merged = std::mem::take(&mut state.population);
+        merged.extend(kids);
+        state.population = self.survival.survive(merged, self.config.pop_size, &mut state.rng);
+        Ok(())
+    }
+}

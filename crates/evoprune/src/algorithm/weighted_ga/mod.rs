@@ -1,0 +1,146 @@
+//! Elitist GA on a weighted sum of objectives, as in Yang et al. 2019 ("Multi-Objective Pruning
+//! for CNNs Using Genetic Algorithm", ICANN, doi:10.1007/978-3-030-30484-3_25).
+//!
+//! Each generation: the best member (the elite) survives unchanged; the other `pop_size - 1`
+//! are children of pairs drawn from the `top_k` best, recombined with probability
+//! `crossover_prob` (microbial crossover by default: the loser copies genes from the winner),
+//! then mutated. Fitness is `sum_i w_i * f_i` over the minimisation-form objectives; feasible
+//! members rank before infeasible ones. Defaults are the paper's: N = 30, K = 5, Pc = 0.6.
+
+use super::Algorithm;
+use crate::genome::Genome;
+use crate::operator::{Crossover, Mutation, Sampling, Selection, TopK};
+use crate::{Error, Evaluator, Individual, Problem, Result, State};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Parameters of [`WeightedGa`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WeightedGaConfig {
+    /// Population size N.
+    pub pop_size: usize,
+    /// Parents are drawn from the K best.
+    pub top_k: usize,
+    /// Crossover probability Pc.
+    pub crossover_prob: f64,
+    /// One weight per objective (lambda), applied to the minimisation-form values.
+    pub weights: Vec<f64>,
+}
+
+impl Default for WeightedGaConfig {
+    fn default() -> Self {
+        WeightedGaConfig { pop_size: 30, top_k: 5, crossover_prob: 0.6, weights: Vec::new() }
+    }
+}
+
+impl WeightedGaConfig {
+    /// Check every rule.
+    pub fn validate(&self) -> Result<()> {
+        if self.pop_size < 2 {
+            return Err(Error::config("pop_size", format!("must be at least 2, got {}", self.pop_size)));
+        }
+        if self.top_k < 1 || self.top_k > self.pop_size {
+            return Err(Error::config("top_k", format!("must be in [1, pop_size = {}], got {}", self.pop_size, self.top_k)));
+        }
+        if !(0.0..=1.0).contains(&self.crossover_prob) {
+            return Err(Error::config("crossover_prob", format!("must be in [0, 1], got {}", self.crossover_prob)));
+        }
+        if self.weights.is_empty() || self.weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
+            return Err(Error::config("weights", "need one finite, non-negative weight per objective"));
+        }
+        Ok(())
+    }
+}
+
+/// The weighted-sum elitist GA.
+pub struct WeightedGa<S, X, M> {
+    config: WeightedGaConfig,
+    /// Initial population.
+    pub sampling: S,
+    /// Recombination of (winner, loser); the second child is kept.
+    pub crossover: X,
+    /// Mutation of every child (never of the elite).
+    pub mutation: M,
+}
+
+impl<S, X, M> WeightedGa<S, X, M> {
+    /// A weighted GA with the given operators.
+    pub fn new(config: WeightedGaConfig, sampling: S, crossover: X, mutation: M) -> Result<Self> {
+        config.validate()?;
+        Ok(WeightedGa { config, sampling, crossover, mutation })
+    }
+
+    fn assign_fitness<G>(&self, pop: &mut [Individual<G>]) {
+        for ind in pop.iter_mut() {
+            ind.fitness = ind.f.iter().zip(&self.config.weights).map(|(f, w)| f * w).sum();
+            if !ind.fitness.is_finite() {
+                ind.fitness = f64::INFINITY;
+            }
+        }
+        let order = TopK::order(pop);
+        for (r, &i) in order.iter().enumerate() {
+            pop[i].rank = r;
+            pop[i].crowding = 0.0;
+        }
+    }
+
+    fn check_weights<P: Problem>(&self, p: &P) -> Result<()> {
+        let m = p.objectives().len();
+        if self.config.weights.len() != m {
+            return Err(Error::config("weights", format!("{} weights for {m} objectives", self.config.weights.len())));
+        }
+        Ok(())
+    }
+}
+
+impl<P, S, X, M> Algorithm<P> for WeightedGa<S, X, M>
+where
+    P: Problem,
+    P::Genome: Genome,
+    S: Sampling<P::Genome>,
+    X: Crossover<P::Genome>,
+    M: Mutation<P::Genome>,
+{
+    fn name(&self) -> &str {
+        "weighted-ga"
+    }
+
+    fn init(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
+        self.check_weights(ev.problem())?;
+        let genomes = self.sampling.sample(self.config.pop_size, &mut state.rng);
+        let mut pop = ev.evaluate(genomes, state)?;
+        self.assign_fitness(&mut pop);
+        pop.sort_by_key(|i| i.rank);
+        state.population = pop;
+        Ok(())
+    }
+
+    fn step(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
+        self.check_weights(ev.problem())?;
+        let pop = &state.population;
+        let rng = &mut state.rng;
+        let elite_idx = TopK::order(pop)[0];
+        let pairs = TopK { k: self.config.top_k }.select(pop, self.config.pop_size - 1, rng);
+        let mut kids = Vec::with_capacity(pairs.len());
+        for (w, l) in pairs {
+            let mut child = if rng.random::<f64>() < self.config.crossover_prob {
+                let [_, c] = self.crossover.crossover(&pop[w].genome, &pop[l].genome, rng);
+                c
+            } else if rng.random::<bool>() {
+                pop[w].genome.clone()
+            } else {
+                pop[l].genome.clone()
+            };
+            self.mutation.mutate(&mut child, rng);
+            kids.push(child);
+        }
+        let elite = state.population[elite_idx].clone();
+        let mut next = vec![elite];
+        next.extend(ev.evaluate(kids, state)?);
+        self.assign_fitness(&mut next);
+        next.sort_by_key(|i| i.rank);
+        state.population = next;
+        Ok(())
+    }
+}
