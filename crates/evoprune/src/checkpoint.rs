@@ -161,13 +161,12 @@ impl FileCheckpoint {
     pub(crate) fn open_journal(&self, truncate: bool) -> Result<Journal> {
         fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
         let path = self.dir.join(JOURNAL_FILE);
-        let f = OpenOptions::new()
-            .create(true)
-            .append(!truncate)
-            .write(true)
-            .truncate(truncate)
-            .open(&path)
-            .map_err(Self::io(&path))?;
+        // Append mode: every write lands at the current end, also after `reset` shrinks the file
+        // (a plain write handle would keep its old offset and leave a zero-filled hole).
+        let f = OpenOptions::new().create(true).append(true).open(&path).map_err(Self::io(&path))?;
+        if truncate {
+            f.set_len(0).map_err(Self::io(&path))?;
+        }
         Ok(Journal { w: BufWriter::new(f), path })
     }
 }
@@ -242,6 +241,23 @@ mod tests {
         // a crash mid-write leaves a partial temp file behind
         fs::write(dir.path().join("state.ckpt.tmp"), b"EVOPRUNE partial").unwrap();
         assert_eq!(c.load::<BitString>().unwrap().unwrap(), snap());
+    }
+
+    #[test]
+    fn journal_reset_then_append_keeps_records_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = FileCheckpoint::new(dir.path(), 1);
+        let mut j = c.open_journal(true).unwrap();
+        for i in 0..5 {
+            j.append(&BitString::from_ones(10, [i]), &Ok(Evaluation::new(vec![i as f64]))).unwrap();
+        }
+        j.flush().unwrap();
+        j.reset().unwrap();
+        j.append(&BitString::zeros(10), &Ok(Evaluation::new(vec![9.0]))).unwrap();
+        j.flush().unwrap();
+        let recs = c.read_journal::<BitString>().unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].1.as_ref().unwrap().objectives, vec![9.0]);
     }
 
     #[test]

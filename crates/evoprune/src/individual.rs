@@ -19,7 +19,7 @@ pub struct Individual<G> {
     pub rank: usize,
     /// Crowding distance within its front, set by survival.
     pub crowding: f64,
-    /// Scalar fitness for scalarising algorithms (weighted sum); `NaN` when unused.
+    /// Scalar fitness for scalarising algorithms (weighted sum); `0` when unused.
     pub fitness: f64,
 }
 
@@ -34,7 +34,7 @@ impl<G> Individual<G> {
             Ok(e) => (specs.iter().zip(&e.objectives).map(|(s, v)| s.to_min(*v)).collect(), e.violation()),
             Err(_) => (vec![f64::INFINITY; specs.len()], f64::INFINITY),
         };
-        Ok(Individual { genome, outcome, f, cv, rank: usize::MAX, crowding: 0.0, fitness: f64::NAN })
+        Ok(Individual { genome, outcome, f, cv, rank: usize::MAX, crowding: 0.0, fitness: 0.0 })
     }
 
     /// True when the evaluation succeeded and every constraint holds.

@@ -49,7 +49,7 @@ pub use genome::{BitString, Genome, GenomeDistance, IntBounds, IntVector, Linear
 pub use individual::Individual;
 pub use observer::{Event, Observer};
 pub use operator::{
-    BiasedBits, BinaryTournament, BitFlip, Crossover, DensitySpread, IntPolynomialMutation, IntSbx, Microbial, MixedCrossover,
+    BiasedBits, BinaryTournament, BitFlip, Crossover, DensitySpread, TournamentRule, IntPolynomialMutation, IntSbx, Microbial, MixedCrossover,
     MixedMutation, MixedSampling, Mutation, NegativeAssortativeMating, OnePoint, PolynomialMutation, RankAndCrowding, Sampling, Sbx,
     Selection, Survival, TopK, TwoPoint, UniformBits, UniformCrossover, UniformInt, UniformReal,
 };

@@ -124,3 +124,24 @@ pub trait Problem: Sync {
         genomes.iter().map(|g| self.evaluate(g)).collect()
     }
 }
+
+/// A borrowed problem is a problem, so a caller can keep (and inspect) it after a run.
+impl<P: Problem + ?Sized> Problem for &P {
+    type Genome = P::Genome;
+    type Error = P::Error;
+    fn objectives(&self) -> &[ObjectiveSpec] {
+        (**self).objectives()
+    }
+    fn n_constraints(&self) -> usize {
+        (**self).n_constraints()
+    }
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn evaluate(&self, genome: &Self::Genome) -> Result<Evaluation, Self::Error> {
+        (**self).evaluate(genome)
+    }
+    fn evaluate_batch(&self, genomes: &[&Self::Genome]) -> Vec<Result<Evaluation, Self::Error>> {
+        (**self).evaluate_batch(genomes)
+    }
+}

@@ -28,7 +28,7 @@ mod survival;
 pub use crossover::{IntSbx, Microbial, MixedCrossover, OnePoint, Sbx, TwoPoint, UniformCrossover};
 pub use mutation::{BitFlip, IntPolynomialMutation, MixedMutation, PolynomialMutation};
 pub use sampling::{BiasedBits, DensitySpread, MixedSampling, UniformBits, UniformInt, UniformReal};
-pub use selection::{BinaryTournament, NegativeAssortativeMating, TopK};
+pub use selection::{BinaryTournament, NegativeAssortativeMating, TopK, TournamentRule};
 pub use survival::RankAndCrowding;
 
 use crate::{EvoRng, Individual};

@@ -6,12 +6,39 @@ use crate::{EvoRng, Individual};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-/// Deb's crowded comparison: lower rank wins, then larger crowding distance.
-/// Returns `None` on a tie.
-fn crowded_winner<G>(pop: &[Individual<G>], a: usize, b: usize) -> Option<usize> {
+/// How a binary tournament decides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TournamentRule {
+    /// pymoo's NSGA-II default: smaller constraint violation if either is infeasible, else Pareto
+    /// dominance, else larger crowding distance, else a coin flip.
+    #[default]
+    DominanceAndCrowding,
+    /// Deb's crowded comparison: lower rank, else larger crowding distance, else a coin flip.
+    RankAndCrowding,
+}
+
+fn tournament_winner<G>(pop: &[Individual<G>], a: usize, b: usize, rule: TournamentRule) -> Option<usize> {
     let (x, y) = (&pop[a], &pop[b]);
-    if x.rank != y.rank {
-        return Some(if x.rank < y.rank { a } else { b });
+    match rule {
+        TournamentRule::DominanceAndCrowding => {
+            if x.cv > 0.0 || y.cv > 0.0 {
+                return match x.cv.total_cmp(&y.cv) {
+                    std::cmp::Ordering::Less => Some(a),
+                    std::cmp::Ordering::Greater => Some(b),
+                    std::cmp::Ordering::Equal => None,
+                };
+            }
+            match crate::pareto::compare(&x.f, &y.f) {
+                crate::pareto::Dominance::Dominates => return Some(a),
+                crate::pareto::Dominance::Dominated => return Some(b),
+                crate::pareto::Dominance::Indifferent => {}
+            }
+        }
+        TournamentRule::RankAndCrowding => {
+            if x.rank != y.rank {
+                return Some(if x.rank < y.rank { a } else { b });
+            }
+        }
     }
     if x.crowding != y.crowding {
         return Some(if x.crowding > y.crowding { a } else { b });
@@ -40,22 +67,32 @@ impl PermutationStream {
     }
 }
 
-fn tournament<G>(pop: &[Individual<G>], s: &mut PermutationStream, rng: &mut EvoRng) -> usize {
+fn tournament<G>(pop: &[Individual<G>], s: &mut PermutationStream, rule: TournamentRule, rng: &mut EvoRng) -> usize {
     let (a, b) = (s.next(rng), s.next(rng));
-    crowded_winner(pop, a, b).unwrap_or_else(|| if rng.random::<bool>() { a } else { b })
+    tournament_winner(pop, a, b, rule).unwrap_or_else(|| if rng.random::<bool>() { a } else { b })
 }
 
-/// Binary tournament on rank, then crowding distance, then a coin flip (NSGA-II's mating
-/// selection). Survival must have set `rank` and `crowding`; infeasible members already rank
-/// behind feasible ones under constrained sorting.
-#[derive(Clone, Debug, Default)]
-pub struct BinaryTournament;
+/// NSGA-II's mating selection: binary tournaments decided by a [`TournamentRule`] (default:
+/// pymoo's domination-then-crowding; [`BinaryTournament::rank_and_crowding`] for Deb's crowded
+/// comparison). Survival must have set `rank` and `crowding`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BinaryTournament {
+    /// How each tournament is decided.
+    pub rule: TournamentRule,
+}
+
+impl BinaryTournament {
+    /// Deb's crowded-comparison tournament (rank, then crowding).
+    pub fn rank_and_crowding() -> Self {
+        BinaryTournament { rule: TournamentRule::RankAndCrowding }
+    }
+}
 
 impl<G> Selection<G> for BinaryTournament {
     fn select(&self, pop: &[Individual<G>], n_pairs: usize, rng: &mut EvoRng) -> Vec<(usize, usize)> {
         assert!(!pop.is_empty(), "selection from an empty population");
         let mut s = PermutationStream::new(pop.len());
-        (0..n_pairs).map(|_| (tournament(pop, &mut s, rng), tournament(pop, &mut s, rng))).collect()
+        (0..n_pairs).map(|_| (tournament(pop, &mut s, self.rule, rng), tournament(pop, &mut s, self.rule, rng))).collect()
     }
 }
 
@@ -80,10 +117,10 @@ impl<G: GenomeDistance + Send + Sync> Selection<G> for NegativeAssortativeMating
         let mut s = PermutationStream::new(pop.len());
         (0..n_pairs)
             .map(|_| {
-                let a = tournament(pop, &mut s, rng);
+                let a = tournament(pop, &mut s, TournamentRule::default(), rng);
                 let mut best = (f64::NEG_INFINITY, a);
                 for _ in 0..self.candidates.max(1) {
-                    let c = tournament(pop, &mut s, rng);
+                    let c = tournament(pop, &mut s, TournamentRule::default(), rng);
                     let d = pop[a].genome.distance(&pop[c].genome);
                     if d > best.0 {
                         best = (d, c);

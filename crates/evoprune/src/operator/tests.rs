@@ -123,7 +123,7 @@ fn ranked(fs: &[(f64, f64)]) -> Vec<crate::Individual<usize>> {
 fn binary_tournament_prefers_lower_rank() {
     let pop = ranked(&[(0.0, 0.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]);
     let mut rng = rng_from_seed(1);
-    let pairs = BinaryTournament.select(&pop, 2000, &mut rng);
+    let pairs = BinaryTournament::default().select(&pop, 2000, &mut rng);
     let wins0 = pairs.iter().flat_map(|&(a, b)| [a, b]).filter(|&i| i == 0).count();
     let wins3 = pairs.iter().flat_map(|&(a, b)| [a, b]).filter(|&i| i == 3).count();
     // the best wins every tournament it enters (~ 7/16 of picks), the worst none
@@ -156,7 +156,7 @@ fn negative_assortative_mating_picks_distant_mates() {
     let mut rng = rng_from_seed(9);
     let far = |pairs: Vec<(usize, usize)>| pairs.iter().filter(|&&(a, b)| pop[a].genome.hamming(&pop[b].genome) == 64).count();
     let nam = far(NegativeAssortativeMating { candidates: 4 }.select(&pop, 2000, &mut rng));
-    let plain = far(BinaryTournament.select(&pop, 2000, &mut rng));
+    let plain = far(BinaryTournament::default().select(&pop, 2000, &mut rng));
     assert!(nam as f64 > 1.5 * plain as f64, "assortative {nam} vs plain {plain}");
 }
 

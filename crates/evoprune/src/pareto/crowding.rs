@@ -4,8 +4,42 @@
 ///
 /// For each objective the points are sorted, the two extremes get `+inf`, and inner points add
 /// the normalised gap between their neighbours. Fronts of one or two points are all `+inf`.
-/// An objective with zero (or non-finite) range adds nothing.
+/// An objective with zero (or non-finite) range adds nothing. As in pymoo, a point whose
+/// objective vector repeats an earlier one gets 0 and is left out of its neighbours' gaps, so
+/// duplicates in objective space do not crowd out distinct solutions.
 pub fn crowding_distance<P: AsRef<[f64]>>(points: &[P], front: &[usize]) -> Vec<f64> {
+    let n = front.len();
+    if n <= 2 {
+        return vec![f64::INFINITY; n];
+    }
+    // first occurrences of each objective vector, in front order
+    let mut lex: Vec<usize> = (0..n).collect();
+    let cmp = |a: &usize, b: &usize| {
+        let (x, y) = (points[front[*a]].as_ref(), points[front[*b]].as_ref());
+        x.iter().zip(y).map(|(p, q)| p.total_cmp(q)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(b))
+    };
+    lex.sort_by(cmp);
+    let mut unique: Vec<usize> = Vec::with_capacity(n);
+    for w in 0..n {
+        let same = w > 0 && points[front[lex[w]]].as_ref() == points[front[lex[w - 1]]].as_ref();
+        if !same {
+            unique.push(lex[w]);
+        }
+    }
+    if unique.len() == n {
+        return distinct_crowding(points, front);
+    }
+    unique.sort_unstable();
+    let sub: Vec<usize> = unique.iter().map(|&k| front[k]).collect();
+    let sub_d = distinct_crowding(points, &sub);
+    let mut d = vec![0.0; n];
+    for (k, v) in unique.into_iter().zip(sub_d) {
+        d[k] = v;
+    }
+    d
+}
+
+fn distinct_crowding<P: AsRef<[f64]>>(points: &[P], front: &[usize]) -> Vec<f64> {
     let n = front.len();
     let mut d = vec![0.0; n];
     if n <= 2 {
@@ -62,6 +96,17 @@ mod tests {
                 prop_assert!(front.iter().any(|&i| p[i][k] == max && d[i].is_infinite()));
             }
             prop_assert!(d.iter().all(|x| *x >= 0.0));
+        }
+
+        #[test]
+        fn duplicates_get_zero_and_do_not_change_the_others(p in proptest::collection::vec(proptest::collection::vec(-10.0f64..10.0, 2), 3..20), dup in 0usize..20) {
+            let front: Vec<usize> = (0..p.len()).collect();
+            let base = crowding_distance(&p, &front);
+            let mut q = p.clone();
+            q.push(p[dup % p.len()].clone());
+            let d = crowding_distance(&q, &(0..q.len()).collect::<Vec<_>>());
+            prop_assert_eq!(d[q.len() - 1], 0.0);
+            prop_assert_eq!(&d[..p.len()], &base[..]);
         }
     }
 }

@@ -47,7 +47,7 @@ impl<G, S, X, M> Nsga2<G, S, X, M> {
             sampling,
             crossover,
             mutation,
-            selection: BinaryTournament,
+            selection: BinaryTournament::default(),
             survival: RankAndCrowding,
             _g: PhantomData,
         })
