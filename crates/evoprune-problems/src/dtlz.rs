@@ -20,13 +20,18 @@ impl Dtlz {
     /// On an unknown variant, `m < 2` or `n_var < m`.
     pub fn new(variant: u8, m: usize, n_var: usize) -> Self {
         assert!(matches!(variant, 1 | 2), "DTLZ{variant} is not implemented");
-        assert!(m >= 2 && n_var >= m, "DTLZ needs m >= 2 objectives and n_var >= m");
+        assert!(
+            m >= 2 && n_var >= m,
+            "DTLZ needs m >= 2 objectives and n_var >= m"
+        );
         Dtlz {
             variant,
             m,
             n_var,
             name: format!("dtlz{variant}"),
-            specs: (1..=m).map(|i| ObjectiveSpec::minimize(format!("f{i}"))).collect(),
+            specs: (1..=m)
+                .map(|i| ObjectiveSpec::minimize(format!("f{i}")))
+                .collect(),
         }
     }
     /// DTLZ1 with the customary k = 5: `n = m + 4`.
@@ -65,7 +70,11 @@ impl Problem for Dtlz {
         let mut f = vec![0.0; m];
         if self.variant == 1 {
             let k = dist.len() as f64;
-            let g = 100.0 * (k + dist.iter().map(|v| (v - 0.5).powi(2) - (20.0 * PI * (v - 0.5)).cos()).sum::<f64>());
+            let g = 100.0
+                * (k + dist
+                    .iter()
+                    .map(|v| (v - 0.5).powi(2) - (20.0 * PI * (v - 0.5)).cos())
+                    .sum::<f64>());
             for (i, fi) in f.iter_mut().enumerate() {
                 let mut v = 0.5 * (1.0 + g);
                 v *= pos[..m - 1 - i].iter().product::<f64>();
@@ -78,7 +87,10 @@ impl Problem for Dtlz {
             let g: f64 = dist.iter().map(|v| (v - 0.5).powi(2)).sum();
             for (i, fi) in f.iter_mut().enumerate() {
                 let mut v = 1.0 + g;
-                v *= pos[..m - 1 - i].iter().map(|t| (t * PI / 2.0).cos()).product::<f64>();
+                v *= pos[..m - 1 - i]
+                    .iter()
+                    .map(|t| (t * PI / 2.0).cos())
+                    .product::<f64>();
                 if i > 0 {
                     v *= (pos[m - 1 - i] * PI / 2.0).sin();
                 }

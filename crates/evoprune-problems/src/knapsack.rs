@@ -19,15 +19,28 @@ impl Knapsack {
     /// A random instance with `n_items` items and `m` knapsacks, generated from `seed`.
     pub fn random(n_items: usize, m: usize, seed: u64) -> Self {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut draw = || (0..m).map(|_| (0..n_items).map(|_| f64::from(rng.random_range(10u32..=100))).collect()).collect::<Vec<Vec<f64>>>();
+        let mut draw = || {
+            (0..m)
+                .map(|_| {
+                    (0..n_items)
+                        .map(|_| f64::from(rng.random_range(10u32..=100)))
+                        .collect()
+                })
+                .collect::<Vec<Vec<f64>>>()
+        };
         let profits = draw();
         let weights = draw();
-        let capacity = weights.iter().map(|w| w.iter().sum::<f64>() / 2.0).collect();
+        let capacity = weights
+            .iter()
+            .map(|w| w.iter().sum::<f64>() / 2.0)
+            .collect();
         Knapsack {
             profits,
             weights,
             capacity,
-            specs: (1..=m).map(|i| ObjectiveSpec::maximize(format!("profit{i}"))).collect(),
+            specs: (1..=m)
+                .map(|i| ObjectiveSpec::maximize(format!("profit{i}")))
+                .collect(),
         }
     }
     /// Number of items (genome length).
@@ -59,7 +72,12 @@ impl Problem for Knapsack {
     fn evaluate(&self, x: &BitString) -> Result<Evaluation, Self::Error> {
         let sum = |v: &[f64]| x.iter_ones().map(|j| v[j]).sum::<f64>();
         let f = self.profits.iter().map(|p| sum(p)).collect();
-        let g = self.weights.iter().zip(&self.capacity).map(|(w, c)| sum(w) - c).collect();
+        let g = self
+            .weights
+            .iter()
+            .zip(&self.capacity)
+            .map(|(w, c)| sum(w) - c)
+            .collect();
         Ok(Evaluation::with_constraints(f, g))
     }
 }

@@ -18,7 +18,10 @@ impl Zdt {
     /// # Panics
     /// On an unknown variant or `n_var < 2`.
     pub fn new(variant: u8, n_var: usize) -> Self {
-        assert!(matches!(variant, 1 | 2 | 3 | 4 | 6), "ZDT{variant} does not exist");
+        assert!(
+            matches!(variant, 1 | 2 | 3 | 4 | 6),
+            "ZDT{variant} does not exist"
+        );
         assert!(n_var >= 2, "ZDT needs at least 2 variables");
         Zdt {
             variant,
@@ -78,9 +81,14 @@ impl Zdt {
             }
             _ => {
                 // ZDT3: disconnected; keep the non-dominated part of the g = 1 curve
-                let pts: Vec<[f64; 2]> =
-                    (0..n * 20).map(|i| i as f64 / (n * 20 - 1) as f64 * 0.8518).map(|f1| [f1, 1.0 - f1.sqrt() - f1 * (10.0 * PI * f1).sin()]).collect();
-                pts.iter().copied().filter(|p| !pts.iter().any(|q| q[0] <= p[0] && q[1] <= p[1] && q != p)).collect()
+                let pts: Vec<[f64; 2]> = (0..n * 20)
+                    .map(|i| i as f64 / (n * 20 - 1) as f64 * 0.8518)
+                    .map(|f1| [f1, 1.0 - f1.sqrt() - f1 * (10.0 * PI * f1).sin()])
+                    .collect();
+                pts.iter()
+                    .copied()
+                    .filter(|p| !pts.iter().any(|q| q[0] <= p[0] && q[1] <= p[1] && q != p))
+                    .collect()
             }
         }
     }
@@ -102,7 +110,7 @@ impl Problem for Zdt {
         let n = x.len() as f64;
         let rest = &x[1..];
         let (f1, f2) = match self.variant {
-            1 | 2 | 3 => {
+            1..=3 => {
                 let f1 = x[0];
                 let g = 1.0 + 9.0 * rest.iter().sum::<f64>() / (n - 1.0);
                 let r = f1 / g;
@@ -115,7 +123,12 @@ impl Problem for Zdt {
             }
             4 => {
                 let f1 = x[0];
-                let g = 1.0 + 10.0 * (n - 1.0) + rest.iter().map(|v| v * v - 10.0 * (4.0 * PI * v).cos()).sum::<f64>();
+                let g = 1.0
+                    + 10.0 * (n - 1.0)
+                    + rest
+                        .iter()
+                        .map(|v| v * v - 10.0 * (4.0 * PI * v).cos())
+                        .sum::<f64>();
                 (f1, g * (1.0 - (f1 / g).sqrt()))
             }
             _ => {
@@ -134,7 +147,13 @@ mod tests {
 
     #[test]
     fn optimal_solutions_land_on_the_front() {
-        for z in [Zdt::zdt1(), Zdt::zdt2(), Zdt::zdt3(), Zdt::zdt4(), Zdt::zdt6()] {
+        for z in [
+            Zdt::zdt1(),
+            Zdt::zdt2(),
+            Zdt::zdt3(),
+            Zdt::zdt4(),
+            Zdt::zdt6(),
+        ] {
             for x0 in [0.0, 0.25, 0.5, 1.0] {
                 let mut x = vec![0.0; z.bounds().len()];
                 x[0] = x0;
@@ -153,7 +172,10 @@ mod tests {
     #[test]
     fn worst_case_values() {
         // ZDT1 with all ones: g = 10, f2 = 10 * (1 - sqrt(0.1))
-        let f = Zdt::zdt1().evaluate(&RealVector(vec![1.0; 30])).unwrap().objectives;
+        let f = Zdt::zdt1()
+            .evaluate(&RealVector(vec![1.0; 30]))
+            .unwrap()
+            .objectives;
         assert!((f[1] - 10.0 * (1.0 - 0.1f64.sqrt())).abs() < 1e-12);
     }
 }

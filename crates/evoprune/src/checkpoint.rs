@@ -50,7 +50,10 @@ pub struct FileCheckpoint {
 impl FileCheckpoint {
     /// Checkpoint into `dir` every `every` generations (`every >= 1`).
     pub fn new(dir: impl Into<PathBuf>, every: u64) -> Self {
-        FileCheckpoint { dir: dir.into(), every: every.max(1) }
+        FileCheckpoint {
+            dir: dir.into(),
+            every: every.max(1),
+        }
     }
 
     /// The directory.
@@ -69,17 +72,24 @@ impl FileCheckpoint {
     }
 
     fn err(&self, path: &Path, reason: impl Into<String>) -> Error {
-        Error::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
+        Error::Checkpoint {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-        move |source| Error::Io { path: path.to_path_buf(), source }
+        move |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// Write `snap` atomically.
     pub fn save<G: Genome>(&self, snap: &Snapshot<G>) -> Result<()> {
         fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
-        let payload = postcard::to_stdvec(snap).map_err(|e| self.err(&self.dir, format!("cannot encode state: {e}")))?;
+        let payload = postcard::to_stdvec(snap)
+            .map_err(|e| self.err(&self.dir, format!("cannot encode state: {e}")))?;
         let final_path = self.state_path();
         let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
         {
@@ -114,18 +124,29 @@ impl FileCheckpoint {
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
         if version != FORMAT_VERSION {
-            return Err(self.err(&path, format!("format version {version}, this build reads version {FORMAT_VERSION}")));
+            return Err(self.err(
+                &path,
+                format!("format version {version}, this build reads version {FORMAT_VERSION}"),
+            ));
         }
         let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")) as usize;
         let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
         let payload = &bytes[24..];
         if payload.len() != len {
-            return Err(self.err(&path, format!("truncated: {} payload bytes, header says {len}", payload.len())));
+            return Err(self.err(
+                &path,
+                format!(
+                    "truncated: {} payload bytes, header says {len}",
+                    payload.len()
+                ),
+            ));
         }
         if crc32fast::hash(payload) != crc {
             return Err(self.err(&path, "checksum mismatch (corrupt file)"));
         }
-        postcard::from_bytes(payload).map(Some).map_err(|e| self.err(&path, format!("cannot decode state: {e}")))
+        postcard::from_bytes(payload)
+            .map(Some)
+            .map_err(|e| self.err(&path, format!("cannot decode state: {e}")))
     }
 
     /// The outcomes recorded in the journal (intact records only).
@@ -144,7 +165,9 @@ impl FileCheckpoint {
         while pos + 8 <= bytes.len() {
             let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
             let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes"));
-            let Some(rec) = bytes.get(pos + 8..pos + 8 + len) else { break }; // torn tail
+            let Some(rec) = bytes.get(pos + 8..pos + 8 + len) else {
+                break;
+            }; // torn tail
             if crc32fast::hash(rec) != crc {
                 break;
             }
@@ -163,11 +186,18 @@ impl FileCheckpoint {
         let path = self.dir.join(JOURNAL_FILE);
         // Append mode: every write lands at the current end, also after `reset` shrinks the file
         // (a plain write handle would keep its old offset and leave a zero-filled hole).
-        let f = OpenOptions::new().create(true).append(true).open(&path).map_err(Self::io(&path))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(Self::io(&path))?;
         if truncate {
             f.set_len(0).map_err(Self::io(&path))?;
         }
-        Ok(Journal { w: BufWriter::new(f), path })
+        Ok(Journal {
+            w: BufWriter::new(f),
+            path,
+        })
     }
 }
 
@@ -179,22 +209,37 @@ pub struct Journal {
 
 impl Journal {
     pub(crate) fn append<G: Genome>(&mut self, g: &G, o: &Outcome) -> Result<()> {
-        let rec = postcard::to_stdvec(&(g, o))
-            .map_err(|e| Error::Checkpoint { path: self.path.clone(), reason: format!("cannot encode evaluation: {e}") })?;
-        let io = |source| Error::Io { path: self.path.clone(), source };
-        self.w.write_all(&(rec.len() as u32).to_le_bytes()).map_err(io)?;
-        self.w.write_all(&crc32fast::hash(&rec).to_le_bytes()).map_err(io)?;
+        let rec = postcard::to_stdvec(&(g, o)).map_err(|e| Error::Checkpoint {
+            path: self.path.clone(),
+            reason: format!("cannot encode evaluation: {e}"),
+        })?;
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.w
+            .write_all(&(rec.len() as u32).to_le_bytes())
+            .map_err(io)?;
+        self.w
+            .write_all(&crc32fast::hash(&rec).to_le_bytes())
+            .map_err(io)?;
         self.w.write_all(&rec).map_err(io)
     }
 
     /// Hand buffered records to the OS (they then survive a kill of this process).
     pub(crate) fn flush(&mut self) -> Result<()> {
-        self.w.flush().map_err(|source| Error::Io { path: self.path.clone(), source })
+        self.w.flush().map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// Empty the journal (after a checkpoint made its records redundant).
     pub(crate) fn reset(&mut self) -> Result<()> {
-        let io = |source| Error::Io { path: self.path.clone(), source };
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
         self.w.flush().map_err(io)?;
         let f = self.w.get_mut();
         f.set_len(0).map_err(io)?;
@@ -210,7 +255,12 @@ mod tests {
     fn snap() -> Snapshot<BitString> {
         let mut state = State::new(7);
         state.stats.generation = 3;
-        Snapshot { algorithm: "nsga2".into(), problem: "p".into(), fingerprint: "cfg".into(), state }
+        Snapshot {
+            algorithm: "nsga2".into(),
+            problem: "p".into(),
+            fingerprint: "cfg".into(),
+            state,
+        }
     }
 
     #[test]
@@ -230,7 +280,12 @@ mod tests {
         fs::write(c.state_path(), b"EVOPRUNE\x09\x00\x00\x00").unwrap();
         assert!(c.load::<BitString>().is_err());
         fs::write(c.state_path(), b"junk").unwrap();
-        assert!(c.load::<BitString>().unwrap_err().to_string().contains("magic"));
+        assert!(
+            c.load::<BitString>()
+                .unwrap_err()
+                .to_string()
+                .contains("magic")
+        );
     }
 
     #[test]
@@ -249,11 +304,16 @@ mod tests {
         let c = FileCheckpoint::new(dir.path(), 1);
         let mut j = c.open_journal(true).unwrap();
         for i in 0..5 {
-            j.append(&BitString::from_ones(10, [i]), &Ok(Evaluation::new(vec![i as f64]))).unwrap();
+            j.append(
+                &BitString::from_ones(10, [i]),
+                &Ok(Evaluation::new(vec![i as f64])),
+            )
+            .unwrap();
         }
         j.flush().unwrap();
         j.reset().unwrap();
-        j.append(&BitString::zeros(10), &Ok(Evaluation::new(vec![9.0]))).unwrap();
+        j.append(&BitString::zeros(10), &Ok(Evaluation::new(vec![9.0])))
+            .unwrap();
         j.flush().unwrap();
         let recs = c.read_journal::<BitString>().unwrap();
         assert_eq!(recs.len(), 1);
@@ -267,7 +327,8 @@ mod tests {
         let mut j = c.open_journal(true).unwrap();
         let g = BitString::from_ones(10, [1, 2]);
         j.append(&g, &Ok(Evaluation::new(vec![1.0, 2.0]))).unwrap();
-        j.append(&BitString::zeros(10), &Err("nan loss".to_string())).unwrap();
+        j.append(&BitString::zeros(10), &Err("nan loss".to_string()))
+            .unwrap();
         j.flush().unwrap();
         drop(j);
         // simulate a kill in the middle of a third record

@@ -3,7 +3,7 @@
 use crate::checkpoint::Journal;
 use crate::problem::{Outcome, Problem};
 use crate::{Error, Individual, Result, State};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Wraps a [`Problem`]: serves repeated genomes from the cache, hands the rest to
 /// `evaluate_batch` (split across threads when asked), charges evaluations, updates the archive
@@ -14,7 +14,7 @@ pub struct Evaluator<'p, P: Problem> {
     threads: usize,
     #[cfg(feature = "parallel")]
     pool: Option<rayon::ThreadPool>,
-    replay: HashMap<P::Genome, Outcome>,
+    replay: FxHashMap<P::Genome, Outcome>,
     journal: Option<Journal>,
 }
 
@@ -40,7 +40,7 @@ impl<'p, P: Problem> Evaluator<'p, P> {
             threads,
             #[cfg(feature = "parallel")]
             pool,
-            replay: HashMap::new(),
+            replay: FxHashMap::default(),
             journal: None,
         })
     }
@@ -65,12 +65,16 @@ impl<'p, P: Problem> Evaluator<'p, P> {
     }
 
     /// Evaluate `genomes`, charging `state.stats` and filling `state.cache` and `state.archive`.
-    pub fn evaluate(&mut self, genomes: Vec<P::Genome>, state: &mut State<P::Genome>) -> Result<Vec<Individual<P::Genome>>> {
+    pub fn evaluate(
+        &mut self,
+        genomes: Vec<P::Genome>,
+        state: &mut State<P::Genome>,
+    ) -> Result<Vec<Individual<P::Genome>>> {
         let n = genomes.len();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
         let mut todo: Vec<usize> = Vec::new();
         // with a cache, a genome repeated within the batch is computed once
-        let mut first_of: HashMap<&P::Genome, usize> = HashMap::new();
+        let mut first_of: FxHashMap<&P::Genome, usize> = FxHashMap::default();
         let mut copies: Vec<(usize, usize)> = Vec::new();
         for (i, g) in genomes.iter().enumerate() {
             if let Some(o) = state.cache.as_ref().and_then(|c| c.get(g)) {
@@ -146,8 +150,12 @@ impl<'p, P: Problem> Evaluator<'p, P> {
                     Some(pool) if genomes.len() > 1 => {
                         use rayon::prelude::*;
                         let chunk = genomes.len().div_ceil(self.threads);
-                        let parts: Vec<Vec<_>> =
-                            pool.install(|| genomes.par_chunks(chunk).map(|c| self.checked_batch(c)).collect::<Result<_>>())?;
+                        let parts: Vec<Vec<_>> = pool.install(|| {
+                            genomes
+                                .par_chunks(chunk)
+                                .map(|c| self.checked_batch(c))
+                                .collect::<Result<_>>()
+                        })?;
                         parts.into_iter().flatten().collect()
                     }
                     _ => self.checked_batch(genomes)?,
@@ -158,13 +166,23 @@ impl<'p, P: Problem> Evaluator<'p, P> {
                 self.checked_batch(genomes)?
             }
         };
-        Ok(results.into_iter().map(|r| r.map_err(|e| error_chain(&e))).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.map_err(|e| error_chain(&e)))
+            .collect())
     }
 
-    fn checked_batch(&self, genomes: &[&P::Genome]) -> Result<Vec<std::result::Result<crate::Evaluation, P::Error>>> {
+    fn checked_batch(
+        &self,
+        genomes: &[&P::Genome],
+    ) -> Result<Vec<std::result::Result<crate::Evaluation, P::Error>>> {
         let r = self.problem.evaluate_batch(genomes);
         if r.len() != genomes.len() {
-            return Err(Error::Problem(format!("evaluate_batch returned {} results for {} genomes", r.len(), genomes.len())));
+            return Err(Error::Problem(format!(
+                "evaluate_batch returned {} results for {} genomes",
+                r.len(),
+                genomes.len()
+            )));
         }
         Ok(r)
     }
@@ -181,4 +199,3 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
-

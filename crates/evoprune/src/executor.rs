@@ -146,15 +146,44 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
 
     /// Run to termination (or until the stop flag is set).
     pub fn run(self) -> Result<RunResult<P::Genome>> {
-        let Executor { problem, algorithm, seed, termination, observers, checkpoint, resume, threads, cache, archive, hv_reference, fingerprint, stop } = self;
-        let mut run = Run { algorithm, termination, observers, checkpoint, hv_reference, fingerprint, stop };
+        let Executor {
+            problem,
+            algorithm,
+            seed,
+            termination,
+            observers,
+            checkpoint,
+            resume,
+            threads,
+            cache,
+            archive,
+            hv_reference,
+            fingerprint,
+            stop,
+        } = self;
+        let mut run = Run {
+            algorithm,
+            termination,
+            observers,
+            checkpoint,
+            hv_reference,
+            fingerprint,
+            stop,
+        };
         if run.termination.0.is_empty() {
             run.termination.0.push(Box::new(MaxGenerations(100)));
         }
         if let Some(r) = &run.hv_reference
             && r.len() != problem.objectives().len()
         {
-            return Err(Error::config("hv_reference", format!("{} values for {} objectives", r.len(), problem.objectives().len())));
+            return Err(Error::config(
+                "hv_reference",
+                format!(
+                    "{} values for {} objectives",
+                    r.len(),
+                    problem.objectives().len()
+                ),
+            ));
         }
         let mut ev = Evaluator::new(&problem, threads)?;
         let (state, resumed) = if resume {
@@ -185,27 +214,45 @@ struct Run<P: Problem, A> {
 
 impl<P: Problem, A: Algorithm<P>> Run<P, A> {
     fn restore(&self, ev: &mut Evaluator<'_, P>, problem_name: &str) -> Result<State<P::Genome>> {
-        let c = self.checkpoint.as_ref().ok_or(Error::config("resume", "resuming needs a checkpoint directory"))?;
-        let snap = c.load::<P::Genome>()?.ok_or_else(|| Error::NoCheckpoint(c.dir().to_path_buf()))?;
+        let c = self.checkpoint.as_ref().ok_or(Error::config(
+            "resume",
+            "resuming needs a checkpoint directory",
+        ))?;
+        let snap = c
+            .load::<P::Genome>()?
+            .ok_or_else(|| Error::NoCheckpoint(c.dir().to_path_buf()))?;
         let mismatch = |what: &str, theirs: &str, ours: &str| Error::Checkpoint {
             path: c.state_path(),
             reason: format!("written by {what} '{theirs}', this run is '{ours}'"),
         };
         if snap.algorithm != self.algorithm.name() {
-            return Err(mismatch("algorithm", &snap.algorithm, self.algorithm.name()));
+            return Err(mismatch(
+                "algorithm",
+                &snap.algorithm,
+                self.algorithm.name(),
+            ));
         }
         if snap.problem != problem_name {
             return Err(mismatch("problem", &snap.problem, problem_name));
         }
         if snap.fingerprint != self.fingerprint {
-            return Err(mismatch("configuration", &snap.fingerprint, &self.fingerprint));
+            return Err(mismatch(
+                "configuration",
+                &snap.fingerprint,
+                &self.fingerprint,
+            ));
         }
         let replay = c.read_journal::<P::Genome>()?;
         ev.set_journal(c.open_journal(false)?, replay);
         Ok(snap.state)
     }
 
-    fn drive(mut self, ev: &mut Evaluator<'_, P>, mut state: State<P::Genome>, resumed: bool) -> Result<RunResult<P::Genome>> {
+    fn drive(
+        mut self,
+        ev: &mut Evaluator<'_, P>,
+        mut state: State<P::Genome>,
+        resumed: bool,
+    ) -> Result<RunResult<P::Genome>> {
         let clock = Instant::now();
         let base_elapsed = state.stats.elapsed_secs;
         self.emit(&Event::Started { resumed }, &state)?;
@@ -224,16 +271,25 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
             if self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
                 break TerminationReason::Interrupted;
             }
-            let before = front_key(&state);
+            // front comparison only matters to observers
+            let before = if self.observers.is_empty() {
+                Vec::new()
+            } else {
+                front_key(&state)
+            };
             self.algorithm.step(ev, &mut state)?;
             state.stats.generation += 1;
             state.stats.elapsed_secs = base_elapsed + clock.elapsed().as_secs_f64();
             self.record(&mut state);
             self.emit(&Event::Generation, &state)?;
-            if front_key(&state) != before {
+            if !self.observers.is_empty() && front_key(&state) != before {
                 self.emit(&Event::NewFront, &state)?;
             }
-            if self.checkpoint.as_ref().is_some_and(|c| c.due(state.stats.generation)) {
+            if self
+                .checkpoint
+                .as_ref()
+                .is_some_and(|c| c.due(state.stats.generation))
+            {
                 self.save(ev, &state)?;
             }
         };
@@ -243,7 +299,9 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
     }
 
     fn save(&mut self, ev: &mut Evaluator<'_, P>, state: &State<P::Genome>) -> Result<()> {
-        let Some(c) = &self.checkpoint else { return Ok(()) };
+        let Some(c) = &self.checkpoint else {
+            return Ok(());
+        };
         let snap = Snapshot {
             algorithm: self.algorithm.name().to_string(),
             problem: ev.problem().name().to_string(),
@@ -253,7 +311,10 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
         c.save(&snap)?;
         // The journal's records are now in the checkpoint: start it afresh, keeping outcomes
         // recovered from an earlier crash that have not been replayed yet.
-        let pending: Vec<(P::Genome, crate::Outcome)> = ev.pending_replay().map(|(g, o)| (g.clone(), o.clone())).collect();
+        let pending: Vec<(P::Genome, crate::Outcome)> = ev
+            .pending_replay()
+            .map(|(g, o)| (g.clone(), o.clone()))
+            .collect();
         if let Some(j) = ev.journal_mut() {
             j.reset()?;
             for (g, o) in &pending {
@@ -276,13 +337,21 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
         if let Some(r) = &self.hv_reference {
             let front: Vec<&[f64]> = state.front().into_iter().map(|i| i.f.as_slice()).collect();
             let hv = hypervolume(&front, r);
-            state.stats.hv_history.push(HvRecord { generation: state.stats.generation, evaluations: state.stats.evaluations, hypervolume: hv });
+            state.stats.hv_history.push(HvRecord {
+                generation: state.stats.generation,
+                evaluations: state.stats.evaluations,
+                hypervolume: hv,
+            });
         }
     }
 }
 
 fn front_key<G: Genome>(s: &State<G>) -> Vec<Vec<u64>> {
-    let mut k: Vec<Vec<u64>> = s.front().iter().map(|i| i.f.iter().map(|x| x.to_bits()).collect()).collect();
+    let mut k: Vec<Vec<u64>> = s
+        .front()
+        .iter()
+        .map(|i| i.f.iter().map(|x| x.to_bits()).collect())
+        .collect();
     k.sort_unstable();
     k
 }

@@ -45,18 +45,24 @@ pub use checkpoint::{FileCheckpoint, Snapshot};
 pub use error::{Error, Result};
 pub use evaluator::Evaluator;
 pub use executor::{Executor, RunResult};
-pub use genome::{BitString, Genome, GenomeDistance, IntBounds, IntVector, Linear, MixedBounds, MixedGenome, RealBounds, RealVector};
+pub use genome::{
+    BitString, Genome, GenomeDistance, IntBounds, IntVector, Linear, MixedBounds, MixedGenome,
+    RealBounds, RealVector,
+};
 pub use individual::Individual;
 pub use observer::{Event, Observer};
 pub use operator::{
-    BiasedBits, BinaryTournament, BitFlip, Crossover, DensitySpread, TournamentRule, IntPolynomialMutation, IntSbx, Microbial, MixedCrossover,
-    MixedMutation, MixedSampling, Mutation, NegativeAssortativeMating, OnePoint, PolynomialMutation, RankAndCrowding, Sampling, Sbx,
-    Selection, Survival, TopK, TwoPoint, UniformBits, UniformCrossover, UniformInt, UniformReal,
+    BiasedBits, BinaryTournament, BitFlip, Crossover, DensitySpread, IntPolynomialMutation, IntSbx,
+    Microbial, MixedCrossover, MixedMutation, MixedSampling, Mutation, NegativeAssortativeMating,
+    OnePoint, PolynomialMutation, RankAndCrowding, Sampling, Sbx, Selection, Survival, TopK,
+    TournamentRule, TwoPoint, UniformBits, UniformCrossover, UniformInt, UniformReal,
 };
 pub use problem::{Direction, Evaluation, ObjectiveSpec, Outcome, Problem};
 pub use rng::{EvoRng, rng_from_seed};
 pub use state::{EvalCache, HvRecord, State, Stats};
-pub use termination::{AnyOf, HvStagnation, MaxEvaluations, MaxGenerations, MaxTime, Termination, TerminationReason};
+pub use termination::{
+    AnyOf, HvStagnation, MaxEvaluations, MaxGenerations, MaxTime, Termination, TerminationReason,
+};
 
 #[cfg(test)]
 mod autotraits {

@@ -26,11 +26,17 @@ pub struct ObjectiveSpec {
 impl ObjectiveSpec {
     /// An objective to minimise.
     pub fn minimize(name: impl Into<String>) -> Self {
-        ObjectiveSpec { name: name.into(), direction: Direction::Minimize }
+        ObjectiveSpec {
+            name: name.into(),
+            direction: Direction::Minimize,
+        }
     }
     /// An objective to maximise.
     pub fn maximize(name: impl Into<String>) -> Self {
-        ObjectiveSpec { name: name.into(), direction: Direction::Maximize }
+        ObjectiveSpec {
+            name: name.into(),
+            direction: Direction::Maximize,
+        }
     }
     /// The value in minimisation form (`value` or `-value`).
     #[inline]
@@ -56,11 +62,19 @@ pub struct Evaluation {
 impl Evaluation {
     /// An unconstrained evaluation.
     pub fn new(objectives: Vec<f64>) -> Self {
-        Evaluation { objectives, constraints: Vec::new(), extras: BTreeMap::new() }
+        Evaluation {
+            objectives,
+            constraints: Vec::new(),
+            extras: BTreeMap::new(),
+        }
     }
     /// An evaluation with constraint values (`<= 0` means satisfied).
     pub fn with_constraints(objectives: Vec<f64>, constraints: Vec<f64>) -> Self {
-        Evaluation { objectives, constraints, extras: BTreeMap::new() }
+        Evaluation {
+            objectives,
+            constraints,
+            extras: BTreeMap::new(),
+        }
     }
     /// Attach a named measurement.
     pub fn extra(mut self, key: impl Into<String>, value: f64) -> Self {

@@ -4,8 +4,9 @@ use crate::genome::Genome;
 use crate::pareto::Archive;
 use crate::problem::Outcome;
 use crate::{EvoRng, Individual, rng_from_seed};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Counters and history that terminations, observers and reports read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -35,17 +36,20 @@ pub struct HvRecord {
     pub hypervolume: f64,
 }
 
-/// Every evaluated genome with its full outcome: all objectives, constraints and extras (not
+/// Every evaluated genome with its full outcome (FxHash: genomes are hashed often and are not
+/// adversarial; lookups only, so the hasher never affects results): all objectives, constraints and extras (not
 /// only the first objective, a known defect of the original MO-EvoPruneDeepTL cache).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "G: Genome")]
 pub struct EvalCache<G: Genome> {
-    map: HashMap<G, Outcome>,
+    map: FxHashMap<G, Outcome>,
 }
 
 impl<G: Genome> Default for EvalCache<G> {
     fn default() -> Self {
-        EvalCache { map: HashMap::new() }
+        EvalCache {
+            map: FxHashMap::default(),
+        }
     }
 }
 
@@ -101,6 +105,9 @@ impl<G: Genome> State<G> {
 
     /// Feasible members of the first front (the current approximation of the Pareto set).
     pub fn front(&self) -> Vec<&Individual<G>> {
-        self.population.iter().filter(|i| i.rank == 0 && i.is_feasible()).collect()
+        self.population
+            .iter()
+            .filter(|i| i.rank == 0 && i.is_feasible())
+            .collect()
     }
 }

@@ -45,7 +45,11 @@ pub trait Termination: Send + Sync {
 }
 
 fn ratio(done: f64, budget: f64) -> f64 {
-    if budget <= 0.0 { 1.0 } else { (done / budget).clamp(0.0, 1.0) }
+    if budget <= 0.0 {
+        1.0
+    } else {
+        (done / budget).clamp(0.0, 1.0)
+    }
 }
 
 /// Stop after this many generations (steps).
@@ -142,7 +146,10 @@ impl Termination for AnyOf {
         self.0.iter().map(|t| t.progress(s)).fold(0.0, f64::max)
     }
     fn reason(&self) -> TerminationReason {
-        self.0.first().map(|t| t.reason()).unwrap_or(TerminationReason::MaxGenerations)
+        self.0
+            .first()
+            .map(|t| t.reason())
+            .unwrap_or(TerminationReason::MaxGenerations)
     }
     fn is_met(&self, s: &Stats) -> bool {
         self.met(s).is_some()
@@ -156,19 +163,36 @@ mod tests {
 
     #[test]
     fn progress_is_clamped_and_any_of_reports_the_met_rule() {
-        let s = Stats { generation: 5, evaluations: 600, ..Default::default() };
+        let s = Stats {
+            generation: 5,
+            evaluations: 600,
+            ..Default::default()
+        };
         assert_eq!(MaxGenerations(10).progress(&s), 0.5);
         assert_eq!(MaxEvaluations(500).progress(&s), 1.0);
-        let t = AnyOf(vec![Box::new(MaxGenerations(10)), Box::new(MaxEvaluations(500))]);
+        let t = AnyOf(vec![
+            Box::new(MaxGenerations(10)),
+            Box::new(MaxEvaluations(500)),
+        ]);
         assert_eq!(t.met(&s), Some(TerminationReason::MaxEvaluations));
         assert_eq!(t.progress(&s), 1.0);
     }
 
     #[test]
     fn hv_stagnation_counts_flat_generations() {
-        let rec = |g, hv| HvRecord { generation: g, evaluations: g * 10, hypervolume: hv };
-        let t = HvStagnation { window: 3, tol: 1e-6 };
-        let mut s = Stats { hv_history: vec![rec(0, 0.1), rec(1, 0.2), rec(2, 0.3)], ..Default::default() };
+        let rec = |g, hv| HvRecord {
+            generation: g,
+            evaluations: g * 10,
+            hypervolume: hv,
+        };
+        let t = HvStagnation {
+            window: 3,
+            tol: 1e-6,
+        };
+        let mut s = Stats {
+            hv_history: vec![rec(0, 0.1), rec(1, 0.2), rec(2, 0.3)],
+            ..Default::default()
+        };
         assert_eq!(t.progress(&s), 0.0);
         s.hv_history.extend([rec(3, 0.3), rec(4, 0.3)]);
         assert!((t.progress(&s) - 2.0 / 3.0).abs() < 1e-12);

@@ -13,7 +13,9 @@ pub struct Schaffer {
 impl Schaffer {
     /// The problem.
     pub fn new() -> Self {
-        Schaffer { specs: vec![ObjectiveSpec::minimize("f1"), ObjectiveSpec::minimize("f2")] }
+        Schaffer {
+            specs: vec![ObjectiveSpec::minimize("f1"), ObjectiveSpec::minimize("f2")],
+        }
     }
     /// `[-10, 10]`.
     pub fn bounds(&self) -> RealBounds {
@@ -37,7 +39,10 @@ impl Problem for Schaffer {
         "schaffer"
     }
     fn evaluate(&self, x: &RealVector) -> Result<Evaluation, Self::Error> {
-        Ok(Evaluation::new(vec![x[0] * x[0], (x[0] - 2.0) * (x[0] - 2.0)]))
+        Ok(Evaluation::new(vec![
+            x[0] * x[0],
+            (x[0] - 2.0) * (x[0] - 2.0),
+        ]))
     }
 }
 
@@ -66,7 +71,10 @@ impl OneMax {
         OneMax {
             len,
             fail_every,
-            specs: vec![ObjectiveSpec::maximize("ones"), ObjectiveSpec::maximize("zeros")],
+            specs: vec![
+                ObjectiveSpec::maximize("ones"),
+                ObjectiveSpec::maximize("zeros"),
+            ],
             calls: AtomicUsize::new(0),
         }
     }

@@ -1,1 +1,154 @@
+//! End-to-end tests of the `evoprune` binary.
 
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn evoprune(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_evoprune"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("binary runs")
+}
+
+fn last_line(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn hv_of_a_hand_computed_front() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("f.csv"), "f1,f2\n1,3\n2,2\n3,1\n5,0\n").unwrap();
+    let o = evoprune(&["hv", "--ref", "4,4", "f.csv"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // (5,0) does not dominate the reference point and contributes nothing
+    assert_eq!(last_line(&o), "6");
+    std::fs::write(d.path().join("g.csv"), "0,0,0,0\n").unwrap();
+    assert_eq!(
+        last_line(&evoprune(&["hv", "--ref", "1,2,3,4", "g.csv"], d.path())),
+        "24"
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_status_2() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("bad.csv"), "f1,f2\n1,2\n3,abc\n").unwrap();
+    std::fs::write(d.path().join("short.csv"), "f1,f2\n1,2\n3\n").unwrap();
+    for (args, needle) in [
+        (
+            vec!["hv", "--ref", "4,4", "bad.csv"],
+            "line 3, column 2: 'abc' is not a number",
+        ),
+        (
+            vec!["hv", "--ref", "4,4", "short.csv"],
+            "line 3: 1 values, expected 2",
+        ),
+        (vec!["hv", "--ref", "4,4", "missing.csv"], "missing.csv"),
+        (vec!["hv", "--ref", "4,x", "bad.csv"], "'x' is not a number"),
+        (vec!["moo", "--pop-size", "1"], "--pop-size"),
+        (vec!["moo", "--problem", "zdt1", "--ref", "1,1,1"], "--ref"),
+        (vec!["moo", "--resume", "nowhere"], "run.json"),
+    ] {
+        let o = evoprune(&args, d.path());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(
+        !d.path().join("front.csv").exists(),
+        "no output after a failed run"
+    );
+}
+
+#[test]
+fn moo_writes_the_front_and_prints_its_hypervolume_last() {
+    let d = tempfile::tempdir().unwrap();
+    let o = evoprune(
+        &[
+            "moo",
+            "--problem",
+            "zdt1",
+            "--pop-size",
+            "40",
+            "--generations",
+            "100",
+            "--seed",
+            "3",
+            "--out",
+            "front.csv",
+        ],
+        d.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hv: f64 = last_line(&o).parse().expect("last line is the hypervolume");
+    let csv = std::fs::read_to_string(d.path().join("front.csv")).unwrap();
+    assert!(csv.starts_with("f1,f2\n"));
+    assert!(csv.lines().count() > 10);
+    // `hv` on the written front agrees exactly
+    let again = evoprune(&["hv", "--ref", "1.1,1.1", "front.csv"], d.path());
+    assert_eq!(last_line(&again).parse::<f64>().unwrap(), hv);
+    assert!(hv > 0.6, "{hv}");
+}
+
+#[test]
+fn kill_9_then_resume_gives_the_uninterrupted_front() {
+    let d = tempfile::tempdir().unwrap();
+    let common = [
+        "moo",
+        "--problem",
+        "dtlz2",
+        "--n-obj",
+        "3",
+        "--pop-size",
+        "100",
+        "--generations",
+        "400",
+        "--seed",
+        "5",
+    ];
+    let straight = evoprune(
+        &[&common[..], &["--out", "straight.csv"]].concat(),
+        d.path(),
+    );
+    assert!(straight.status.success());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evoprune"))
+        .args(common)
+        .args([
+            "--out",
+            "resumed.csv",
+            "--checkpoint-dir",
+            "ck",
+            "--checkpoint-every",
+            "7",
+        ])
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait for a checkpoint, then kill -9 (if the run already finished, resume still must agree)
+    let ck = d.path().join("ck/state.ckpt");
+    for _ in 0..2000 {
+        if ck.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+
+    let o = evoprune(&["moo", "--resume", "ck", "--out", "resumed.csv"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(last_line(&o), last_line(&straight));
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("resumed.csv")).unwrap(),
+        std::fs::read_to_string(d.path().join("straight.csv")).unwrap()
+    );
+}

@@ -1,22 +1,42 @@
 //! Checkpoint / resume: a resumed run ends exactly as an uninterrupted one.
 
 use evoprune::{
-    BitString, DensitySpread, Event, Executor, FileCheckpoint, Individual, MaxEvaluations, MaxGenerations, Nsga2, Nsga2Config, Observer,
-    Result, State, UniformCrossover, BitFlip,
+    BitFlip, BitString, DensitySpread, Event, Executor, FileCheckpoint, Individual, MaxEvaluations,
+    MaxGenerations, Nsga2, Nsga2Config, Observer, Result, State, UniformCrossover,
 };
 use evoprune_problems::{Knapsack, Zdt};
 
 fn population_key<G: Clone>(pop: &[Individual<G>]) -> Vec<(G, Vec<u64>, usize)> {
-    pop.iter().map(|i| (i.genome.clone(), i.f.iter().map(|x| x.to_bits()).collect(), i.rank)).collect()
+    pop.iter()
+        .map(|i| {
+            (
+                i.genome.clone(),
+                i.f.iter().map(|x| x.to_bits()).collect(),
+                i.rank,
+            )
+        })
+        .collect()
 }
 
-fn zdt_algo() -> Nsga2<evoprune::RealVector, evoprune::UniformReal, evoprune::Sbx, evoprune::PolynomialMutation> {
-    Nsga2::real(Nsga2Config { pop_size: 40, ..Default::default() }, Zdt::zdt1().bounds()).unwrap()
+fn zdt_algo()
+-> Nsga2<evoprune::RealVector, evoprune::UniformReal, evoprune::Sbx, evoprune::PolynomialMutation> {
+    Nsga2::real(
+        Nsga2Config {
+            pop_size: 40,
+            ..Default::default()
+        },
+        Zdt::zdt1().bounds(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn resume_equals_an_uninterrupted_run() {
-    let straight = Executor::new(Zdt::zdt1(), zdt_algo()).seed(9).termination(MaxGenerations(30)).run().unwrap();
+    let straight = Executor::new(Zdt::zdt1(), zdt_algo())
+        .seed(9)
+        .termination(MaxGenerations(30))
+        .run()
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     // first leg stops at generation 12 (checkpoint every 5 plus the final one)
@@ -35,13 +55,22 @@ fn resume_equals_an_uninterrupted_run() {
         .resume(true)
         .observer(move |e: &Event, _: &State<evoprune::RealVector>, _: f64| {
             if let Event::Started { resumed } = e {
-                assert!(*resumed, "the second leg continues, it does not re-initialise");
+                assert!(
+                    *resumed,
+                    "the second leg continues, it does not re-initialise"
+                );
             }
         })
         .run()
         .unwrap();
-    assert_eq!(population_key(&leg2.state.population), population_key(&straight.state.population));
-    assert_eq!(leg2.state.stats.evaluations, straight.state.stats.evaluations);
+    assert_eq!(
+        population_key(&leg2.state.population),
+        population_key(&straight.state.population)
+    );
+    assert_eq!(
+        leg2.state.stats.evaluations,
+        straight.state.stats.evaluations
+    );
     assert_eq!(leg2.state.rng, straight.state.rng);
 }
 
@@ -81,13 +110,23 @@ impl<P: evoprune::Problem> evoprune::Problem for Counting<P> {
 
 fn steady() -> Nsga2<BitString, DensitySpread, UniformCrossover, BitFlip> {
     // MO-EvoPruneDeepTL's setting: population 30, 2 offspring per step
-    Nsga2::new(Nsga2Config::steady_state(30, 2), DensitySpread::new(120), UniformCrossover::default(), BitFlip::default()).unwrap()
+    Nsga2::new(
+        Nsga2Config::steady_state(30, 2),
+        DensitySpread::new(120),
+        UniformCrossover::default(),
+        BitFlip::default(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn a_crash_between_checkpoints_loses_no_evaluation_and_changes_nothing() {
     let ks = || Knapsack::random(120, 2, 3);
-    let straight = Executor::new(ks(), steady()).seed(4).termination(MaxEvaluations(200)).run().unwrap();
+    let straight = Executor::new(ks(), steady())
+        .seed(4)
+        .termination(MaxEvaluations(200))
+        .run()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let first = Counting(ks(), Default::default());
     let crashed = Executor::new(first, steady())
@@ -106,17 +145,36 @@ fn a_crash_between_checkpoints_loses_no_evaluation_and_changes_nothing() {
         .resume(true)
         .run()
         .unwrap();
-    assert_eq!(population_key(&resumed.state.population), population_key(&straight.state.population));
-    assert_eq!(resumed.state.stats.evaluations, straight.state.stats.evaluations);
+    assert_eq!(
+        population_key(&resumed.state.population),
+        population_key(&straight.state.population)
+    );
+    assert_eq!(
+        resumed.state.stats.evaluations,
+        straight.state.stats.evaluations
+    );
     // generations 41..47 were evaluated before the crash and replayed from the journal
     let recomputed = second.1.load(std::sync::atomic::Ordering::SeqCst) as u64;
     let after_checkpoint_40 = straight.state.stats.evaluations - evaluations_at(&ks, 40);
-    assert!(recomputed < after_checkpoint_40, "{recomputed} calls after resume, {after_checkpoint_40} evaluations since the checkpoint");
-    assert_eq!(recomputed, straight.state.stats.evaluations - evaluations_at(&ks, 47));
+    assert!(
+        recomputed < after_checkpoint_40,
+        "{recomputed} calls after resume, {after_checkpoint_40} evaluations since the checkpoint"
+    );
+    assert_eq!(
+        recomputed,
+        straight.state.stats.evaluations - evaluations_at(&ks, 47)
+    );
 }
 
 fn evaluations_at(ks: &dyn Fn() -> Knapsack, generation: u64) -> u64 {
-    Executor::new(ks(), steady()).seed(4).termination(MaxGenerations(generation)).run().unwrap().state.stats.evaluations
+    Executor::new(ks(), steady())
+        .seed(4)
+        .termination(MaxGenerations(generation))
+        .run()
+        .unwrap()
+        .state
+        .stats
+        .evaluations
 }
 
 #[test]
@@ -143,24 +201,49 @@ fn resume_is_refused_for_another_configuration_or_without_a_checkpoint() {
         .unwrap_err();
     assert!(e.to_string().contains("zdt1"), "{e}");
     let empty = tempfile::tempdir().unwrap();
-    let e = Executor::new(Zdt::zdt1(), zdt_algo()).checkpoint(FileCheckpoint::new(empty.path(), 1)).resume(true).run().unwrap_err();
+    let e = Executor::new(Zdt::zdt1(), zdt_algo())
+        .checkpoint(FileCheckpoint::new(empty.path(), 1))
+        .resume(true)
+        .run()
+        .unwrap_err();
     assert!(matches!(e, evoprune::Error::NoCheckpoint(_)));
 }
 
 #[test]
 fn state_survives_a_serialisation_round_trip() {
-    let r = Executor::new(Knapsack::random(50, 2, 1), steady_small()).seed(2).archive(true).hv_reference(vec![0.0, 0.0]).termination(MaxGenerations(5)).run().unwrap();
+    let r = Executor::new(Knapsack::random(50, 2, 1), steady_small())
+        .seed(2)
+        .archive(true)
+        .hv_reference(vec![0.0, 0.0])
+        .termination(MaxGenerations(5))
+        .run()
+        .unwrap();
     let bytes = postcard_round_trip(&r.state);
     assert_eq!(bytes, r.state);
 }
 
 fn steady_small() -> Nsga2<BitString, DensitySpread, UniformCrossover, BitFlip> {
-    Nsga2::new(Nsga2Config { pop_size: 20, ..Default::default() }, DensitySpread::new(50), UniformCrossover::default(), BitFlip::default()).unwrap()
+    Nsga2::new(
+        Nsga2Config {
+            pop_size: 20,
+            ..Default::default()
+        },
+        DensitySpread::new(50),
+        UniformCrossover::default(),
+        BitFlip::default(),
+    )
+    .unwrap()
 }
 
 fn postcard_round_trip(s: &State<BitString>) -> State<BitString> {
     let dir = tempfile::tempdir().unwrap();
     let c = FileCheckpoint::new(dir.path(), 1);
-    c.save(&evoprune::Snapshot { algorithm: "a".into(), problem: "p".into(), fingerprint: String::new(), state: s.clone() }).unwrap();
+    c.save(&evoprune::Snapshot {
+        algorithm: "a".into(),
+        problem: "p".into(),
+        fingerprint: String::new(),
+        state: s.clone(),
+    })
+    .unwrap();
     c.load::<BitString>().unwrap().unwrap().state
 }

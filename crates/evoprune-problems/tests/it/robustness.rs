@@ -2,8 +2,8 @@
 
 use evoprune::test_utils::OneMax;
 use evoprune::{
-    BitFlip, DensitySpread, Executor, MaxGenerations, Microbial, Nsga2, Nsga2Config, UniformBits, UniformCrossover, WeightedGa,
-    WeightedGaConfig, pareto::hypervolume,
+    BitFlip, DensitySpread, Executor, MaxGenerations, Microbial, Nsga2, Nsga2Config, UniformBits,
+    UniformCrossover, WeightedGa, WeightedGaConfig, pareto::hypervolume,
 };
 use evoprune_problems::{Dtlz, Knapsack};
 
@@ -11,9 +11,25 @@ use evoprune_problems::{Dtlz, Knapsack};
 fn same_seed_same_front_on_one_or_many_threads() {
     let run = |threads| {
         let p = Dtlz::dtlz2(3);
-        let algo = Nsga2::real(Nsga2Config { pop_size: 40, ..Default::default() }, p.bounds()).unwrap();
-        let r = Executor::new(p, algo).seed(3).threads(threads).termination(MaxGenerations(20)).run().unwrap();
-        r.state.population.iter().map(|i| (i.genome.clone(), i.rank)).collect::<Vec<_>>()
+        let algo = Nsga2::real(
+            Nsga2Config {
+                pop_size: 40,
+                ..Default::default()
+            },
+            p.bounds(),
+        )
+        .unwrap();
+        let r = Executor::new(p, algo)
+            .seed(3)
+            .threads(threads)
+            .termination(MaxGenerations(20))
+            .run()
+            .unwrap();
+        r.state
+            .population
+            .iter()
+            .map(|i| (i.genome.clone(), i.rank))
+            .collect::<Vec<_>>()
     };
     let one = run(1);
     assert_eq!(one, run(2));
@@ -25,14 +41,40 @@ fn same_seed_same_front_on_one_or_many_threads() {
 fn failed_evaluations_become_infeasible_and_the_run_goes_on() {
     // every genome with a multiple of 7 ones fails ("NaN loss")
     let p = OneMax::new(60, 7);
-    let algo = Nsga2::new(Nsga2Config { pop_size: 30, ..Default::default() }, DensitySpread::new(60), UniformCrossover::default(), BitFlip::default())
+    let algo = Nsga2::new(
+        Nsga2Config {
+            pop_size: 30,
+            ..Default::default()
+        },
+        DensitySpread::new(60),
+        UniformCrossover::default(),
+        BitFlip::default(),
+    )
+    .unwrap();
+    let r = Executor::new(p, algo)
+        .seed(1)
+        .termination(MaxGenerations(30))
+        .run()
         .unwrap();
-    let r = Executor::new(p, algo).seed(1).termination(MaxGenerations(30)).run().unwrap();
     assert!(r.state.stats.failures > 0);
-    assert!(r.front().iter().all(|i| i.evaluation().is_some() && (i.genome.count_ones() == 0 || i.genome.count_ones() % 7 != 0)));
+    assert!(r.front().iter().all(|i| i.evaluation().is_some()
+        && (i.genome.count_ones() == 0 || i.genome.count_ones() % 7 != 0)));
     // failed members, if any survive, rank behind every feasible one
-    let worst_feasible = r.state.population.iter().filter(|i| i.is_feasible()).map(|i| i.rank).max().unwrap();
-    assert!(r.state.population.iter().filter(|i| !i.is_feasible()).all(|i| i.rank > worst_feasible));
+    let worst_feasible = r
+        .state
+        .population
+        .iter()
+        .filter(|i| i.is_feasible())
+        .map(|i| i.rank)
+        .max()
+        .unwrap();
+    assert!(
+        r.state
+            .population
+            .iter()
+            .filter(|i| !i.is_feasible())
+            .all(|i| i.rank > worst_feasible)
+    );
 }
 
 #[test]
@@ -40,16 +82,28 @@ fn cache_serves_repeated_genomes_with_every_objective() {
     // tiny space (2^6 genomes): duplicates are certain
     let p = OneMax::new(6, 0);
     let algo = Nsga2::new(
-        Nsga2Config { pop_size: 8, eliminate_duplicates: false, ..Default::default() },
+        Nsga2Config {
+            pop_size: 8,
+            eliminate_duplicates: false,
+            ..Default::default()
+        },
         UniformBits::new(6),
         UniformCrossover::default(),
         BitFlip::default(),
     )
     .unwrap();
-    let r = Executor::new(p, algo).seed(5).termination(MaxGenerations(40)).run().unwrap();
+    let r = Executor::new(p, algo)
+        .seed(5)
+        .termination(MaxGenerations(40))
+        .run()
+        .unwrap();
     let s = &r.state.stats;
     assert!(s.cache_hits > 0);
-    assert!(s.evaluations <= 64, "at most one real evaluation per distinct genome: {}", s.evaluations);
+    assert!(
+        s.evaluations <= 64,
+        "at most one real evaluation per distinct genome: {}",
+        s.evaluations
+    );
     let cache = r.state.cache.as_ref().unwrap();
     assert_eq!(cache.len() as u64, s.evaluations);
     for ind in &r.state.population {
@@ -63,13 +117,31 @@ fn cache_serves_repeated_genomes_with_every_objective() {
 fn constrained_knapsack_front_is_feasible_and_improves() {
     let p = Knapsack::random(100, 2, 7);
     let reference = vec![0.0, 0.0];
-    let algo = Nsga2::binary(Nsga2Config { pop_size: 50, ..Default::default() }, 100).unwrap();
-    let r = Executor::new(p, algo).seed(1).hv_reference(reference).archive(true).termination(MaxGenerations(100)).run().unwrap();
+    let algo = Nsga2::binary(
+        Nsga2Config {
+            pop_size: 50,
+            ..Default::default()
+        },
+        100,
+    )
+    .unwrap();
+    let r = Executor::new(p, algo)
+        .seed(1)
+        .hv_reference(reference)
+        .archive(true)
+        .termination(MaxGenerations(100))
+        .run()
+        .unwrap();
     assert!(!r.front().is_empty());
     assert!(r.front().iter().all(|i| i.is_feasible() && i.cv == 0.0));
     let h = &r.state.stats.hv_history;
     assert_eq!(h.len(), 101);
-    assert!(h.last().unwrap().hypervolume > h[0].hypervolume * 1.2, "{} -> {}", h[0].hypervolume, h.last().unwrap().hypervolume);
+    assert!(
+        h.last().unwrap().hypervolume > h[0].hypervolume * 1.2,
+        "{} -> {}",
+        h[0].hypervolume,
+        h.last().unwrap().hypervolume
+    );
     // the archive holds everything non-dominated ever seen, so it dominates at least the front
     let archive = r.state.archive.as_ref().unwrap();
     let a: Vec<&[f64]> = archive.objectives();
@@ -80,33 +152,59 @@ fn constrained_knapsack_front_is_feasible_and_improves() {
 #[test]
 fn weighted_ga_keeps_its_elite_and_improves_fitness() {
     let p = Knapsack::random(80, 2, 11);
-    let cfg = WeightedGaConfig { weights: vec![0.5, 0.5], ..Default::default() };
-    let algo = WeightedGa::new(cfg, DensitySpread::new(80), Microbial::default(), BitFlip::with_rate(0.02)).unwrap();
+    let cfg = WeightedGaConfig {
+        weights: vec![0.5, 0.5],
+        ..Default::default()
+    };
+    let algo = WeightedGa::new(
+        cfg,
+        DensitySpread::new(80),
+        Microbial::default(),
+        BitFlip::with_rate(0.02),
+    )
+    .unwrap();
     let mut best = Vec::new();
     let r = Executor::new(p, algo)
         .seed(3)
         .termination(MaxGenerations(60))
-        .observer(move |e: &evoprune::Event, s: &evoprune::State<evoprune::BitString>, _: f64| {
-            if *e == evoprune::Event::Generation {
-                let b = s.population[0].fitness;
-                if let Some(&prev) = best.last() {
-                    assert!(b <= prev, "elitism: best fitness never worsens ({prev} -> {b})");
+        .observer(
+            move |e: &evoprune::Event, s: &evoprune::State<evoprune::BitString>, _: f64| {
+                if *e == evoprune::Event::Generation {
+                    let b = s.population[0].fitness;
+                    if let Some(&prev) = best.last() {
+                        assert!(
+                            b <= prev,
+                            "elitism: best fitness never worsens ({prev} -> {b})"
+                        );
+                    }
+                    best.push(b);
                 }
-                best.push(b);
-            }
-        })
+            },
+        )
         .run()
         .unwrap();
     assert_eq!(r.state.population.len(), 30);
     assert!(r.state.population[0].is_feasible());
-    assert!(r.state.population[0].fitness < 0.0, "profits are maximised, so feasible fitness is negative");
+    assert!(
+        r.state.population[0].fitness < 0.0,
+        "profits are maximised, so feasible fitness is negative"
+    );
 }
 
 #[test]
 fn weighted_ga_rejects_wrong_weight_count() {
     let p = Knapsack::random(10, 2, 1);
-    let cfg = WeightedGaConfig { weights: vec![1.0], ..Default::default() };
-    let algo = WeightedGa::new(cfg, DensitySpread::new(10), Microbial::default(), BitFlip::default()).unwrap();
+    let cfg = WeightedGaConfig {
+        weights: vec![1.0],
+        ..Default::default()
+    };
+    let algo = WeightedGa::new(
+        cfg,
+        DensitySpread::new(10),
+        Microbial::default(),
+        BitFlip::default(),
+    )
+    .unwrap();
     let e = Executor::new(p, algo).run().unwrap_err();
     assert!(e.to_string().contains("weights"), "{e}");
 }
@@ -115,9 +213,23 @@ fn weighted_ga_rejects_wrong_weight_count() {
 fn two_million_bit_masks_are_practical() {
     // a steady-state step over 2M-bit genomes: sampling, crossover, mutation, dedup, cache
     let p = OneMax::new(2_000_000, 0);
-    let algo = Nsga2::new(Nsga2Config::steady_state(10, 2), DensitySpread::new(2_000_000), UniformCrossover::default(), BitFlip::default())
+    let algo = Nsga2::new(
+        Nsga2Config::steady_state(10, 2),
+        DensitySpread::new(2_000_000),
+        UniformCrossover::default(),
+        BitFlip::default(),
+    )
+    .unwrap();
+    let r = Executor::new(p, algo)
+        .seed(1)
+        .termination(MaxGenerations(20))
+        .run()
         .unwrap();
-    let r = Executor::new(p, algo).seed(1).termination(MaxGenerations(20)).run().unwrap();
     assert_eq!(r.state.stats.evaluations, 10 + 40);
-    assert!(r.state.population.iter().all(|i| i.genome.len() == 2_000_000));
+    assert!(
+        r.state
+            .population
+            .iter()
+            .all(|i| i.genome.len() == 2_000_000)
+    );
 }

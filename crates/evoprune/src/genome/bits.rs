@@ -29,9 +29,17 @@ impl TryFrom<RawBits> for BitString {
     type Error = String;
     fn try_from(r: RawBits) -> Result<Self, String> {
         if r.words.len() != r.len.div_ceil(64) {
-            return Err(format!("bit string of {} bits needs {} words, got {}", r.len, r.len.div_ceil(64), r.words.len()));
+            return Err(format!(
+                "bit string of {} bits needs {} words, got {}",
+                r.len,
+                r.len.div_ceil(64),
+                r.words.len()
+            ));
         }
-        let b = BitString { len: r.len, words: r.words };
+        let b = BitString {
+            len: r.len,
+            words: r.words,
+        };
         if let Some(&last) = b.words.last()
             && last & !b.last_mask() != 0
         {
@@ -43,7 +51,10 @@ impl TryFrom<RawBits> for BitString {
 
 impl From<BitString> for RawBits {
     fn from(b: BitString) -> Self {
-        RawBits { len: b.len, words: b.words }
+        RawBits {
+            len: b.len,
+            words: b.words,
+        }
     }
 }
 
@@ -64,12 +75,18 @@ impl fmt::Debug for BitString {
 impl BitString {
     /// All-zero string of `len` bits.
     pub fn zeros(len: usize) -> Self {
-        BitString { len, words: vec![0; len.div_ceil(64)] }
+        BitString {
+            len,
+            words: vec![0; len.div_ceil(64)],
+        }
     }
 
     /// All-one string of `len` bits.
     pub fn ones(len: usize) -> Self {
-        let mut b = BitString { len, words: vec![u64::MAX; len.div_ceil(64)] };
+        let mut b = BitString {
+            len,
+            words: vec![u64::MAX; len.div_ceil(64)],
+        };
         b.clear_tail();
         b
     }
@@ -118,14 +135,22 @@ impl BitString {
     /// If `i >= len`.
     #[inline]
     pub fn get(&self, i: usize) -> bool {
-        assert!(i < self.len, "bit index {i} out of range for length {}", self.len);
+        assert!(
+            i < self.len,
+            "bit index {i} out of range for length {}",
+            self.len
+        );
         (self.words[i / 64] >> (i % 64)) & 1 == 1
     }
 
     /// Set bit `i` to `v`.
     #[inline]
     pub fn set(&mut self, i: usize, v: bool) {
-        assert!(i < self.len, "bit index {i} out of range for length {}", self.len);
+        assert!(
+            i < self.len,
+            "bit index {i} out of range for length {}",
+            self.len
+        );
         let m = 1u64 << (i % 64);
         if v {
             self.words[i / 64] |= m;
@@ -137,7 +162,11 @@ impl BitString {
     /// Flip bit `i`.
     #[inline]
     pub fn flip(&mut self, i: usize) {
-        assert!(i < self.len, "bit index {i} out of range for length {}", self.len);
+        assert!(
+            i < self.len,
+            "bit index {i} out of range for length {}",
+            self.len
+        );
         self.words[i / 64] ^= 1u64 << (i % 64);
     }
 
@@ -148,7 +177,11 @@ impl BitString {
 
     /// Fraction of set bits (0 for an empty string).
     pub fn density(&self) -> f64 {
-        if self.len == 0 { 0.0 } else { self.count_ones() as f64 / self.len as f64 }
+        if self.len == 0 {
+            0.0
+        } else {
+            self.count_ones() as f64 / self.len as f64
+        }
     }
 
     /// Positions of the set bits, ascending.
@@ -174,8 +207,15 @@ impl BitString {
 
     /// Hamming distance (number of differing bits).
     pub fn hamming(&self, other: &Self) -> usize {
-        assert_eq!(self.len, other.len, "hamming distance of bit strings of different lengths");
-        self.words.iter().zip(&other.words).map(|(a, b)| (a ^ b).count_ones() as usize).sum()
+        assert_eq!(
+            self.len, other.len,
+            "hamming distance of bit strings of different lengths"
+        );
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| (a ^ b).count_ones() as usize)
+            .sum()
     }
 
     /// A compact text form: the length, a colon and the words in hexadecimal (little-endian
@@ -193,7 +233,10 @@ impl BitString {
         let (len, hex) = s.split_once(':').ok_or("expected LEN:HEX")?;
         let len: usize = len.parse().map_err(|e| format!("bad length: {e}"))?;
         if hex.len() != len.div_ceil(64) * 16 {
-            return Err(format!("expected {} hex digits for {len} bits", len.div_ceil(64) * 16));
+            return Err(format!(
+                "expected {} hex digits for {len} bits",
+                len.div_ceil(64) * 16
+            ));
         }
         let words = (0..hex.len() / 16)
             .map(|i| u64::from_str_radix(&hex[i * 16..i * 16 + 16], 16).map_err(|e| e.to_string()))
@@ -241,7 +284,12 @@ impl BitString {
 ///
 /// Uses geometric skipping, so the cost is proportional to the number of selected positions.
 /// Returns how many were selected.
-pub(crate) fn for_each_bernoulli(len: usize, p: f64, rng: &mut EvoRng, mut f: impl FnMut(usize)) -> usize {
+pub(crate) fn for_each_bernoulli(
+    len: usize,
+    p: f64,
+    rng: &mut EvoRng,
+    mut f: impl FnMut(usize),
+) -> usize {
     if p <= 0.0 || len == 0 {
         return 0;
     }
@@ -275,7 +323,10 @@ impl Linear for BitString {
     }
 
     fn swap_range(&mut self, other: &mut Self, range: std::ops::Range<usize>) {
-        assert_eq!(self.len, other.len, "crossover of bit strings of different lengths");
+        assert_eq!(
+            self.len, other.len,
+            "crossover of bit strings of different lengths"
+        );
         assert!(range.end <= self.len, "swap range out of bounds");
         if range.is_empty() {
             return;
@@ -285,7 +336,11 @@ impl Linear for BitString {
         for wi in ws..=we {
             let lo = if wi == ws { s % 64 } else { 0 };
             let hi = if wi == we { (e - 1) % 64 + 1 } else { 64 };
-            let mask = if hi - lo == 64 { u64::MAX } else { ((1u64 << (hi - lo)) - 1) << lo };
+            let mask = if hi - lo == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << (hi - lo)) - 1) << lo
+            };
             let t = (self.words[wi] ^ other.words[wi]) & mask;
             self.words[wi] ^= t;
             other.words[wi] ^= t;
@@ -293,7 +348,10 @@ impl Linear for BitString {
     }
 
     fn uniform_swap(&mut self, other: &mut Self, p: f64, rng: &mut EvoRng) {
-        assert_eq!(self.len, other.len, "crossover of bit strings of different lengths");
+        assert_eq!(
+            self.len, other.len,
+            "crossover of bit strings of different lengths"
+        );
         for wi in 0..self.words.len() {
             let m = BitString::random_mask_word(p, rng);
             let t = (self.words[wi] ^ other.words[wi]) & m;
@@ -345,9 +403,15 @@ mod tests {
 
     #[test]
     fn serde_rejects_inconsistent_words() {
-        let bad = RawBits { len: 3, words: vec![0b1000] };
+        let bad = RawBits {
+            len: 3,
+            words: vec![0b1000],
+        };
         assert!(BitString::try_from(bad).is_err());
-        let bad = RawBits { len: 65, words: vec![0] };
+        let bad = RawBits {
+            len: 65,
+            words: vec![0],
+        };
         assert!(BitString::try_from(bad).is_err());
     }
 

@@ -30,7 +30,11 @@ impl Linear for IntVector {
 
 impl GenomeDistance for IntVector {
     fn distance(&self, other: &Self) -> f64 {
-        self.0.iter().zip(&other.0).map(|(a, b)| (a - b).unsigned_abs() as f64).sum()
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| (a - b).unsigned_abs() as f64)
+            .sum()
     }
 }
 
@@ -45,11 +49,17 @@ impl IntBounds {
     /// Validated bounds.
     pub fn new(lower: Vec<i64>, upper: Vec<i64>) -> Result<Self> {
         if lower.len() != upper.len() {
-            return Err(Error::config("bounds", format!("{} lower vs {} upper bounds", lower.len(), upper.len())));
+            return Err(Error::config(
+                "bounds",
+                format!("{} lower vs {} upper bounds", lower.len(), upper.len()),
+            ));
         }
         for (i, (l, u)) in lower.iter().zip(&upper).enumerate() {
             if l > u {
-                return Err(Error::config("bounds", format!("integer variable {i}: lower {l} > upper {u}")));
+                return Err(Error::config(
+                    "bounds",
+                    format!("integer variable {i}: lower {l} > upper {u}"),
+                ));
             }
         }
         Ok(IntBounds { lower, upper })
@@ -72,7 +82,10 @@ impl IntBounds {
     }
     /// True when `x` has the right length and lies within the bounds.
     pub fn contains(&self, x: &[i64]) -> bool {
-        x.len() == self.len() && x.iter().enumerate().all(|(i, v)| *v >= self.lower[i] && *v <= self.upper[i])
+        x.len() == self.len()
+            && x.iter()
+                .enumerate()
+                .all(|(i, v)| *v >= self.lower[i] && *v <= self.upper[i])
     }
     /// The bounds as reals, widened by 0.5 on each side, so that real-coded operators followed by
     /// rounding give every integer an equal share of the interval.

@@ -50,7 +50,8 @@ impl Linear for MixedGenome {
         };
         self.reals.swap_range(&mut other.reals, part(0, nr));
         self.ints.swap_range(&mut other.ints, part(nr, ni));
-        self.bits.swap_range(&mut other.bits, part(nr + ni, self.bits.n_genes()));
+        self.bits
+            .swap_range(&mut other.bits, part(nr + ni, self.bits.n_genes()));
     }
 
     fn uniform_swap(&mut self, other: &mut Self, p: f64, rng: &mut EvoRng) {
@@ -62,6 +63,8 @@ impl Linear for MixedGenome {
 
 impl GenomeDistance for MixedGenome {
     fn distance(&self, other: &Self) -> f64 {
-        self.reals.distance(&other.reals) + self.ints.distance(&other.ints) + self.bits.distance(&other.bits)
+        self.reals.distance(&other.reals)
+            + self.ints.distance(&other.ints)
+            + self.bits.distance(&other.bits)
     }
 }

@@ -55,7 +55,11 @@ pub trait GenomeDistance {
 /// Swap elements of two equally long slices independently with probability `p` each.
 pub(crate) fn uniform_swap_slices<T>(a: &mut [T], b: &mut [T], p: f64, rng: &mut EvoRng) {
     use rand::Rng;
-    assert_eq!(a.len(), b.len(), "uniform_swap on genomes of different lengths");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "uniform_swap on genomes of different lengths"
+    );
     for (x, y) in a.iter_mut().zip(b.iter_mut()) {
         if rng.random::<f64>() < p {
             std::mem::swap(x, y);

@@ -13,7 +13,12 @@ pub struct RealVector(pub Vec<f64>);
 
 impl PartialEq for RealVector {
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.to_bits() == b.to_bits())
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
     }
 }
 impl Eq for RealVector {}
@@ -47,7 +52,12 @@ impl Linear for RealVector {
 
 impl GenomeDistance for RealVector {
     fn distance(&self, other: &Self) -> f64 {
-        self.0.iter().zip(&other.0).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt()
     }
 }
 
@@ -62,11 +72,17 @@ impl RealBounds {
     /// Validated bounds.
     pub fn new(lower: Vec<f64>, upper: Vec<f64>) -> Result<Self> {
         if lower.len() != upper.len() {
-            return Err(Error::config("bounds", format!("{} lower vs {} upper bounds", lower.len(), upper.len())));
+            return Err(Error::config(
+                "bounds",
+                format!("{} lower vs {} upper bounds", lower.len(), upper.len()),
+            ));
         }
         for (i, (l, u)) in lower.iter().zip(&upper).enumerate() {
             if !l.is_finite() || !u.is_finite() || l >= u {
-                return Err(Error::config("bounds", format!("variable {i}: need finite lower < upper, got [{l}, {u}]")));
+                return Err(Error::config(
+                    "bounds",
+                    format!("variable {i}: need finite lower < upper, got [{l}, {u}]"),
+                ));
             }
         }
         Ok(RealBounds { lower, upper })
@@ -95,6 +111,9 @@ impl RealBounds {
     }
     /// True when `x` has the right length and lies within the bounds.
     pub fn contains(&self, x: &[f64]) -> bool {
-        x.len() == self.len() && x.iter().enumerate().all(|(i, v)| *v >= self.lower[i] && *v <= self.upper[i])
+        x.len() == self.len()
+            && x.iter()
+                .enumerate()
+                .all(|(i, v)| *v >= self.lower[i] && *v <= self.upper[i])
     }
 }

@@ -27,7 +27,9 @@ mod survival;
 
 pub use crossover::{IntSbx, Microbial, MixedCrossover, OnePoint, Sbx, TwoPoint, UniformCrossover};
 pub use mutation::{BitFlip, IntPolynomialMutation, MixedMutation, PolynomialMutation};
-pub use sampling::{BiasedBits, DensitySpread, MixedSampling, UniformBits, UniformInt, UniformReal};
+pub use sampling::{
+    BiasedBits, DensitySpread, MixedSampling, UniformBits, UniformInt, UniformReal,
+};
 pub use selection::{BinaryTournament, NegativeAssortativeMating, TopK, TournamentRule};
 pub use survival::RankAndCrowding;
 
@@ -55,13 +57,23 @@ pub trait Mutation<G>: Send + Sync {
 /// Chooses parent pairs from a ranked population.
 pub trait Selection<G>: Send + Sync {
     /// `n_pairs` pairs of population indices.
-    fn select(&self, pop: &[Individual<G>], n_pairs: usize, rng: &mut EvoRng) -> Vec<(usize, usize)>;
+    fn select(
+        &self,
+        pop: &[Individual<G>],
+        n_pairs: usize,
+        rng: &mut EvoRng,
+    ) -> Vec<(usize, usize)>;
 }
 
 /// Reduces a merged population to the next one.
 pub trait Survival<G>: Send + Sync {
     /// Keep `n` of `candidates`, setting `rank` and `crowding` on them.
-    fn survive(&self, candidates: Vec<Individual<G>>, n: usize, rng: &mut EvoRng) -> Vec<Individual<G>>;
+    fn survive(
+        &self,
+        candidates: Vec<Individual<G>>,
+        n: usize,
+        rng: &mut EvoRng,
+    ) -> Vec<Individual<G>>;
 }
 
 macro_rules! forward_box {

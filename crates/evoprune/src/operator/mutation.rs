@@ -1,7 +1,7 @@
 //! Mutations.
 
 use super::Mutation;
-use super::crossover::round_into;
+use super::crossover::{Powers, round_into};
 use crate::EvoRng;
 use crate::genome::{BitString, IntBounds, IntVector, MixedGenome, RealBounds, RealVector};
 use rand::Rng;
@@ -47,7 +47,11 @@ pub struct PolynomialMutation {
 impl PolynomialMutation {
     /// pymoo's defaults: `eta = 20`, `prob_var = min(0.5, 1/n)`.
     pub fn new(bounds: RealBounds) -> Self {
-        PolynomialMutation { bounds, eta: 20.0, prob_var: None }
+        PolynomialMutation {
+            bounds,
+            eta: 20.0,
+            prob_var: None,
+        }
     }
 
     fn mutate_values(&self, x: &mut [f64], lower: &[f64], upper: &[f64], rng: &mut EvoRng) {
@@ -56,8 +60,7 @@ impl PolynomialMutation {
             return;
         }
         let p = self.prob_var.unwrap_or((1.0 / n as f64).min(0.5));
-        let eta = self.eta;
-        let mut_pow = 1.0 / (eta + 1.0);
+        let pw = Powers::new(self.eta);
         for i in 0..n {
             if !(rng.random::<f64>() < p) {
                 continue;
@@ -71,11 +74,11 @@ impl PolynomialMutation {
             let d2 = (xu - v) / (xu - xl);
             let r: f64 = rng.random();
             let dq = if r <= 0.5 {
-                let val = 2.0 * r + (1.0 - 2.0 * r) * (1.0 - d1).powf(eta + 1.0);
-                val.powf(mut_pow) - 1.0
+                let val = 2.0 * r + (1.0 - 2.0 * r) * pw.pow(1.0 - d1);
+                pw.root(val) - 1.0
             } else {
-                let val = 2.0 * (1.0 - r) + 2.0 * (r - 0.5) * (1.0 - d2).powf(eta + 1.0);
-                1.0 - val.powf(mut_pow)
+                let val = 2.0 * (1.0 - r) + 2.0 * (r - 0.5) * pw.pow(1.0 - d2);
+                1.0 - pw.root(val)
             };
             x[i] = (v + dq * (xu - xl)).clamp(xl, xu);
         }
@@ -98,7 +101,10 @@ pub struct IntPolynomialMutation {
 impl IntPolynomialMutation {
     /// pymoo's defaults (`eta = 20`, `prob_var = min(0.5, 1/n)`).
     pub fn new(bounds: IntBounds) -> Self {
-        IntPolynomialMutation { pm: PolynomialMutation::new(bounds.as_real()), bounds }
+        IntPolynomialMutation {
+            pm: PolynomialMutation::new(bounds.as_real()),
+            bounds,
+        }
     }
 }
 

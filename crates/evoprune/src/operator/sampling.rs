@@ -2,7 +2,9 @@
 
 use super::Sampling;
 use crate::EvoRng;
-use crate::genome::{BitString, IntBounds, IntVector, MixedBounds, MixedGenome, RealBounds, RealVector};
+use crate::genome::{
+    BitString, IntBounds, IntVector, MixedBounds, MixedGenome, RealBounds, RealVector,
+};
 use rand::Rng;
 
 /// Each bit set independently with probability `p` (default 0.5).
@@ -93,16 +95,26 @@ pub struct UniformReal {
 
 impl Sampling<RealVector> for UniformReal {
     fn sample(&self, n: usize, rng: &mut EvoRng) -> Vec<RealVector> {
-        (0..n).map(|_| RealVector(sample_real(&self.bounds, rng))).collect()
+        (0..n)
+            .map(|_| RealVector(sample_real(&self.bounds, rng)))
+            .collect()
     }
 }
 
 fn sample_real(b: &RealBounds, rng: &mut EvoRng) -> Vec<f64> {
-    b.lower().iter().zip(b.upper()).map(|(l, u)| l + rng.random::<f64>() * (u - l)).collect()
+    b.lower()
+        .iter()
+        .zip(b.upper())
+        .map(|(l, u)| l + rng.random::<f64>() * (u - l))
+        .collect()
 }
 
 fn sample_int(b: &IntBounds, rng: &mut EvoRng) -> Vec<i64> {
-    b.lower().iter().zip(b.upper()).map(|(&l, &u)| rng.random_range(l..=u)).collect()
+    b.lower()
+        .iter()
+        .zip(b.upper())
+        .map(|(&l, &u)| rng.random_range(l..=u))
+        .collect()
 }
 
 /// Uniform within inclusive integer bounds.
@@ -114,7 +126,9 @@ pub struct UniformInt {
 
 impl Sampling<IntVector> for UniformInt {
     fn sample(&self, n: usize, rng: &mut EvoRng) -> Vec<IntVector> {
-        (0..n).map(|_| IntVector(sample_int(&self.bounds, rng))).collect()
+        (0..n)
+            .map(|_| IntVector(sample_int(&self.bounds, rng)))
+            .collect()
     }
 }
 

@@ -17,7 +17,12 @@ pub enum TournamentRule {
     RankAndCrowding,
 }
 
-fn tournament_winner<G>(pop: &[Individual<G>], a: usize, b: usize, rule: TournamentRule) -> Option<usize> {
+fn tournament_winner<G>(
+    pop: &[Individual<G>],
+    a: usize,
+    b: usize,
+    rule: TournamentRule,
+) -> Option<usize> {
     let (x, y) = (&pop[a], &pop[b]);
     match rule {
         TournamentRule::DominanceAndCrowding => {
@@ -55,7 +60,10 @@ struct PermutationStream {
 
 impl PermutationStream {
     fn new(n: usize) -> Self {
-        PermutationStream { perm: (0..n).collect(), pos: n }
+        PermutationStream {
+            perm: (0..n).collect(),
+            pos: n,
+        }
     }
     fn next(&mut self, rng: &mut EvoRng) -> usize {
         if self.pos == self.perm.len() {
@@ -67,7 +75,12 @@ impl PermutationStream {
     }
 }
 
-fn tournament<G>(pop: &[Individual<G>], s: &mut PermutationStream, rule: TournamentRule, rng: &mut EvoRng) -> usize {
+fn tournament<G>(
+    pop: &[Individual<G>],
+    s: &mut PermutationStream,
+    rule: TournamentRule,
+    rng: &mut EvoRng,
+) -> usize {
     let (a, b) = (s.next(rng), s.next(rng));
     tournament_winner(pop, a, b, rule).unwrap_or_else(|| if rng.random::<bool>() { a } else { b })
 }
@@ -84,15 +97,29 @@ pub struct BinaryTournament {
 impl BinaryTournament {
     /// Deb's crowded-comparison tournament (rank, then crowding).
     pub fn rank_and_crowding() -> Self {
-        BinaryTournament { rule: TournamentRule::RankAndCrowding }
+        BinaryTournament {
+            rule: TournamentRule::RankAndCrowding,
+        }
     }
 }
 
 impl<G> Selection<G> for BinaryTournament {
-    fn select(&self, pop: &[Individual<G>], n_pairs: usize, rng: &mut EvoRng) -> Vec<(usize, usize)> {
+    fn select(
+        &self,
+        pop: &[Individual<G>],
+        n_pairs: usize,
+        rng: &mut EvoRng,
+    ) -> Vec<(usize, usize)> {
         assert!(!pop.is_empty(), "selection from an empty population");
         let mut s = PermutationStream::new(pop.len());
-        (0..n_pairs).map(|_| (tournament(pop, &mut s, self.rule, rng), tournament(pop, &mut s, self.rule, rng))).collect()
+        (0..n_pairs)
+            .map(|_| {
+                (
+                    tournament(pop, &mut s, self.rule, rng),
+                    tournament(pop, &mut s, self.rule, rng),
+                )
+            })
+            .collect()
     }
 }
 
@@ -112,7 +139,12 @@ impl Default for NegativeAssortativeMating {
 }
 
 impl<G: GenomeDistance + Send + Sync> Selection<G> for NegativeAssortativeMating {
-    fn select(&self, pop: &[Individual<G>], n_pairs: usize, rng: &mut EvoRng) -> Vec<(usize, usize)> {
+    fn select(
+        &self,
+        pop: &[Individual<G>],
+        n_pairs: usize,
+        rng: &mut EvoRng,
+    ) -> Vec<(usize, usize)> {
         assert!(!pop.is_empty(), "selection from an empty population");
         let mut s = PermutationStream::new(pop.len());
         (0..n_pairs)
@@ -146,14 +178,23 @@ impl TopK {
     pub fn order<G>(pop: &[Individual<G>]) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..pop.len()).collect();
         idx.sort_by(|&a, &b| {
-            pop[a].cv.total_cmp(&pop[b].cv).then(pop[a].fitness.total_cmp(&pop[b].fitness)).then(a.cmp(&b))
+            pop[a]
+                .cv
+                .total_cmp(&pop[b].cv)
+                .then(pop[a].fitness.total_cmp(&pop[b].fitness))
+                .then(a.cmp(&b))
         });
         idx
     }
 }
 
 impl<G> Selection<G> for TopK {
-    fn select(&self, pop: &[Individual<G>], n_pairs: usize, rng: &mut EvoRng) -> Vec<(usize, usize)> {
+    fn select(
+        &self,
+        pop: &[Individual<G>],
+        n_pairs: usize,
+        rng: &mut EvoRng,
+    ) -> Vec<(usize, usize)> {
         assert!(!pop.is_empty(), "selection from an empty population");
         let order = Self::order(pop);
         let k = self.k.clamp(1, pop.len());

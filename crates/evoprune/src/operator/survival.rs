@@ -28,7 +28,12 @@ impl RankAndCrowding {
 }
 
 impl<G: Send + Sync> Survival<G> for RankAndCrowding {
-    fn survive(&self, candidates: Vec<Individual<G>>, n: usize, rng: &mut EvoRng) -> Vec<Individual<G>> {
+    fn survive(
+        &self,
+        candidates: Vec<Individual<G>>,
+        n: usize,
+        rng: &mut EvoRng,
+    ) -> Vec<Individual<G>> {
         let fs: Vec<&[f64]> = candidates.iter().map(|i| i.f.as_slice()).collect();
         let cv: Vec<f64> = candidates.iter().map(|i| i.cv).collect();
         let fronts = constrained_sort(&fs, &cv);

@@ -9,12 +9,19 @@ fn real_bounds(n: usize, seed: u64) -> RealBounds {
     let mut rng = rng_from_seed(seed);
     use rand::Rng;
     let lo: Vec<f64> = (0..n).map(|_| rng.random_range(-5.0..0.0)).collect();
-    let hi: Vec<f64> = lo.iter().map(|l| l + rng.random_range(0.001..10.0)).collect();
+    let hi: Vec<f64> = lo
+        .iter()
+        .map(|l| l + rng.random_range(0.001..10.0))
+        .collect();
     RealBounds::new(lo, hi).unwrap()
 }
 
 fn int_bounds(n: usize) -> IntBounds {
-    IntBounds::new((0..n as i64).map(|i| -i).collect(), (0..n as i64).map(|i| i % 3).collect()).unwrap()
+    IntBounds::new(
+        (0..n as i64).map(|i| -i).collect(),
+        (0..n as i64).map(|i| i % 3).collect(),
+    )
+    .unwrap()
 }
 
 proptest! {
@@ -77,7 +84,10 @@ fn density_spread_gives_round_p_l_ones_across_densities() {
     let densities: Vec<f64> = pop.iter().map(BitString::density).collect();
     let lo = densities.iter().cloned().fold(1.0, f64::min);
     let hi = densities.iter().cloned().fold(0.0, f64::max);
-    assert!(lo < 0.2 && hi > 0.8, "population spans densities: {lo}..{hi}");
+    assert!(
+        lo < 0.2 && hi > 0.8,
+        "population spans densities: {lo}..{hi}"
+    );
     // the same stream reproduces exact counts round(p * L)
     let mut r2 = rng_from_seed(11);
     use rand::Rng;
@@ -88,7 +98,9 @@ fn density_spread_gives_round_p_l_ones_across_densities() {
 #[test]
 fn biased_bits_follow_keep_probabilities() {
     let mut rng = rng_from_seed(5);
-    let keep: Vec<f64> = (0..1000).map(|i| if i < 500 { 0.05 } else { 0.95 }).collect();
+    let keep: Vec<f64> = (0..1000)
+        .map(|i| if i < 500 { 0.05 } else { 0.95 })
+        .collect();
     let g = &BiasedBits { keep_prob: keep }.sample(1, &mut rng)[0];
     let low = (0..500).filter(|&i| g.get(i)).count();
     let high = (500..1000).filter(|&i| g.get(i)).count();
@@ -99,7 +111,10 @@ fn biased_bits_follow_keep_probabilities() {
 fn sbx_children_are_spread_symmetrically_around_parents() {
     // mean of children equals mean of parents when no clamping happens
     let b = RealBounds::uniform(1, -100.0, 100.0).unwrap();
-    let sbx = Sbx { prob_var: 1.0, ..Sbx::new(b) };
+    let sbx = Sbx {
+        prob_var: 1.0,
+        ..Sbx::new(b)
+    };
     let mut rng = rng_from_seed(2);
     let (p1, p2) = (RealVector(vec![-1.0]), RealVector(vec![1.0]));
     let mut total = 0.0;
@@ -114,7 +129,13 @@ fn sbx_children_are_spread_symmetrically_around_parents() {
 
 fn ranked(fs: &[(f64, f64)]) -> Vec<crate::Individual<usize>> {
     let specs = [ObjectiveSpec::minimize("a"), ObjectiveSpec::minimize("b")];
-    let mut pop: Vec<_> = fs.iter().enumerate().map(|(i, &(a, b))| crate::Individual::from_outcome(i, Ok(Evaluation::new(vec![a, b])), &specs, 0).unwrap()).collect();
+    let mut pop: Vec<_> = fs
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b))| {
+            crate::Individual::from_outcome(i, Ok(Evaluation::new(vec![a, b])), &specs, 0).unwrap()
+        })
+        .collect();
     RankAndCrowding::assign(&mut pop);
     pop
 }
@@ -124,8 +145,16 @@ fn binary_tournament_prefers_lower_rank() {
     let pop = ranked(&[(0.0, 0.0), (1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]);
     let mut rng = rng_from_seed(1);
     let pairs = BinaryTournament::default().select(&pop, 2000, &mut rng);
-    let wins0 = pairs.iter().flat_map(|&(a, b)| [a, b]).filter(|&i| i == 0).count();
-    let wins3 = pairs.iter().flat_map(|&(a, b)| [a, b]).filter(|&i| i == 3).count();
+    let wins0 = pairs
+        .iter()
+        .flat_map(|&(a, b)| [a, b])
+        .filter(|&i| i == 0)
+        .count();
+    let wins3 = pairs
+        .iter()
+        .flat_map(|&(a, b)| [a, b])
+        .filter(|&i| i == 3)
+        .count();
     // the best wins every tournament it enters (~ 7/16 of picks), the worst none
     assert!(wins0 > 1500, "{wins0}");
     assert_eq!(wins3, 0);
@@ -133,7 +162,15 @@ fn binary_tournament_prefers_lower_rank() {
 
 #[test]
 fn rank_and_crowding_keeps_first_fronts_and_extremes() {
-    let fs = [(0.0, 4.0), (1.0, 3.0), (2.0, 2.0), (3.0, 1.0), (4.0, 0.0), (2.1, 2.1), (5.0, 5.0)];
+    let fs = [
+        (0.0, 4.0),
+        (1.0, 3.0),
+        (2.0, 2.0),
+        (3.0, 1.0),
+        (4.0, 0.0),
+        (2.1, 2.1),
+        (5.0, 5.0),
+    ];
     let pop = ranked(&fs);
     let mut rng = rng_from_seed(3);
     let kept = RankAndCrowding.survive(pop.clone(), 3, &mut rng);
@@ -150,21 +187,46 @@ fn rank_and_crowding_keeps_first_fronts_and_extremes() {
 #[test]
 fn negative_assortative_mating_picks_distant_mates() {
     let specs = [ObjectiveSpec::minimize("a")];
-    let genomes = [BitString::zeros(64), BitString::zeros(64), BitString::ones(64), BitString::zeros(64)];
-    let mut pop: Vec<_> = genomes.iter().map(|g| crate::Individual::from_outcome(g.clone(), Ok(Evaluation::new(vec![0.0])), &specs, 0).unwrap()).collect();
+    let genomes = [
+        BitString::zeros(64),
+        BitString::zeros(64),
+        BitString::ones(64),
+        BitString::zeros(64),
+    ];
+    let mut pop: Vec<_> = genomes
+        .iter()
+        .map(|g| {
+            crate::Individual::from_outcome(g.clone(), Ok(Evaluation::new(vec![0.0])), &specs, 0)
+                .unwrap()
+        })
+        .collect();
     RankAndCrowding::assign(&mut pop);
     let mut rng = rng_from_seed(9);
-    let far = |pairs: Vec<(usize, usize)>| pairs.iter().filter(|&&(a, b)| pop[a].genome.hamming(&pop[b].genome) == 64).count();
+    let far = |pairs: Vec<(usize, usize)>| {
+        pairs
+            .iter()
+            .filter(|&&(a, b)| pop[a].genome.hamming(&pop[b].genome) == 64)
+            .count()
+    };
     let nam = far(NegativeAssortativeMating { candidates: 4 }.select(&pop, 2000, &mut rng));
     let plain = far(BinaryTournament::default().select(&pop, 2000, &mut rng));
-    assert!(nam as f64 > 1.5 * plain as f64, "assortative {nam} vs plain {plain}");
+    assert!(
+        nam as f64 > 1.5 * plain as f64,
+        "assortative {nam} vs plain {plain}"
+    );
 }
 
 #[test]
 fn top_k_draws_distinct_parents_from_the_best_with_the_winner_first() {
     let specs = [ObjectiveSpec::minimize("a")];
-    let mut pop: Vec<_> = (0..10).map(|i| crate::Individual::from_outcome(i, Ok(Evaluation::new(vec![0.0])), &specs, 0).unwrap()).collect();
-    for (i, ind) in pop.iter_mut().enumerate() { ind.fitness = (10 - i) as f64; }
+    let mut pop: Vec<_> = (0..10)
+        .map(|i| {
+            crate::Individual::from_outcome(i, Ok(Evaluation::new(vec![0.0])), &specs, 0).unwrap()
+        })
+        .collect();
+    for (i, ind) in pop.iter_mut().enumerate() {
+        ind.fitness = (10 - i) as f64;
+    }
     let mut rng = rng_from_seed(4);
     for (w, l) in (TopK { k: 3 }).select(&pop, 500, &mut rng) {
         assert!(w >= 7 && l >= 7 && w != l);

@@ -13,7 +13,9 @@ pub struct Archive<T> {
 impl<T> Archive<T> {
     /// An empty archive.
     pub fn new() -> Self {
-        Archive { entries: Vec::new() }
+        Archive {
+            entries: Vec::new(),
+        }
     }
 
     /// Offer a solution with objectives `f` (minimisation form). Returns true when it entered the
@@ -26,7 +28,8 @@ impl<T> Archive<T> {
                 _ => {}
             }
         }
-        self.entries.retain(|(g, _)| compare(f, g) != Dominance::Dominates);
+        self.entries
+            .retain(|(g, _)| compare(f, g) != Dominance::Dominates);
         self.entries.push((f.to_vec(), item));
         true
     }

@@ -16,7 +16,12 @@ pub fn crowding_distance<P: AsRef<[f64]>>(points: &[P], front: &[usize]) -> Vec<
     let mut lex: Vec<usize> = (0..n).collect();
     let cmp = |a: &usize, b: &usize| {
         let (x, y) = (points[front[*a]].as_ref(), points[front[*b]].as_ref());
-        x.iter().zip(y).map(|(p, q)| p.total_cmp(q)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(b))
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| p.total_cmp(q))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(b))
     };
     lex.sort_by(cmp);
     let mut unique: Vec<usize> = Vec::with_capacity(n);
@@ -73,7 +78,12 @@ mod tests {
     #[test]
     fn reference_values() {
         // pymoo-style check by hand: points on a line
-        let p = vec![vec![0.0, 4.0], vec![1.0, 3.0], vec![3.0, 1.0], vec![4.0, 0.0]];
+        let p = vec![
+            vec![0.0, 4.0],
+            vec![1.0, 3.0],
+            vec![3.0, 1.0],
+            vec![4.0, 0.0],
+        ];
         let d = crowding_distance(&p, &[0, 1, 2, 3]);
         assert_eq!(d[0], f64::INFINITY);
         assert_eq!(d[3], f64::INFINITY);

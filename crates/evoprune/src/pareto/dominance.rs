@@ -60,7 +60,12 @@ mod tests {
 
     fn vecs() -> impl Strategy<Value = Vec<Vec<f64>>> {
         // small integer grid makes ties and equal vectors likely
-        (1usize..5).prop_flat_map(|m| proptest::collection::vec(proptest::collection::vec((0i32..4).prop_map(f64::from), m), 3))
+        (1usize..5).prop_flat_map(|m| {
+            proptest::collection::vec(
+                proptest::collection::vec((0i32..4).prop_map(f64::from), m),
+                3,
+            )
+        })
     }
 
     proptest! {

@@ -58,7 +58,11 @@ impl Staircase {
     fn insert(&mut self, x: f64, y: f64) {
         let start = self.pts.partition_point(|s| s.0 < x);
         // predecessor: the last point with s.x < x has the lowest y of all points left of x
-        let mut bound = if start > 0 { self.pts[start - 1].1 } else { self.ry };
+        let mut bound = if start > 0 {
+            self.pts[start - 1].1
+        } else {
+            self.ry
+        };
         if bound <= y {
             return; // dominated
         }
@@ -89,11 +93,20 @@ impl Staircase {
 
 fn hv3(pts: &mut [Vec<f64>], r: &[f64]) -> f64 {
     pts.sort_by(|a, b| a[2].total_cmp(&b[2]));
-    let mut st = Staircase { pts: Vec::new(), area: 0.0, rx: r[0], ry: r[1] };
+    let mut st = Staircase {
+        pts: Vec::new(),
+        area: 0.0,
+        rx: r[0],
+        ry: r[1],
+    };
     let mut vol = 0.0;
     for i in 0..pts.len() {
         st.insert(pts[i][0], pts[i][1]);
-        let next_z = if i + 1 < pts.len() { pts[i + 1][2] } else { r[2] };
+        let next_z = if i + 1 < pts.len() {
+            pts[i + 1][2]
+        } else {
+            r[2]
+        };
         vol += st.area * (next_z - pts[i][2]);
     }
     vol
@@ -107,10 +120,14 @@ fn wfg(mut pts: Vec<Vec<f64>>, r: &[f64]) -> f64 {
     let mut total = 0.0;
     for k in 0..pts.len() {
         let incl: f64 = pts[k].iter().zip(r).map(|(x, rr)| rr - x).product();
-        let limit: Vec<Vec<f64>> =
-            pts[k + 1..].iter().map(|q| q.iter().zip(&pts[k]).map(|(a, b)| a.max(*b)).collect()).collect();
+        let limit: Vec<Vec<f64>> = pts[k + 1..]
+            .iter()
+            .map(|q| q.iter().zip(&pts[k]).map(|(a, b)| a.max(*b)).collect())
+            .collect();
         let limit = non_dominated_unique(limit);
-        let sub = if limit.is_empty() { 0.0 } else if limit.len() == 1 {
+        let sub = if limit.is_empty() {
+            0.0
+        } else if limit.len() == 1 {
             limit[0].iter().zip(r).map(|(x, rr)| rr - x).product()
         } else {
             hv(limit, r)
@@ -150,7 +167,10 @@ mod tests {
     /// coordinates whose lower corner is weakly dominated by some point.
     fn grid_hv(pts: &[Vec<f64>], r: &[f64]) -> f64 {
         let m = r.len();
-        let pts: Vec<&Vec<f64>> = pts.iter().filter(|p| p.iter().zip(r).all(|(x, rr)| x < rr)).collect();
+        let pts: Vec<&Vec<f64>> = pts
+            .iter()
+            .filter(|p| p.iter().zip(r).all(|(x, rr)| x < rr))
+            .collect();
         let axes: Vec<Vec<f64>> = (0..m)
             .map(|k| {
                 let mut a: Vec<f64> = pts.iter().map(|p| p[k]).chain([r[k]]).collect();
@@ -165,7 +185,9 @@ mod tests {
             if idx.iter().zip(&axes).all(|(i, a)| i + 1 < a.len()) {
                 let lo: Vec<f64> = (0..m).map(|k| axes[k][idx[k]]).collect();
                 if pts.iter().any(|p| p.iter().zip(&lo).all(|(a, b)| a <= b)) {
-                    vol += (0..m).map(|k| axes[k][idx[k] + 1] - axes[k][idx[k]]).product::<f64>();
+                    vol += (0..m)
+                        .map(|k| axes[k][idx[k] + 1] - axes[k][idx[k]])
+                        .product::<f64>();
                 }
             }
             let mut k = 0;
@@ -190,7 +212,10 @@ mod tests {
         assert_eq!(hypervolume(&p, &[4.0, 4.0]), 6.0);
         // a point on the reference boundary contributes nothing
         assert_eq!(hypervolume(&[vec![4.0, 0.0]], &[4.0, 4.0]), 0.0);
-        assert_eq!(hypervolume(&[vec![5.0, 0.0], vec![0.0, 3.0]], &[4.0, 4.0]), 4.0);
+        assert_eq!(
+            hypervolume(&[vec![5.0, 0.0], vec![0.0, 3.0]], &[4.0, 4.0]),
+            4.0
+        );
         assert_eq!(hypervolume::<Vec<f64>>(&[], &[1.0, 1.0]), 0.0);
     }
 
@@ -209,10 +234,14 @@ mod tests {
         // unit vectors e_i under reference 2: each box has volume 2^(m-1) * 1 ... by inclusion-exclusion
         // for m = 4: boxes B_i = prod_{j != i} [0,2] x [1,2]; |B_i| = 8; pairwise overlaps = 4;
         // triples = 2; all four = 1  => 4*8 - 6*4 + 4*2 - 1 = 15
-        let e: Vec<Vec<f64>> = (0..4).map(|i| (0..4).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+        let e: Vec<Vec<f64>> = (0..4)
+            .map(|i| (0..4).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+            .collect();
         assert_eq!(hypervolume(&e, &[2.0; 4]), 15.0);
         // m = 5: 5*16 - 10*8 + 10*4 - 5*2 + 1 = 31 (= 2^5 - 1)
-        let e: Vec<Vec<f64>> = (0..5).map(|i| (0..5).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+        let e: Vec<Vec<f64>> = (0..5)
+            .map(|i| (0..5).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+            .collect();
         assert_eq!(hypervolume(&e, &[2.0; 5]), 31.0);
         // a dominated point and a duplicate change nothing
         let mut e2 = e.clone();

@@ -18,7 +18,11 @@ pub fn non_dominated_sort<P: AsRef<[f64]>>(points: &[P]) -> Vec<Vec<usize>> {
 pub fn constrained_sort<P: AsRef<[f64]>>(points: &[P], cv: &[f64]) -> Vec<Vec<usize>> {
     assert_eq!(points.len(), cv.len());
     let feasible: Vec<usize> = (0..points.len()).filter(|&i| cv[i] <= 0.0).collect();
-    let mut fronts = if feasible.len() == points.len() { non_dominated_sort(points) } else { sort_subset(points, &feasible) };
+    let mut fronts = if feasible.len() == points.len() {
+        non_dominated_sort(points)
+    } else {
+        sort_subset(points, &feasible)
+    };
     let mut infeasible: Vec<usize> = (0..points.len()).filter(|&i| !(cv[i] <= 0.0)).collect();
     infeasible.sort_by(|&a, &b| cv[a].total_cmp(&cv[b]).then(a.cmp(&b)));
     let mut k = 0;
@@ -40,7 +44,11 @@ fn sort_subset<P: AsRef<[f64]>>(points: &[P], idx: &[usize]) -> Vec<Vec<usize>> 
         return Vec::new();
     }
     let m = points[idx[0]].as_ref().len();
-    let mut fronts = if m == 2 { sort_2d(points, idx) } else { sort_fast(points, idx) };
+    let mut fronts = if m == 2 {
+        sort_2d(points, idx)
+    } else {
+        sort_fast(points, idx)
+    };
     for f in &mut fronts {
         f.sort_unstable();
     }
@@ -128,7 +136,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn points(m: usize) -> impl Strategy<Value = Vec<Vec<f64>>> {
-        proptest::collection::vec(proptest::collection::vec((0i32..6).prop_map(f64::from), m), 0..40)
+        proptest::collection::vec(
+            proptest::collection::vec((0i32..6).prop_map(f64::from), m),
+            0..40,
+        )
     }
 
     /// Definition-level reference: peel off the non-dominated set repeatedly.
@@ -136,7 +147,11 @@ mod tests {
         let mut left: Vec<usize> = (0..p.len()).collect();
         let mut fronts = Vec::new();
         while !left.is_empty() {
-            let front: Vec<usize> = left.iter().copied().filter(|&i| !left.iter().any(|&j| dominates(&p[j], &p[i]))).collect();
+            let front: Vec<usize> = left
+                .iter()
+                .copied()
+                .filter(|&i| !left.iter().any(|&j| dominates(&p[j], &p[i])))
+                .collect();
             left.retain(|i| !front.contains(i));
             fronts.push(front);
         }
@@ -146,13 +161,27 @@ mod tests {
     fn check_partition(p: &[Vec<f64>], fronts: &[Vec<usize>]) -> Result<(), TestCaseError> {
         let mut all: Vec<usize> = fronts.iter().flatten().copied().collect();
         all.sort_unstable();
-        prop_assert_eq!(all, (0..p.len()).collect::<Vec<_>>(), "fronts partition the population");
+        prop_assert_eq!(
+            all,
+            (0..p.len()).collect::<Vec<_>>(),
+            "fronts partition the population"
+        );
         if let Some(f0) = fronts.first() {
-            for &a in f0 { for &b in f0 { prop_assert!(!dominates(&p[a], &p[b]), "front 0 is mutually non-dominated"); } }
+            for &a in f0 {
+                for &b in f0 {
+                    prop_assert!(
+                        !dominates(&p[a], &p[b]),
+                        "front 0 is mutually non-dominated"
+                    );
+                }
+            }
         }
         for (k, f) in fronts.iter().enumerate().skip(1) {
             for &b in f {
-                prop_assert!(fronts[k - 1].iter().any(|&a| dominates(&p[a], &p[b])), "each member of front k is dominated by front k-1");
+                prop_assert!(
+                    fronts[k - 1].iter().any(|&a| dominates(&p[a], &p[b])),
+                    "each member of front k is dominated by front k-1"
+                );
             }
         }
         Ok(())
@@ -192,8 +221,19 @@ mod tests {
     #[test]
     fn reference_fronts() {
         // Deb 2002-style hand example
-        let p = vec![vec![1.0, 5.0], vec![2.0, 3.0], vec![4.0, 1.0], vec![3.0, 4.0], vec![4.0, 3.0], vec![5.0, 5.0], vec![2.0, 3.0]];
-        assert_eq!(non_dominated_sort(&p), vec![vec![0, 1, 2, 6], vec![3, 4], vec![5]]);
+        let p = vec![
+            vec![1.0, 5.0],
+            vec![2.0, 3.0],
+            vec![4.0, 1.0],
+            vec![3.0, 4.0],
+            vec![4.0, 3.0],
+            vec![5.0, 5.0],
+            vec![2.0, 3.0],
+        ];
+        assert_eq!(
+            non_dominated_sort(&p),
+            vec![vec![0, 1, 2, 6], vec![3, 4], vec![5]]
+        );
         let p3: Vec<Vec<f64>> = p.iter().map(|v| vec![v[0], v[1], 0.0]).collect();
         assert_eq!(non_dominated_sort(&p3), non_dominated_sort(&p));
     }

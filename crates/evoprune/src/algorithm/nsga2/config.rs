@@ -23,26 +23,43 @@ pub struct Nsga2Config {
 
 impl Default for Nsga2Config {
     fn default() -> Self {
-        Nsga2Config { pop_size: 100, n_offspring: None, crossover_prob: 0.9, eliminate_duplicates: true, max_mating_rounds: 100 }
+        Nsga2Config {
+            pop_size: 100,
+            n_offspring: None,
+            crossover_prob: 0.9,
+            eliminate_duplicates: true,
+            max_mating_rounds: 100,
+        }
     }
 }
 
 impl Nsga2Config {
     /// MO-EvoPruneDeepTL's steady state: population 30, 2 offspring per step, crossover always.
     pub fn steady_state(pop_size: usize, n_offspring: usize) -> Self {
-        Nsga2Config { pop_size, n_offspring: Some(n_offspring), crossover_prob: 1.0, ..Default::default() }
+        Nsga2Config {
+            pop_size,
+            n_offspring: Some(n_offspring),
+            crossover_prob: 1.0,
+            ..Default::default()
+        }
     }
 
     /// Check every rule; one error per rule.
     pub fn validate(&self) -> Result<()> {
         if self.pop_size < 2 {
-            return Err(Error::config("pop_size", format!("must be at least 2, got {}", self.pop_size)));
+            return Err(Error::config(
+                "pop_size",
+                format!("must be at least 2, got {}", self.pop_size),
+            ));
         }
         if self.n_offspring == Some(0) {
             return Err(Error::config("n_offspring", "must be at least 1"));
         }
         if !(0.0..=1.0).contains(&self.crossover_prob) {
-            return Err(Error::config("crossover_prob", format!("must be in [0, 1], got {}", self.crossover_prob)));
+            return Err(Error::config(
+                "crossover_prob",
+                format!("must be in [0, 1], got {}", self.crossover_prob),
+            ));
         }
         if self.max_mating_rounds == 0 {
             return Err(Error::config("max_mating_rounds", "must be at least 1"));

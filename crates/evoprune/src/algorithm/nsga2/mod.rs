@@ -13,12 +13,12 @@ pub use config::Nsga2Config;
 use super::Algorithm;
 use crate::genome::{BitString, Genome, RealBounds, RealVector};
 use crate::operator::{
-    BinaryTournament, BitFlip, Crossover, Mutation, PolynomialMutation, RankAndCrowding, Sampling, Sbx, Selection, Survival,
-    UniformBits, UniformCrossover, UniformReal,
+    BinaryTournament, BitFlip, Crossover, Mutation, PolynomialMutation, RankAndCrowding, Sampling,
+    Sbx, Selection, Survival, UniformBits, UniformCrossover, UniformReal,
 };
-use crate::{EvoRng, Evaluator, Individual, Problem, Result, State};
+use crate::{Evaluator, EvoRng, Individual, Problem, Result, State};
 use rand::Rng;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::marker::PhantomData;
 
 /// NSGA-II over genome `G` with sampling `S`, crossover `X`, mutation `M`, selection `Sel` and
@@ -57,14 +57,26 @@ impl<G, S, X, M> Nsga2<G, S, X, M> {
 impl Nsga2<RealVector, UniformReal, Sbx, PolynomialMutation> {
     /// pymoo's NSGA-II for real problems: uniform sampling, SBX (eta 15), polynomial mutation (eta 20).
     pub fn real(config: Nsga2Config, bounds: RealBounds) -> Result<Self> {
-        Self::new(config, UniformReal { bounds: bounds.clone() }, Sbx::new(bounds.clone()), PolynomialMutation::new(bounds))
+        Self::new(
+            config,
+            UniformReal {
+                bounds: bounds.clone(),
+            },
+            Sbx::new(bounds.clone()),
+            PolynomialMutation::new(bounds),
+        )
     }
 }
 
 impl Nsga2<BitString, UniformBits, UniformCrossover, BitFlip> {
     /// NSGA-II for bit strings: fair-coin sampling, uniform crossover, bit-flip at 1/L.
     pub fn binary(config: Nsga2Config, len: usize) -> Result<Self> {
-        Self::new(config, UniformBits::new(len), UniformCrossover::default(), BitFlip::default())
+        Self::new(
+            config,
+            UniformBits::new(len),
+            UniformCrossover::default(),
+            BitFlip::default(),
+        )
     }
 }
 
@@ -101,9 +113,13 @@ where
     /// eliminated (fewer if the space is exhausted after `max_mating_rounds`).
     fn mate(&self, pop: &[Individual<G>], n: usize, rng: &mut EvoRng) -> Vec<G> {
         let dedup = self.config.eliminate_duplicates;
-        let seen: HashSet<&G> = if dedup { pop.iter().map(|i| &i.genome).collect() } else { HashSet::new() };
+        let seen: HashSet<&G> = if dedup {
+            pop.iter().map(|i| &i.genome).collect()
+        } else {
+            HashSet::default()
+        };
         let mut kids: Vec<G> = Vec::with_capacity(n);
-        let mut kid_set: HashSet<G> = HashSet::new();
+        let mut kid_set: HashSet<G> = HashSet::default();
         for _ in 0..self.config.max_mating_rounds {
             let need = n - kids.len();
             if need == 0 {
@@ -152,7 +168,7 @@ where
         let n = self.config.pop_size;
         let mut genomes = self.sampling.sample(n, &mut state.rng);
         if self.config.eliminate_duplicates {
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             genomes.retain(|g| seen.insert(g.clone()));
             for _ in 0..self.config.max_mating_rounds {
                 if genomes.len() >= n {
@@ -175,7 +191,9 @@ where
         let kids = ev.evaluate(kids, state)?;
         let mut merged = std::mem::take(&mut state.population);
         merged.extend(kids);
-        state.population = self.survival.survive(merged, self.config.pop_size, &mut state.rng);
+        state.population = self
+            .survival
+            .survive(merged, self.config.pop_size, &mut state.rng);
         Ok(())
     }
 }

@@ -30,7 +30,12 @@ pub struct WeightedGaConfig {
 
 impl Default for WeightedGaConfig {
     fn default() -> Self {
-        WeightedGaConfig { pop_size: 30, top_k: 5, crossover_prob: 0.6, weights: Vec::new() }
+        WeightedGaConfig {
+            pop_size: 30,
+            top_k: 5,
+            crossover_prob: 0.6,
+            weights: Vec::new(),
+        }
     }
 }
 
@@ -38,16 +43,31 @@ impl WeightedGaConfig {
     /// Check every rule.
     pub fn validate(&self) -> Result<()> {
         if self.pop_size < 2 {
-            return Err(Error::config("pop_size", format!("must be at least 2, got {}", self.pop_size)));
+            return Err(Error::config(
+                "pop_size",
+                format!("must be at least 2, got {}", self.pop_size),
+            ));
         }
         if self.top_k < 1 || self.top_k > self.pop_size {
-            return Err(Error::config("top_k", format!("must be in [1, pop_size = {}], got {}", self.pop_size, self.top_k)));
+            return Err(Error::config(
+                "top_k",
+                format!(
+                    "must be in [1, pop_size = {}], got {}",
+                    self.pop_size, self.top_k
+                ),
+            ));
         }
         if !(0.0..=1.0).contains(&self.crossover_prob) {
-            return Err(Error::config("crossover_prob", format!("must be in [0, 1], got {}", self.crossover_prob)));
+            return Err(Error::config(
+                "crossover_prob",
+                format!("must be in [0, 1], got {}", self.crossover_prob),
+            ));
         }
         if self.weights.is_empty() || self.weights.iter().any(|w| !w.is_finite() || *w < 0.0) {
-            return Err(Error::config("weights", "need one finite, non-negative weight per objective"));
+            return Err(Error::config(
+                "weights",
+                "need one finite, non-negative weight per objective",
+            ));
         }
         Ok(())
     }
@@ -68,12 +88,22 @@ impl<S, X, M> WeightedGa<S, X, M> {
     /// A weighted GA with the given operators.
     pub fn new(config: WeightedGaConfig, sampling: S, crossover: X, mutation: M) -> Result<Self> {
         config.validate()?;
-        Ok(WeightedGa { config, sampling, crossover, mutation })
+        Ok(WeightedGa {
+            config,
+            sampling,
+            crossover,
+            mutation,
+        })
     }
 
     fn assign_fitness<G>(&self, pop: &mut [Individual<G>]) {
         for ind in pop.iter_mut() {
-            ind.fitness = ind.f.iter().zip(&self.config.weights).map(|(f, w)| f * w).sum();
+            ind.fitness = ind
+                .f
+                .iter()
+                .zip(&self.config.weights)
+                .map(|(f, w)| f * w)
+                .sum();
             if !ind.fitness.is_finite() {
                 ind.fitness = f64::INFINITY;
             }
@@ -88,7 +118,10 @@ impl<S, X, M> WeightedGa<S, X, M> {
     fn check_weights<P: Problem>(&self, p: &P) -> Result<()> {
         let m = p.objectives().len();
         if self.config.weights.len() != m {
-            return Err(Error::config("weights", format!("{} weights for {m} objectives", self.config.weights.len())));
+            return Err(Error::config(
+                "weights",
+                format!("{} weights for {m} objectives", self.config.weights.len()),
+            ));
         }
         Ok(())
     }
@@ -121,11 +154,16 @@ where
         let pop = &state.population;
         let rng = &mut state.rng;
         let elite_idx = TopK::order(pop)[0];
-        let pairs = TopK { k: self.config.top_k }.select(pop, self.config.pop_size - 1, rng);
+        let pairs = TopK {
+            k: self.config.top_k,
+        }
+        .select(pop, self.config.pop_size - 1, rng);
         let mut kids = Vec::with_capacity(pairs.len());
         for (w, l) in pairs {
             let mut child = if rng.random::<f64>() < self.config.crossover_prob {
-                let [_, c] = self.crossover.crossover(&pop[w].genome, &pop[l].genome, rng);
+                let [_, c] = self
+                    .crossover
+                    .crossover(&pop[w].genome, &pop[l].genome, rng);
                 c
             } else if rng.random::<bool>() {
                 pop[w].genome.clone()
