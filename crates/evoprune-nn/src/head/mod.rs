@@ -1,0 +1,9 @@
+//! Masked dense heads and their trainer.
+
+mod mlp;
+mod train;
+
+pub use mlp::{HeadConfig, Mlp, gather_columns};
+pub use train::{
+    EarlyStopping, Optimizer, TrainConfig, TrainReport, train_head, train_masked_head,
+};

@@ -1,0 +1,34 @@
+//! # evoprune-nn
+//!
+//! The neural side of evoprune that the searches call thousands of times:
+//!
+//! | item | what |
+//! | --- | --- |
+//! | [`Mlp`], [`HeadConfig`] | the dense head of MO-EvoPruneDeepTL: inputs -> Dense 512 (ReLU, no bias) -> Dense C |
+//! | [`train_head`], [`TrainConfig`] | mini-batch training: SGD (momentum, Nesterov, weight decay, lr decay) or Adam, cross-entropy, early stopping with patience/min_delta/restore-best; a NaN loss is an error |
+//! | [`gather_columns`] | physically compact the active input columns of a mask |
+//! | [`metrics`] | accuracy, per-class accuracy, confusion matrix, ODIN scores, exact AUROC with ties |
+//!
+//! Training runs on its own fused, allocation-free loop over the `gemm` crate: per candidate the
+//! cost is proportional to the number of active inputs, and nothing is allocated per batch.
+//!
+//! ```
+//! use evoprune_nn::{HeadConfig, TrainConfig, train_head, metrics::accuracy};
+//! // two separable blobs in 2-D
+//! let x: Vec<f32> = (0..200).flat_map(|i| { let c = (i % 2) as f32; [c * 2.0 - 1.0 + 0.1 * ((i * 7 % 13) as f32 / 13.0), 0.5] }).collect();
+//! let y: Vec<u32> = (0..200).map(|i| (i % 2) as u32).collect();
+//! let cfg = TrainConfig { max_epochs: 50, ..TrainConfig::adam(0.01) };
+//! let (mlp, _) = train_head(&x, 2, &y, 2, &HeadConfig { hidden: vec![16], ..Default::default() }, &cfg).unwrap();
+//! assert!(accuracy(&mlp.logits(&x), &y, 2) > 0.99);
+//! ```
+
+mod error;
+mod gemm;
+mod head;
+pub mod metrics;
+
+pub use error::{NnError, Result};
+pub use head::{
+    EarlyStopping, HeadConfig, Mlp, Optimizer, TrainConfig, TrainReport, gather_columns,
+    train_head, train_masked_head,
+};
