@@ -75,7 +75,7 @@ impl Mlp {
         active: Option<&[usize]>,
         rng: &mut impl Rng,
     ) -> Result<Self> {
-        if n_in == 0 || n_classes < 2 || cfg.hidden.iter().any(|&h| h == 0) {
+        if n_in == 0 || n_classes < 2 || cfg.hidden.contains(&0) {
             return Err(NnError::Config {
                 field: "head",
                 reason: format!(
