@@ -1,0 +1,192 @@
+//! EfficientNet-Lite0 against the PyTorch reference outputs in ../shared/data (skipped when the
+//! shared data is absent), and structural checks that always run.
+
+use burn::tensor::{Tensor, TensorData};
+use evoprune_data::numpy::Array;
+use evoprune_vision::{EfficientNetLite0, default_device, preprocess};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn shared() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/efficientnet-lite0");
+    p.join("efficientnet-lite0.safetensors")
+        .exists()
+        .then_some(p)
+}
+
+#[test]
+fn synthetic_input_matches_pytorch_logits_and_features_within_1e_3() {
+    let Some(dir) = shared() else { return };
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let dev = default_device();
+    let model = EfficientNetLite0::load(&dir.join("efficientnet-lite0.safetensors"), &dev).unwrap();
+    let x: Vec<f32> = (0..3 * 224 * 224)
+        .map(|i| (i as f64 * 0.001).sin() as f32)
+        .collect();
+    let feats = model.features(Tensor::<4>::from_data(
+        TensorData::new(x, [1, 3, 224, 224]),
+        &dev,
+    ));
+    let logits: Vec<f32> = model
+        .classify(feats.clone())
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    let feats: Vec<f32> = feats.into_data().try_to_vec().unwrap();
+    let syn = &reference["images"]["synthetic_sin"];
+    let want = |k: &str| {
+        syn[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect::<Vec<f32>>()
+    };
+    let (wl, wf) = (want("logits"), want("pooled"));
+    assert_eq!((logits.len(), feats.len()), (wl.len(), wf.len()));
+    let err = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    eprintln!(
+        "EfficientNet-Lite0 vs PyTorch, synthetic input: max |logit error| {:.2e}, max |feature error| {:.2e}",
+        err(&logits, &wl),
+        err(&feats, &wf)
+    );
+    assert!(
+        err(&logits, &wl) < 1e-3,
+        "max logit error {}",
+        err(&logits, &wl)
+    );
+    assert!(
+        err(&feats, &wf) < 1e-3,
+        "max feature error {}",
+        err(&feats, &wf)
+    );
+}
+
+#[test]
+fn real_photos_get_the_reference_top5() {
+    let Some(dir) = shared() else { return };
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let dev = default_device();
+    let model = EfficientNetLite0::load(&dir.join("efficientnet-lite0.safetensors"), &dev).unwrap();
+    for name in ["china", "flower"] {
+        let img = dir.join(format!("../images/{name}.jpg"));
+        let x = preprocess::imagenet(&img, 256, 224).unwrap();
+        let feats = model.features(Tensor::<4>::from_data(
+            TensorData::new(x, [1, 3, 224, 224]),
+            &dev,
+        ));
+        let logits: Vec<f32> = model.classify(feats).into_data().try_to_vec().unwrap();
+        let mut idx: Vec<usize> = (0..1000).collect();
+        idx.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+        let want: Vec<usize> = reference["images"][name]["top5"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[0].as_u64().unwrap() as usize)
+            .collect();
+        eprintln!("{name}: top-5 {:?}, reference {:?}", &idx[..5], want);
+        assert_eq!(idx[0], want[0], "{name}: top-1");
+        let mut got5 = idx[..5].to_vec();
+        let mut want5 = want.clone();
+        got5.sort_unstable();
+        want5.sort_unstable();
+        assert_eq!(got5, want5, "{name}: top-5 set");
+    }
+}
+
+/// A self-made fixture (always runs): random weights of the right shapes load, run, and give
+/// 1280 features; a missing or mis-shaped tensor is an error naming it.
+#[test]
+fn random_weights_fixture_runs_and_bad_weights_are_named() {
+    let mut map: HashMap<String, Array> = HashMap::new();
+    let mut seed = 1u64;
+    let mut rnd = |n: usize| {
+        (0..n)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((seed >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * 0.2
+            })
+            .collect::<Vec<f32>>()
+    };
+    let mut put = |name: String, shape: Vec<usize>, data: Vec<f32>| {
+        map.insert(name, Array { shape, data });
+    };
+    let bn = |put: &mut dyn FnMut(String, Vec<usize>, Vec<f32>), p: &str, c: usize| {
+        put(format!("{p}.weight"), vec![c], vec![1.0; c]);
+        put(format!("{p}.bias"), vec![c], vec![0.0; c]);
+        put(format!("{p}.running_mean"), vec![c], vec![0.0; c]);
+        put(format!("{p}.running_var"), vec![c], vec![1.0; c]);
+    };
+    put("_conv_stem.weight".into(), vec![32, 3, 3, 3], rnd(32 * 27));
+    bn(&mut put, "_bn0", 32);
+    for (i, s) in evoprune_vision::BlockSpec::lite0().iter().enumerate() {
+        let mid = s.c_in * s.expand;
+        if s.expand != 1 {
+            put(
+                format!("_blocks.{i}._expand_conv.weight"),
+                vec![mid, s.c_in, 1, 1],
+                rnd(mid * s.c_in),
+            );
+            bn(&mut put, &format!("_blocks.{i}._bn0"), mid);
+        }
+        put(
+            format!("_blocks.{i}._depthwise_conv.weight"),
+            vec![mid, 1, s.kernel, s.kernel],
+            rnd(mid * s.kernel * s.kernel),
+        );
+        bn(&mut put, &format!("_blocks.{i}._bn1"), mid);
+        put(
+            format!("_blocks.{i}._project_conv.weight"),
+            vec![s.c_out, mid, 1, 1],
+            rnd(s.c_out * mid),
+        );
+        bn(&mut put, &format!("_blocks.{i}._bn2"), s.c_out);
+    }
+    put(
+        "_conv_head.weight".into(),
+        vec![1280, 320, 1, 1],
+        rnd(1280 * 320),
+    );
+    bn(&mut put, "_bn1", 1280);
+    put("_fc.weight".into(), vec![1000, 1280], rnd(1000 * 1280));
+    put("_fc.bias".into(), vec![1000], vec![0.0; 1000]);
+    let dev = default_device();
+    let p = Path::new("fixture.safetensors");
+    let m = EfficientNetLite0::from_tensors(&map, p, &dev).unwrap();
+    let f = m
+        .features_of(&vec![0.1; 2 * 3 * 64 * 64], 2, 64, 64)
+        .unwrap();
+    assert_eq!(f.len(), 2 * 1280);
+    assert!(f.iter().all(|v| v.is_finite()));
+    map.get_mut("_blocks.3._depthwise_conv.weight")
+        .unwrap()
+        .shape = vec![144, 1, 3, 3];
+    let e = EfficientNetLite0::from_tensors(&map, p, &dev)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("_blocks.3._depthwise_conv.weight") && e.contains("fixture.safetensors"),
+        "{e}"
+    );
+    map.remove("_fc.bias");
+    let e = EfficientNetLite0::from_tensors(&map, p, &dev)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("missing tensor '_fc.bias'") || e.contains("_blocks.3"),
+        "{e}"
+    );
+}
