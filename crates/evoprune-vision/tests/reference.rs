@@ -103,10 +103,8 @@ fn real_photos_get_the_reference_top5() {
     }
 }
 
-/// A self-made fixture (always runs): random weights of the right shapes load, run, and give
-/// 1280 features; a missing or mis-shaped tensor is an error naming it.
-#[test]
-fn random_weights_fixture_runs_and_bad_weights_are_named() {
+/// Random weights of the right shapes (a self-made fixture: no shared data needed).
+fn fixture() -> HashMap<String, Array> {
     let mut map: HashMap<String, Array> = HashMap::new();
     let mut seed = 1u64;
     let mut rnd = |n: usize| {
@@ -161,6 +159,12 @@ fn random_weights_fixture_runs_and_bad_weights_are_named() {
     bn(&mut put, "_bn1", 1280);
     put("_fc.weight".into(), vec![1000, 1280], rnd(1000 * 1280));
     put("_fc.bias".into(), vec![1000], vec![0.0; 1000]);
+    map
+}
+
+#[test]
+fn random_weights_fixture_runs_and_bad_weights_are_named() {
+    let mut map = fixture();
     let dev = default_device();
     let p = Path::new("fixture.safetensors");
     let m = EfficientNetLite0::from_tensors(&map, p, &dev).unwrap();
@@ -180,13 +184,94 @@ fn random_weights_fixture_runs_and_bad_weights_are_named() {
         e.contains("_blocks.3._depthwise_conv.weight") && e.contains("fixture.safetensors"),
         "{e}"
     );
+    let mut map = fixture();
     map.remove("_fc.bias");
     let e = EfficientNetLite0::from_tensors(&map, p, &dev)
         .err()
         .unwrap()
         .to_string();
-    assert!(
-        e.contains("missing tensor '_fc.bias'") || e.contains("_blocks.3"),
-        "{e}"
+    assert!(e.contains("missing tensor '_fc.bias'"), "{e}");
+}
+
+#[test]
+fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
+    use evoprune_vision::extract::{Preprocessing, cached};
+    let dir = std::env::temp_dir().join(format!("evoprune-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let weights = dir.join("w.safetensors");
+    let map = fixture();
+    let tensors: Vec<(&str, &[usize], &[f32])> = map
+        .iter()
+        .map(|(k, a)| (k.as_str(), a.shape.as_slice(), a.data.as_slice()))
+        .collect();
+    evoprune_data::tensors::write(&weights, &tensors, HashMap::new()).unwrap();
+    let dev = default_device();
+    let model = EfficientNetLite0::load(&weights, &dev).unwrap();
+    let pixels: Vec<f32> = (0..5 * 28 * 28).map(|i| (i % 255) as f32 / 255.0).collect();
+    let data = evoprune_data::Dataset::new(pixels.clone(), vec![1, 28, 28], vec![0, 1, 2, 1, 0], 3)
+        .unwrap();
+    let prep = Preprocessing {
+        input_size: 32,
+        batch: 2,
+    };
+    let mut calls = Vec::new();
+    let (f1, hit1) = cached(
+        &dir.join("cache"),
+        &weights,
+        &model,
+        &data,
+        &prep,
+        |d, t| calls.push((d, t)),
+    )
+    .unwrap();
+    assert!(!hit1);
+    assert_eq!(
+        calls,
+        vec![(2, 5), (4, 5), (5, 5)],
+        "progress after every batch"
     );
+    let (f2, hit2) = cached(
+        &dir.join("cache"),
+        &weights,
+        &model,
+        &data,
+        &prep,
+        |_, _| panic!("a hit computes nothing"),
+    )
+    .unwrap();
+    assert!(hit2);
+    assert_eq!(f1, f2);
+    let mut changed = pixels;
+    changed[100] = 0.0;
+    let data2 =
+        evoprune_data::Dataset::new(changed, vec![1, 28, 28], vec![0, 1, 2, 1, 0], 3).unwrap();
+    let (f3, hit3) = cached(
+        &dir.join("cache"),
+        &weights,
+        &model,
+        &data2,
+        &prep,
+        |_, _| {},
+    )
+    .unwrap();
+    assert!(!hit3, "a changed input is never served stale features");
+    assert_ne!(f3, f1);
+    let other = Preprocessing {
+        input_size: 64,
+        batch: 2,
+    };
+    assert!(
+        !cached(
+            &dir.join("cache"),
+            &weights,
+            &model,
+            &data,
+            &other,
+            |_, _| {}
+        )
+        .unwrap()
+        .1
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

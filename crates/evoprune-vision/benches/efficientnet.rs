@@ -1,0 +1,45 @@
+//! EfficientNet-Lite0 feature extraction throughput (images/s) at batch 32, at the ImageNet
+//! size 224 and at smaller inputs (for choosing the MNIST extraction size). Uses the real
+//! weights when ../shared/data is present, otherwise a random-weight fixture of the same shapes
+//! (throughput does not depend on the weight values).
+//!
+//! Run: `cargo bench -p evoprune-vision --bench efficientnet`
+
+use burn::tensor::{Tensor, TensorData};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use evoprune_vision::{EfficientNetLite0, default_device};
+use std::path::Path;
+
+fn model() -> EfficientNetLite0 {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/efficientnet-lite0/efficientnet-lite0.safetensors");
+    EfficientNetLite0::load(&p, &default_device())
+        .expect("benchmark needs ../shared/data/efficientnet-lite0")
+}
+
+fn extraction(c: &mut Criterion) {
+    let m = model();
+    let dev = default_device();
+    let mut g = c.benchmark_group("efficientnet_lite0_features");
+    g.sample_size(10);
+    for size in [224usize, 128, 96, 64] {
+        let batch = 32;
+        let x: Vec<f32> = (0..batch * 3 * size * size)
+            .map(|i| ((i % 97) as f32 / 97.0) - 0.5)
+            .collect();
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_with_input(BenchmarkId::new("batch32_size", size), &x, |b, x| {
+            b.iter(|| {
+                let t = Tensor::<4>::from_data(
+                    TensorData::new(x.clone(), [batch, 3, size, size]),
+                    &dev,
+                );
+                m.features(t).into_data()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, extraction);
+criterion_main!(benches);
