@@ -110,6 +110,22 @@ pub struct EfficientNetLite0 {
 
 const BN_EPS: f32 = 1e-3;
 
+/// Stride, TF-same padding and groups of one convolution.
+#[derive(Clone, Copy)]
+struct Geometry {
+    stride: usize,
+    pad: (usize, usize),
+    groups: usize,
+}
+
+const fn geo(stride: usize, pad: (usize, usize), groups: usize) -> Geometry {
+    Geometry {
+        stride,
+        pad,
+        groups,
+    }
+}
+
 struct Weights<'a> {
     map: &'a HashMap<String, Array>,
     path: PathBuf,
@@ -130,15 +146,13 @@ impl Weights<'_> {
         Ok(a)
     }
 
-    /// Conv `conv` (shape `[o, i, k, k]`) with batch norm `bn` folded in.
+    /// Conv `conv` (shape `[o, i, k, k]`) with batch norm `bn` folded in, placed with `geo`.
     fn folded(
         &self,
         conv: &str,
         bn: &str,
         shape: [usize; 4],
-        stride: usize,
-        pad: (usize, usize),
-        groups: usize,
+        geo: Geometry,
         dev: &Device,
     ) -> Result<FoldedConv> {
         let w = self.get(&format!("{conv}.weight"), &shape)?;
@@ -160,9 +174,9 @@ impl Weights<'_> {
         Ok(FoldedConv {
             w: Tensor::from_data(TensorData::new(wf, shape), dev),
             b: Tensor::from_data(TensorData::new(bf, [o]), dev),
-            stride,
-            pad,
-            groups,
+            stride: geo.stride,
+            pad: geo.pad,
+            groups: geo.groups,
         })
     }
 }
@@ -187,9 +201,7 @@ impl EfficientNetLite0 {
             "_conv_stem",
             "_bn0",
             [32, 3, 3, 3],
-            2,
-            same_pad(size, 3, 2),
-            1,
+            geo(2, same_pad(size, 3, 2), 1),
             dev,
         )?;
         size = size.div_ceil(2);
@@ -202,9 +214,7 @@ impl EfficientNetLite0 {
                     &format!("{p}._expand_conv"),
                     &format!("{p}._bn0"),
                     [mid, spec.c_in, 1, 1],
-                    1,
-                    (0, 0),
-                    1,
+                    geo(1, (0, 0), 1),
                     dev,
                 )?)
             } else {
@@ -215,9 +225,7 @@ impl EfficientNetLite0 {
                 &format!("{p}._depthwise_conv"),
                 &format!("{p}._bn1"),
                 [mid, 1, k, k],
-                spec.stride,
-                same_pad(size, k, spec.stride),
-                mid,
+                geo(spec.stride, same_pad(size, k, spec.stride), mid),
                 dev,
             )?;
             size = size.div_ceil(spec.stride);
@@ -225,9 +233,7 @@ impl EfficientNetLite0 {
                 &format!("{p}._project_conv"),
                 &format!("{p}._bn2"),
                 [spec.c_out, mid, 1, 1],
-                1,
-                (0, 0),
-                1,
+                geo(1, (0, 0), 1),
                 dev,
             )?;
             blocks.push(Block {
@@ -237,7 +243,13 @@ impl EfficientNetLite0 {
                 project,
             });
         }
-        let head = w.folded("_conv_head", "_bn1", [1280, 320, 1, 1], 1, (0, 0), 1, dev)?;
+        let head = w.folded(
+            "_conv_head",
+            "_bn1",
+            [1280, 320, 1, 1],
+            geo(1, (0, 0), 1),
+            dev,
+        )?;
         let fc_w = w.get("_fc.weight", &[1000, 1280])?;
         let fc_b = w.get("_fc.bias", &[1000])?;
         Ok(EfficientNetLite0 {
