@@ -1,7 +1,6 @@
 //! EfficientNet-Lite0 feature extraction throughput (images/s) at batch 32, at the ImageNet
-//! size 224 and at smaller inputs (for choosing the MNIST extraction size). Uses the real
-//! weights when ../shared/data is present, otherwise a random-weight fixture of the same shapes
-//! (throughput does not depend on the weight values).
+//! size 224 and at smaller inputs (for choosing the MNIST extraction size). Needs the real
+//! weights in ../shared/data; without them it reports that and measures nothing.
 //!
 //! Run: `cargo bench -p evoprune-vision --bench efficientnet`
 
