@@ -7,21 +7,31 @@ use evoprune_vision::{EfficientNetLite0, default_device, preprocess};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/efficientnet-lite0");
-    p.join("efficientnet-lite0.safetensors")
-        .exists()
-        .then_some(p)
+/// The shared reference outputs, the real model and its device, when ../shared/data is present.
+fn shared() -> Option<(
+    PathBuf,
+    serde_json::Value,
+    EfficientNetLite0,
+    burn::tensor::Device,
+)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/efficientnet-lite0");
+    let weights = dir.join("efficientnet-lite0.safetensors");
+    if !weights.exists() {
+        return None;
+    }
+    let reference =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let dev = default_device();
+    let model = EfficientNetLite0::load(&weights, &dev).unwrap();
+    Some((dir, reference, model, dev))
 }
 
 #[test]
 fn synthetic_input_matches_pytorch_logits_and_features_within_1e_3() {
-    let Some(dir) = shared() else { return };
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
-            .unwrap();
-    let dev = default_device();
-    let model = EfficientNetLite0::load(&dir.join("efficientnet-lite0.safetensors"), &dev).unwrap();
+    let Some((_, reference, model, dev)) = shared() else {
+        return;
+    };
     let x: Vec<f32> = (0..3 * 224 * 224)
         .map(|i| (i as f64 * 0.001).sin() as f32)
         .collect();
@@ -71,12 +81,9 @@ fn synthetic_input_matches_pytorch_logits_and_features_within_1e_3() {
 
 #[test]
 fn real_photos_get_the_reference_top5() {
-    let Some(dir) = shared() else { return };
-    let reference: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
-            .unwrap();
-    let dev = default_device();
-    let model = EfficientNetLite0::load(&dir.join("efficientnet-lite0.safetensors"), &dev).unwrap();
+    let Some((dir, reference, model, dev)) = shared() else {
+        return;
+    };
     for name in ["china", "flower"] {
         let img = dir.join(format!("../images/{name}.jpg"));
         let x = preprocess::imagenet(&img, 256, 224).unwrap();
