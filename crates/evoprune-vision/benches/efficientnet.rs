@@ -2,6 +2,8 @@
 //! size 224 and at smaller inputs (for choosing the MNIST extraction size). Needs the real
 //! weights in ../shared/data; without them it reports that and measures nothing.
 //!
+//! Also LeNet inference (10,000 images, batch 500).
+//!
 //! Run: `cargo bench -p evoprune-vision --bench efficientnet`
 
 use burn::tensor::{Tensor, TensorData};
@@ -40,5 +42,25 @@ fn extraction(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, extraction);
+/// LeNet inference on 10,000 images in batches of 500 (random weights: time does not depend on them).
+fn lenet_forward(c: &mut Criterion) {
+    let net = evoprune_vision::lenet::LeNet::random(1);
+    let dev = default_device();
+    let x: Vec<f32> = (0..10_000 * 784)
+        .map(|i| (i % 251) as f32 / 251.0)
+        .collect();
+    let mut g = c.benchmark_group("lenet_forward");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("10k_images_batch500", |b| {
+        b.iter(|| {
+            for chunk in x.chunks(500 * 784) {
+                std::hint::black_box(net.logits(chunk, &dev).unwrap());
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, extraction, lenet_forward);
 criterion_main!(benches);
