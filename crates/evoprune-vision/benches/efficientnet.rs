@@ -44,7 +44,7 @@ fn extraction(c: &mut Criterion) {
 
 /// LeNet inference on 10,000 images in batches of 500 (random weights: time does not depend on them).
 fn lenet_forward(c: &mut Criterion) {
-    let net = evoprune_vision::lenet::LeNet::random(1);
+    let net = evoprune_nn::lenet::LeNet::random(1);
     let dev = default_device();
     let x: Vec<f32> = (0..10_000 * 784)
         .map(|i| (i % 251) as f32 / 251.0)
@@ -52,10 +52,17 @@ fn lenet_forward(c: &mut Criterion) {
     let mut g = c.benchmark_group("lenet_forward");
     g.sample_size(10);
     g.throughput(Throughput::Elements(10_000));
-    g.bench_function("10k_images_batch500", |b| {
+    g.bench_function("burn_10k_images_batch500", |b| {
         b.iter(|| {
             for chunk in x.chunks(500 * 784) {
-                std::hint::black_box(net.logits(chunk, &dev).unwrap());
+                std::hint::black_box(evoprune_vision::lenet::logits(&net, chunk, &dev).unwrap());
+            }
+        })
+    });
+    g.bench_function("gemm_10k_images_batch500", |b| {
+        b.iter(|| {
+            for chunk in x.chunks(500 * 784) {
+                std::hint::black_box(net.logits(chunk).unwrap());
             }
         })
     });

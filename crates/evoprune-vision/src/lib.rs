@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | [`EfficientNetLite0`] | EfficientNet-Lite0 (ReLU6, no squeeze-excite, TF "same" padding, BN eps 1e-3) loading the EfficientNet-PyTorch-named safetensors weights; batch norm folded into the convolutions at load time |
 //! | [`preprocess`] | ImageNet preprocessing: resize the shorter side, center crop, normalise, NCHW |
-//! | [`lenet`] | LeNet (Caffe variant, 431,080 parameters) with per-filter and per-connection masks and exact mask-aware parameter/MAC counts |
+//! | [`lenet`] | LeNet's forward on burn (the cross-check of `evoprune_nn::lenet`'s gemm path, and the route to a GPU) |
 //! | [`extract`] | run a frozen backbone over a dataset once, cached under a key of weights + data + preprocessing |
 
 mod efficientnet;

@@ -1,7 +1,8 @@
 //! Masked dense heads and their trainer.
 
 mod mlp;
-mod train;
+pub(crate) mod train;
+pub(crate) use train::relu;
 
 pub use mlp::{HeadConfig, Mlp, gather_columns};
 pub use train::{
