@@ -63,27 +63,31 @@ impl LeNetMask {
         self.fc1[o * FC1_IN + i] && self.conv2[i / 16]
     }
 
+    /// Kept (conv1 filters, conv2 filters, effective FC1 connections, FC2 connections).
+    fn kept(&self) -> (usize, usize, usize, usize) {
+        let count = |v: &[bool]| v.iter().filter(|b| **b).count();
+        let fc1 = (0..H)
+            .map(|o| (0..FC1_IN).filter(|&i| self.fc1_effective(o, i)).count())
+            .sum();
+        (
+            count(&self.conv1),
+            count(&self.conv2),
+            fc1,
+            count(&self.fc2),
+        )
+    }
+
     /// Remaining parameters: kept filters with their kept input channels and biases, effective
     /// FC connections, and all FC biases.
     pub fn param_count(&self) -> usize {
-        let a1 = self.conv1.iter().filter(|b| **b).count();
-        let a2 = self.conv2.iter().filter(|b| **b).count();
-        let fc1 = (0..H)
-            .map(|o| (0..FC1_IN).filter(|&i| self.fc1_effective(o, i)).count())
-            .sum::<usize>();
-        let fc2 = self.fc2.iter().filter(|b| **b).count();
+        let (a1, a2, fc1, fc2) = self.kept();
         a1 * (25 + 1) + a2 * (a1 * 25 + 1) + fc1 + H + fc2 + OUT
     }
 
     /// Remaining multiply-accumulates per 28x28 image (convolutions and FC layers; pooling,
     /// ReLU and biases not counted).
     pub fn macs(&self) -> usize {
-        let a1 = self.conv1.iter().filter(|b| **b).count();
-        let a2 = self.conv2.iter().filter(|b| **b).count();
-        let fc1 = (0..H)
-            .map(|o| (0..FC1_IN).filter(|&i| self.fc1_effective(o, i)).count())
-            .sum::<usize>();
-        let fc2 = self.fc2.iter().filter(|b| **b).count();
+        let (a1, a2, fc1, fc2) = self.kept();
         a1 * 24 * 24 * 25 + a2 * 8 * 8 * a1 * 25 + fc1 + fc2
     }
 }
