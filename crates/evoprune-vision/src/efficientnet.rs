@@ -269,6 +269,89 @@ impl EfficientNetLite0 {
 
     /// Pooled features `[n, 1280]` of a batch `[n, 3, h, w]` (global average of the head).
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.head.forward(self.last_block(x)).clamp(0.0, 6.0);
+        let [n, c, _, _] = x.dims();
+        x.mean_dim(3).mean_dim(2).reshape([n, c])
+    }
+
+    /// Grad-CAM maps of pooled feature `channels` for a batch `[n, 3, h, w]`, taken on the last
+    /// MBConv block's output `A` (the last convolutional block before pooling). Returns
+    /// `[n][channel]` maps of `h/32 x w/32` values in `[0, 1]` (each divided by its maximum),
+    /// with the spatial size.
+    ///
+    /// Exact and closed-form, so no autodiff is needed: feature `j` is
+    /// `f_j = mean_xy relu6(z_j)` with `z_j = sum_k W[j,k] A_k + b_j` (the 1x1 head convolution,
+    /// batch norm folded), hence `d f_j / d A_k(x,y) = W[j,k] [0 < z_j(x,y) < 6] / HW`. Grad-CAM's
+    /// channel weights are the spatial means of that gradient, `a_k = W[j,k] g_j / HW` with
+    /// `g_j` the fraction of unsaturated positions, and the map
+    /// `relu(sum_k a_k A_k) = relu(g_j (z_j - b_j)) / HW`: a positive multiple of
+    /// `relu(z_j - b_j)` when `g_j > 0`, and zero (no gradient) otherwise.
+    #[allow(clippy::type_complexity)]
+    pub fn grad_cam(
+        &self,
+        x: Tensor<4>,
+        channels: &[usize],
+    ) -> Result<(Vec<Vec<Vec<f32>>>, [usize; 2])> {
+        let z = self.head.forward(self.last_block(x));
+        let [n, c, h, w] = z.dims();
+        if let Some(&bad) = channels.iter().find(|&&j| j >= c) {
+            return Err(VisionError::Shape(format!("feature channel {bad} of {c}")));
+        }
+        let z = z.into_data().try_to_vec::<f32>().expect("f32 tensor");
+        let b = self
+            .head
+            .b
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 tensor");
+        let hw = h * w;
+        let maps = (0..n)
+            .map(|i| {
+                channels
+                    .iter()
+                    .map(|&j| {
+                        let zj = &z[(i * c + j) * hw..(i * c + j + 1) * hw];
+                        let open = zj.iter().filter(|&&v| v > 0.0 && v < 6.0).count();
+                        let mut m: Vec<f32> = if open == 0 {
+                            vec![0.0; hw]
+                        } else {
+                            zj.iter().map(|&v| (v - b[j]).max(0.0)).collect()
+                        };
+                        let top = m.iter().fold(0.0f32, |a, &v| a.max(v));
+                        if top > 0.0 {
+                            m.iter_mut().for_each(|v| *v /= top);
+                        }
+                        m
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok((maps, [h, w]))
+    }
+
+    /// [`grad_cam`](Self::grad_cam) of images given as row-major NCHW `f32` values.
+    #[allow(clippy::type_complexity)]
+    pub fn grad_cam_of(
+        &self,
+        x: &[f32],
+        n: usize,
+        h: usize,
+        w: usize,
+        channels: &[usize],
+    ) -> Result<(Vec<Vec<Vec<f32>>>, [usize; 2])> {
+        if x.len() != n * 3 * h * w {
+            return Err(VisionError::Shape(format!(
+                "{} values for {n} images of 3x{h}x{w}",
+                x.len()
+            )));
+        }
+        let t = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [n, 3, h, w]), &self.device);
+        self.grad_cam(t, channels)
+    }
+
+    /// The output of the last MBConv block, `[n, 320, h/32, w/32]`.
+    fn last_block(&self, x: Tensor<4>) -> Tensor<4> {
         let relu6 = |t: Tensor<4>| t.clamp(0.0, 6.0);
         let mut x = relu6(self.stem.forward(x));
         for b in &self.blocks {
@@ -285,9 +368,7 @@ impl EfficientNetLite0 {
                 h
             };
         }
-        let x = relu6(self.head.forward(x));
-        let [n, c, _, _] = x.dims();
-        x.mean_dim(3).mean_dim(2).reshape([n, c])
+        x
     }
 
     /// ImageNet logits `[n, 1000]` of pooled features.

@@ -48,7 +48,7 @@ pub fn cache_key(weights: &Path, data: &Dataset, prep: &Preprocessing) -> Result
 
 /// One sample as a normalised `3 x size x size` input: grey `[1, h, w]` images are resized and
 /// replicated, RGB `[3, h, w]` images in [0, 1] are resized per channel.
-fn to_input(row: &[f32], shape: &[usize], size: usize) -> Result<Vec<f32>> {
+pub fn to_input(row: &[f32], shape: &[usize], size: usize) -> Result<Vec<f32>> {
     match shape {
         [1, h, w] | [h, w] => preprocess::grey_to_imagenet(row, *h, *w, size),
         [3, h, w] => {

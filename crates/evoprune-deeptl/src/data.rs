@@ -1,0 +1,362 @@
+//! Data preparation: in-distribution splits, OoD sets, and features through the frozen backbone.
+
+use crate::config::{Backbone, Config, Noise, Source};
+use crate::{DeeptlError, Result};
+use evoprune_data::{Dataset, noise, split};
+use evoprune_run::Reporter;
+use evoprune_vision::extract::{self, Preprocessing};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+/// Feature rows of one split with their labels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Part {
+    /// `n x d` features, row-major.
+    pub x: Vec<f32>,
+    /// Labels `0..n_classes` (empty for OoD parts).
+    pub y: Vec<u32>,
+    /// Samples.
+    pub n: usize,
+}
+
+/// Everything a search needs, as features.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// Features per sample (the genome length).
+    pub d: usize,
+    /// In-distribution classes.
+    pub n_classes: usize,
+    /// The original label of each class.
+    pub class_labels: Vec<u32>,
+    /// Training split.
+    pub train: Part,
+    /// Validation split (search objectives).
+    pub val: Part,
+    /// Test split (final scores only).
+    pub test: Part,
+    /// OoD samples scored against the validation split.
+    pub ood_val: Part,
+    /// OoD samples scored against the test split.
+    pub ood_test: Part,
+    /// Raw inputs of the first test samples (for heat maps).
+    pub test_inputs: Dataset,
+    /// One line per fact worth reporting (sizes, sources, cache hits).
+    pub notes: Vec<String>,
+}
+
+fn load_source(cfg: &Config) -> Result<Dataset> {
+    let d = &cfg.data;
+    let path = || d.path.clone().expect("validated: path present");
+    let ds = match d.source {
+        Source::Digits => evoprune_data::digits::load().map_values(|v| v / 16.0)?,
+        Source::Mnist => {
+            let (train, test) = evoprune_data::idx::mnist(&path())?;
+            Dataset::concat(&[&train, &test])?
+        }
+        Source::Csv => evoprune_data::csv::read_labelled(&path())?,
+        Source::Npz => evoprune_data::numpy::read_npz_dataset(&path(), &d.x_key, &d.y_key)?,
+        Source::Safetensors => evoprune_data::tensors::read_dataset(&path(), &d.x_key, &d.y_key)?,
+    };
+    if d.scale != 1.0 {
+        let s = d.scale;
+        Ok(ds.map_values(move |v| v * s)?)
+    } else {
+        Ok(ds)
+    }
+}
+
+/// Take at most `limit` of `idx` (0 = all), keeping class proportions: indices are ordered
+/// round-robin over classes first, so any prefix is (nearly) stratified.
+fn limit_stratified(idx: Vec<usize>, labels: &[u32], limit: usize) -> Vec<usize> {
+    if limit == 0 || idx.len() <= limit {
+        return idx;
+    }
+    let n_classes = idx
+        .iter()
+        .map(|&i| labels[i] as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut per: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for i in idx {
+        per[labels[i] as usize].push(i);
+    }
+    let mut out = Vec::with_capacity(limit);
+    let mut k = 0;
+    while out.len() < limit {
+        for p in &per {
+            if k < p.len() && out.len() < limit {
+                out.push(p[k]);
+            }
+        }
+        k += 1;
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Prepare the data of `cfg`: load, split, build OoD sets, extract (or cache) features.
+pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
+    let all = load_source(cfg)?;
+    let mut notes = Vec::new();
+    let labels_present: Vec<u32> = {
+        let mut l: Vec<u32> = all.labels().to_vec();
+        l.sort_unstable();
+        l.dedup();
+        l
+    };
+    let ind_classes = if cfg.data.ind_classes.is_empty() {
+        labels_present
+            .iter()
+            .copied()
+            .filter(|c| !cfg.ood.classes.contains(c))
+            .collect()
+    } else {
+        cfg.data.ind_classes.clone()
+    };
+    for (key, list) in [
+        ("data.ind_classes", &ind_classes),
+        ("ood.classes", &cfg.ood.classes),
+    ] {
+        if let Some(c) = list.iter().find(|c| !labels_present.contains(c)) {
+            return Err(DeeptlError::invalid(
+                key,
+                format!("class {c} has no samples (labels present: {labels_present:?})"),
+            ));
+        }
+    }
+    if ind_classes.len() < 2 {
+        return Err(DeeptlError::invalid(
+            "data.ind_classes",
+            "need at least 2 classes",
+        ));
+    }
+    let ind = all.with_classes(&ind_classes);
+    let sp = split::stratified(ind.labels(), cfg.data.split, cfg.seed)?;
+    let [lt, lv, ls] = cfg.data.limit;
+    let train = ind.subset(&limit_stratified(sp.train, ind.labels(), lt));
+    let val = ind.subset(&limit_stratified(sp.val, ind.labels(), lv));
+    let test = ind.subset(&limit_stratified(sp.test, ind.labels(), ls));
+    for (name, p) in [("train", &train), ("validation", &val), ("test", &test)] {
+        if p.len() < ind_classes.len() {
+            return Err(DeeptlError::invalid(
+                "data.split",
+                format!("the {name} split has only {} samples", p.len()),
+            ));
+        }
+    }
+    notes.push(format!(
+        "in-distribution classes {ind_classes:?}: {} train, {} validation, {} test samples of shape {:?}",
+        train.len(),
+        val.len(),
+        test.len(),
+        ind.shape()
+    ));
+
+    // OoD: held-out classes (disjoint halves for validation and test) plus noise.
+    let (lo, hi) = ind
+        .features()
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let ood_pool = if cfg.ood.classes.is_empty() {
+        None
+    } else {
+        let mut d = all.with_classes(&cfg.ood.classes);
+        let mut idx: Vec<usize> = (0..d.len()).collect();
+        idx.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+            cfg.seed ^ 0x00d,
+        ));
+        d = d.subset(&idx);
+        Some(d)
+    };
+    let mut pool_used = 0;
+    let mut ood_part = |n_ind: usize, which: u64| -> Result<Dataset> {
+        let n = ((n_ind as f64) * cfg.ood.ratio).round().max(1.0) as usize;
+        let n_noise = match &ood_pool {
+            None => n,
+            Some(_) if cfg.ood.noise.is_empty() => 0,
+            Some(_) => ((n as f64) * cfg.ood.noise_fraction).round() as usize,
+        };
+        let n_cls = n - n_noise;
+        let mut parts = Vec::new();
+        if let Some(pool) = &ood_pool {
+            if pool_used + n_cls > pool.len() {
+                return Err(DeeptlError::invalid(
+                    "ood.classes",
+                    format!(
+                        "{} OoD class samples available, {} needed; lower ood.ratio or add noise",
+                        pool.len(),
+                        pool_used + n_cls
+                    ),
+                ));
+            }
+            let idx: Vec<usize> = (pool_used..pool_used + n_cls).collect();
+            pool_used += n_cls;
+            parts.push(pool.subset(&idx));
+        }
+        let k = cfg.ood.noise.len().max(1);
+        for (j, kind) in cfg.ood.noise.iter().enumerate() {
+            let m = n_noise / k + usize::from(j < n_noise % k);
+            let seed = cfg.seed.wrapping_mul(31).wrapping_add(which * 7 + j as u64);
+            let range = (lo, hi.max(lo + f32::EPSILON));
+            let d = match kind {
+                Noise::Gaussian => {
+                    noise::gaussian(m, ind.shape(), (lo + hi) / 2.0, hi - lo, range, seed)?
+                }
+                Noise::Uniform => noise::uniform(m, ind.shape(), range, seed)?,
+            };
+            parts.push(d);
+        }
+        let refs: Vec<&Dataset> = parts.iter().filter(|p| !p.is_empty()).collect();
+        Ok(Dataset::concat(&refs)?)
+    };
+    let ood_val = ood_part(val.len(), 1)?;
+    let ood_test = ood_part(test.len(), 2)?;
+    notes.push(format!(
+        "OoD: {} validation and {} test samples (classes {:?}, noise {:?} at {:.0}%)",
+        ood_val.len(),
+        ood_test.len(),
+        cfg.ood.classes,
+        cfg.ood.noise,
+        100.0 * cfg.ood.noise_fraction
+    ));
+
+    let n_show = test.len().min(16);
+    let test_inputs = test.subset(&(0..n_show).collect::<Vec<_>>());
+    let featurize = features_fn(cfg, &mut notes)?;
+    let mut parts = Vec::new();
+    for (name, ds) in [
+        ("train", &train),
+        ("validation", &val),
+        ("test", &test),
+        ("OoD validation", &ood_val),
+        ("OoD test", &ood_test),
+    ] {
+        let x = featurize(name, ds, reporter, &mut notes)?;
+        parts.push(Part {
+            n: ds.len(),
+            y: ds.labels().to_vec(),
+            x,
+        });
+    }
+    let d = parts[0].x.len() / parts[0].n.max(1);
+    let mut it = parts.into_iter();
+    let mut next = || it.next().expect("five parts");
+    let (train, val, test) = (next(), next(), next());
+    let (mut ood_val, mut ood_test) = (next(), next());
+    ood_val.y.clear();
+    ood_test.y.clear();
+    for p in [&train, &val, &test, &ood_val, &ood_test] {
+        if let Some(i) = p.x.iter().position(|v| !v.is_finite()) {
+            return Err(DeeptlError::invalid(
+                "features",
+                format!("non-finite value at sample {}, feature {}", i / d, i % d),
+            ));
+        }
+    }
+    Ok(Prepared {
+        d,
+        n_classes: ind_classes.len(),
+        class_labels: ind_classes,
+        train,
+        val,
+        test,
+        ood_val,
+        ood_test,
+        test_inputs,
+        notes,
+    })
+}
+
+type Featurize =
+    Box<dyn Fn(&str, &Dataset, &mut dyn Reporter, &mut Vec<String>) -> Result<Vec<f32>>>;
+
+fn features_fn(cfg: &Config, notes: &mut Vec<String>) -> Result<Featurize> {
+    match cfg.features.backbone {
+        Backbone::None => {
+            notes.push("features: the raw input values (no backbone)".into());
+            Ok(Box::new(|_, ds, _, _| Ok(ds.features().to_vec())))
+        }
+        Backbone::EfficientnetLite0 => {
+            let weights = cfg.features.weights.clone().expect("validated");
+            let model = evoprune_vision::EfficientNetLite0::load(
+                &weights,
+                &evoprune_vision::default_device(),
+            )?;
+            let prep = Preprocessing {
+                input_size: cfg.features.input_size,
+                batch: cfg.features.batch,
+            };
+            let cache = cfg.features.cache_dir.clone();
+            notes.push(format!(
+                "features: EfficientNet-Lite0 ({}) at {}x{} px, 1280 pooled features, cache {}",
+                weights.display(),
+                prep.input_size,
+                prep.input_size,
+                cache.display()
+            ));
+            Ok(Box::new(move |name, ds, rep, notes| {
+                rep.stage(&format!("features: {name}"), Some(ds.len() as u64));
+                let t = std::time::Instant::now();
+                let (f, hit) = extract::cached(&cache, &weights, &model, ds, &prep, |done, _| {
+                    rep.progress(done as u64)
+                })?;
+                let secs = t.elapsed().as_secs_f64();
+                notes.push(if hit {
+                    format!(
+                        "features of {name} ({} images) read from the cache",
+                        ds.len()
+                    )
+                } else {
+                    format!(
+                        "features of {name}: {} images extracted in {secs:.1} s ({:.1} images/s)",
+                        ds.len(),
+                        ds.len() as f64 / secs.max(1e-9)
+                    )
+                });
+                Ok(f)
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evoprune_run::Silent;
+
+    #[test]
+    fn default_digits_split_and_ood() {
+        let p = prepare(&Config::default(), &mut Silent).unwrap();
+        assert_eq!((p.d, p.n_classes), (64, 5));
+        assert_eq!(p.train.n + p.val.n + p.test.n, 901);
+        assert_eq!(p.ood_val.n, p.val.n);
+        assert_eq!(p.ood_test.n, p.test.n);
+        assert!(p.train.x.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert!(p.train.y.iter().all(|&y| y < 5));
+        // the two OoD sets share no digit sample: compare rows
+        let rows = |q: &Part| -> Vec<Vec<u32>> {
+            q.x.chunks(64)
+                .map(|r| r.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        let a = rows(&p.ood_val);
+        assert!(rows(&p.ood_test).iter().all(|r| !a.contains(r)));
+    }
+
+    #[test]
+    fn limits_keep_classes_balanced() {
+        let labels = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2];
+        let got = limit_stratified((0..10).collect(), &labels, 6);
+        assert_eq!(got, vec![0, 1, 4, 5, 8, 9]);
+    }
+
+    #[test]
+    fn unknown_classes_are_named() {
+        let mut c = Config::default();
+        c.ood.classes = vec![5, 11];
+        let e = prepare(&c, &mut Silent).unwrap_err().to_string();
+        assert!(e.starts_with("ood.classes: class 11"), "{e}");
+    }
+}

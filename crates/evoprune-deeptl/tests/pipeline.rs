@@ -1,0 +1,189 @@
+//! The whole pipeline on the embedded digits with a tiny budget: outputs, consistency of the
+//! recorded front, resume equality after an interruption, and the export round trip.
+
+use evoprune::{BitString, Event, State};
+use evoprune_deeptl::pipeline::{Driver, FrontFile};
+use evoprune_deeptl::{Config, DeeptlError};
+use evoprune_run::Silent;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn tiny() -> Config {
+    let mut c = Config::builtin();
+    c.head.hidden = vec![32];
+    c.train.max_epochs = 8;
+    c.train.lr = 0.05;
+    c.search.pop_size = 8;
+    c.search.evaluations = 24;
+    c.search.threads = 2;
+    c
+}
+
+type Obs = Box<dyn FnMut(&Event, &State<BitString>, f64) + Send>;
+
+fn driver(stop_after_generation: Option<u64>) -> Driver<Obs> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let observer: Obs = Box::new(move |e: &Event, st: &State<BitString>, _| {
+        if matches!(e, Event::Generation) && Some(st.stats.generation) == stop_after_generation {
+            s2.store(true, Ordering::SeqCst);
+        }
+    });
+    Driver {
+        observer,
+        reporter: Box::new(Silent),
+        stop,
+        threads: 0,
+    }
+}
+
+fn front(dir: &Path) -> FrontFile {
+    let mut f: FrontFile =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("front.json")).unwrap()).unwrap();
+    f.search_seconds = 0.0;
+    f
+}
+
+#[test]
+fn run_writes_a_consistent_run_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("run");
+    let s = evoprune_deeptl::run(&tiny(), &dir, driver(None)).unwrap();
+    for f in [
+        "config.toml",
+        "COMPLETE",
+        "front.csv",
+        "front.json",
+        "hypervolume.csv",
+        "ensembles.csv",
+        "key_features.csv",
+        "feature_frequency.csv",
+        "report.md",
+        "report.html",
+        "plots/hypervolume.svg",
+        "plots/front-error-vs-active_fraction.svg",
+        "plots/front-error-vs-one_minus_auroc.svg",
+        "plots/front-active_fraction-vs-one_minus_auroc.svg",
+        "checkpoint/state.ckpt",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let f = front(&dir);
+    assert_eq!(f.evaluations, 24);
+    assert_eq!(f.features, 64);
+    assert!(!f.members.is_empty());
+    for m in &f.members {
+        // the re-trained head reproduces the objectives the search recorded
+        assert!((m.objectives[0] - (1.0 - m.val_accuracy)).abs() < 1e-12);
+        assert!((m.objectives[1] - m.active_fraction).abs() < 1e-12);
+        assert!((m.objectives[2] - (1.0 - m.val_auroc)).abs() < 1e-12);
+        assert_eq!(BitString::from_hex(&m.mask).unwrap().count_ones(), m.active);
+        // compacted head: 32 hidden (no bias), 5 outputs with bias
+        assert_eq!(m.params, m.active * 32 + 32 * 5 + 5);
+        assert_eq!(m.macs, m.active * 32 + 32 * 5);
+    }
+    // mutually non-dominated
+    for a in &f.members {
+        for b in &f.members {
+            let dom = a.objectives.iter().zip(&b.objectives).all(|(x, y)| x <= y)
+                && a.objectives.iter().zip(&b.objectives).any(|(x, y)| x < y);
+            assert!(!dom, "member {} dominates {}", a.index, b.index);
+        }
+    }
+    assert_eq!(f.baseline.active, 64);
+    assert!(
+        f.baseline.test_accuracy > 0.9,
+        "{}",
+        f.baseline.test_accuracy
+    );
+    assert!(!s.ensembles.is_empty());
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("plots/hypervolume.svg") && report.contains("Ensembles"));
+    // a second run into the same folder is refused, naming the folder
+    let e = evoprune_deeptl::run(&tiny(), &dir, driver(None)).unwrap_err();
+    assert!(e.to_string().contains("not empty"), "{e}");
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_front() {
+    let t = tempfile::tempdir().unwrap();
+    let whole = t.path().join("whole");
+    evoprune_deeptl::run(&tiny(), &whole, driver(None)).unwrap();
+    let part = t.path().join("part");
+    let e = evoprune_deeptl::run(&tiny(), &part, driver(Some(3))).unwrap_err();
+    assert!(matches!(e, DeeptlError::Interrupted { .. }), "{e}");
+    assert!(!part.join("COMPLETE").exists() && !part.join("front.json").exists());
+    evoprune_deeptl::resume(&part, driver(None)).unwrap();
+    assert_eq!(front(&part), front(&whole));
+    assert_eq!(
+        std::fs::read_to_string(part.join("front.csv")).unwrap(),
+        std::fs::read_to_string(whole.join("front.csv")).unwrap()
+    );
+}
+
+#[test]
+fn the_front_does_not_depend_on_threads() {
+    let t = tempfile::tempdir().unwrap();
+    let mut one = tiny();
+    one.search.threads = 1;
+    evoprune_deeptl::run(&one, &t.path().join("a"), driver(None)).unwrap();
+    evoprune_deeptl::run(&tiny(), &t.path().join("b"), driver(None)).unwrap();
+    assert_eq!(front(&t.path().join("a")), front(&t.path().join("b")));
+}
+
+#[test]
+fn exported_heads_reproduce_the_recorded_predictions() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("run");
+    let cfg = tiny();
+    evoprune_deeptl::run(&cfg, &dir, driver(None)).unwrap();
+    let f = front(&dir);
+    let k = f.members.len() - 1;
+    let out = t.path().join("head.safetensors");
+    let (w, j) = evoprune_deeptl::export::export(&dir, k, &out, &mut Silent).unwrap();
+    let card: evoprune_deeptl::export::HeadCard =
+        serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
+    assert_eq!(card.active_indices.len(), f.members[k].active);
+    assert_eq!(card.params, f.members[k].params);
+    // apply the exported head by hand, from the file alone, on the test split
+    let t = evoprune_data::tensors::read_all(&w).unwrap();
+    let idx: Vec<usize> = t["active_indices"]
+        .data
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    assert_eq!(idx, card.active_indices);
+    let data = evoprune_deeptl::data::prepare(&cfg, &mut Silent).unwrap();
+    let (w0, w1, b1) = (&t["layer0.weight"], &t["layer1.weight"], &t["layer1.bias"]);
+    assert_eq!(w0.shape, vec![idx.len(), 32]);
+    let mut correct = 0;
+    for (i, &y) in data.test.y.iter().enumerate() {
+        let row = &data.test.x[i * 64..(i + 1) * 64];
+        let h: Vec<f32> = (0..32)
+            .map(|o| {
+                idx.iter()
+                    .enumerate()
+                    .map(|(r, &c)| row[c] * w0.data[r * 32 + o])
+                    .sum::<f32>()
+                    .max(0.0)
+            })
+            .collect();
+        let logits: Vec<f32> = (0..5)
+            .map(|o| b1.data[o] + (0..32).map(|r| h[r] * w1.data[r * 5 + o]).sum::<f32>())
+            .collect();
+        let pred = (0..5)
+            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a)))
+            .unwrap();
+        correct += usize::from(pred as u32 == y);
+    }
+    let acc = correct as f64 / data.test.n as f64;
+    assert!(
+        (acc - f.members[k].test_accuracy).abs() < 1e-9,
+        "{acc} vs {}",
+        f.members[k].test_accuracy
+    );
+    // a member that does not exist is a clear error
+    let e = evoprune_deeptl::export::export(&dir, 999, &out, &mut Silent).unwrap_err();
+    assert!(e.to_string().contains("--member"), "{e}");
+}

@@ -1,0 +1,44 @@
+//! The run machinery every evoprune method shares.
+//!
+//! - [`RunDir`]: the run folder (resolved config, checkpoints, outputs written atomically, a
+//!   completion marker written last, so an interrupted run never looks finished);
+//! - [`config`]: TOML configs whose errors name the file, the key and the line;
+//! - [`Table`]: one table rendered as aligned text (terminal), Markdown, HTML and CSV;
+//! - [`plot`]: SVG scatter and line charts (front scatter with the baseline, hypervolume curve);
+//! - [`Report`]: a Markdown + HTML report that ties tables and figures together;
+//! - [`Reporter`]: how long pipeline stages report progress without printing (the CLI renders).
+//!
+//! No function here prints.
+
+pub mod config;
+mod error;
+pub mod plot;
+mod report;
+mod rundir;
+mod table;
+
+pub use error::{Result, RunError};
+pub use report::{Block, Report};
+pub use rundir::{COMPLETE_FILE, CONFIG_FILE, RunDir, write_atomic};
+pub use table::Table;
+
+/// Receives progress of a run's stages (feature extraction, baseline training, final scoring).
+/// The search itself reports through the engine's `Observer`.
+pub trait Reporter: Send {
+    /// A new stage begins; `total` is its amount of work when known.
+    fn stage(&mut self, name: &str, total: Option<u64>);
+    /// `done` units of the current stage are finished.
+    fn progress(&mut self, done: u64);
+    /// A one-line remark worth showing to the user.
+    fn note(&mut self, message: &str);
+}
+
+/// A reporter that discards everything (library use and tests).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn stage(&mut self, _: &str, _: Option<u64>) {}
+    fn progress(&mut self, _: u64) {}
+    fn note(&mut self, _: &str) {}
+}

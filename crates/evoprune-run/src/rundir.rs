@@ -1,0 +1,177 @@
+//! The run folder.
+
+use crate::{Result, RunError};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The resolved config of a run, relative to its folder.
+pub const CONFIG_FILE: &str = "config.toml";
+/// Written last, when every output is in place.
+pub const COMPLETE_FILE: &str = "COMPLETE";
+
+/// A run folder: `config.toml` (the resolved config), `checkpoint/` (engine state and the
+/// evaluation journal), outputs, and `COMPLETE` once every output is written.
+///
+/// Outputs are written atomically (temp file + rename), so a crash never leaves a half-written
+/// file under its final name, and `COMPLETE` is removed before outputs are (re)written, so an
+/// interrupted run never looks finished.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// Start a new run in `path`, which must not exist or be empty, saving `config_toml`.
+    pub fn create(path: &Path, config_toml: &str) -> Result<Self> {
+        if path.exists() {
+            let mut it = std::fs::read_dir(path).map_err(|e| RunError::io(path, e))?;
+            if it.next().is_some() {
+                return Err(RunError::RunDir {
+                    path: path.to_path_buf(),
+                    reason: "already exists and is not empty; continue it with `evoprune resume`, \
+                             or choose another folder"
+                        .into(),
+                });
+            }
+        }
+        std::fs::create_dir_all(path).map_err(|e| RunError::io(path, e))?;
+        let dir = RunDir {
+            root: path.to_path_buf(),
+        };
+        dir.write(CONFIG_FILE, config_toml.as_bytes())?;
+        Ok(dir)
+    }
+
+    /// Open an existing run folder (it must hold `config.toml`).
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.join(CONFIG_FILE).is_file() {
+            return Err(RunError::RunDir {
+                path: path.to_path_buf(),
+                reason: format!("not a run folder (no {CONFIG_FILE})"),
+            });
+        }
+        Ok(RunDir {
+            root: path.to_path_buf(),
+        })
+    }
+
+    /// The first of `base`, `base-2`, `base-3`, ... that does not exist yet.
+    pub fn fresh_path(base: &Path) -> PathBuf {
+        if !base.exists() {
+            return base.to_path_buf();
+        }
+        let name = base
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        (2..)
+            .map(|i| base.with_file_name(format!("{name}-{i}")))
+            .find(|p| !p.exists())
+            .expect("an unused name")
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A path inside the folder.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// The resolved config's text.
+    pub fn config_text(&self) -> Result<String> {
+        let p = self.path(CONFIG_FILE);
+        std::fs::read_to_string(&p).map_err(|e| RunError::io(p, e))
+    }
+
+    /// Where the engine keeps its checkpoint and evaluation journal.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.path("checkpoint")
+    }
+
+    /// True when every output of the run has been written.
+    pub fn is_complete(&self) -> bool {
+        self.path(COMPLETE_FILE).is_file()
+    }
+
+    /// Declare the run unfinished (before (re)writing outputs).
+    pub fn mark_incomplete(&self) -> Result<()> {
+        let p = self.path(COMPLETE_FILE);
+        match std::fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(RunError::io(p, e)),
+        }
+    }
+
+    /// Declare every output written.
+    pub fn mark_complete(&self, summary: &str) -> Result<()> {
+        self.write(COMPLETE_FILE, summary.as_bytes()).map(|_| ())
+    }
+
+    /// Write `bytes` to `rel` atomically, creating parent folders. Returns the full path.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self.path(rel);
+        write_atomic(&path, bytes)?;
+        Ok(path)
+    }
+
+    /// Write `value` as pretty JSON to `rel`, atomically.
+    pub fn write_json<T: Serialize>(&self, rel: &str, value: &T) -> Result<PathBuf> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| RunError::invalid(rel, e.to_string()))?;
+        self.write(rel, text.as_bytes())
+    }
+
+    /// Ensure `rel` exists as a folder and return it.
+    pub fn subdir(&self, rel: &str) -> Result<PathBuf> {
+        let p = self.path(rel);
+        std::fs::create_dir_all(&p).map_err(|e| RunError::io(&p, e))?;
+        Ok(p)
+    }
+}
+
+/// Write `bytes` to `path` through a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| RunError::io(parent, e))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(|e| RunError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| RunError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_refuses_a_used_folder_and_open_needs_a_config() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("run");
+        let d = RunDir::create(&p, "seed = 1\n").unwrap();
+        assert_eq!(d.config_text().unwrap(), "seed = 1\n");
+        let e = RunDir::create(&p, "x").unwrap_err().to_string();
+        assert!(e.contains("not empty"), "{e}");
+        assert!(RunDir::open(t.path()).is_err());
+        assert!(RunDir::open(&p).is_ok());
+        assert_eq!(RunDir::fresh_path(&p), t.path().join("run-2"));
+    }
+
+    #[test]
+    fn completion_marker() {
+        let t = tempfile::tempdir().unwrap();
+        let d = RunDir::create(&t.path().join("r"), "").unwrap();
+        assert!(!d.is_complete());
+        d.write("a/b.txt", b"x").unwrap();
+        d.mark_complete("done").unwrap();
+        assert!(d.is_complete());
+        d.mark_incomplete().unwrap();
+        assert!(!d.is_complete());
+        assert!(!d.path("a/b.txt.partial").exists());
+    }
+}
