@@ -152,3 +152,109 @@ fn kill_9_then_resume_gives_the_uninterrupted_front() {
         std::fs::read_to_string(d.path().join("straight.csv")).unwrap()
     );
 }
+
+const TINY: &str = "name = \"tiny\"\n[head]\nhidden = [32]\n[train]\nlr = 0.05\nmax_epochs = 8\n\
+                    [search]\npop_size = 8\nevaluations = 40\nthreads = 2\n";
+
+#[test]
+fn run_config_errors_name_the_key_and_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("typo.toml"), "[search]\npopsize = 10\n").unwrap();
+    std::fs::write(d.path().join("range.toml"), "[search]\npop_size = 2\n").unwrap();
+    std::fs::write(d.path().join("type.toml"), "[train]\nlr = \"fast\"\n").unwrap();
+    std::fs::write(d.path().join("section.toml"), "[serch]\npop_size = 10\n").unwrap();
+    for (args, needles) in [
+        (
+            vec!["run", "typo.toml"],
+            vec!["typo.toml", "line 2", "popsize"],
+        ),
+        (
+            vec!["run", "range.toml"],
+            vec!["search.pop_size", "at least 4"],
+        ),
+        (vec!["run", "type.toml"], vec!["type.toml", "line 2", "lr"]),
+        (vec!["run", "section.toml"], vec!["section.toml", "serch"]),
+        (vec!["run", "missing.toml"], vec!["missing.toml"]),
+        (
+            vec!["resume", "nowhere"],
+            vec!["nowhere", "not a run folder"],
+        ),
+        (vec!["export", "nowhere", "--member", "0"], vec!["nowhere"]),
+    ] {
+        let o = evoprune(&args, d.path());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: missing '{n}' in {err}");
+        }
+        assert!(
+            !d.path().join("runs").exists(),
+            "{args:?} left a run folder behind"
+        );
+    }
+}
+
+#[test]
+fn run_kill_9_resume_and_export() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("tiny.toml"), TINY).unwrap();
+    let o = evoprune(&["run", "tiny.toml", "--out", "straight"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("final front") && out.contains("baseline"),
+        "{out}"
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evoprune"))
+        .args(["run", "tiny.toml", "--out", "killed"])
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ck = d.path().join("killed/checkpoint/state.ckpt");
+    for _ in 0..20000 {
+        if ck.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    // an unfinished run cannot be exported
+    if !d.path().join("killed/COMPLETE").exists() {
+        let o = evoprune(&["export", "killed", "--member", "0"], d.path());
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
+    }
+    let o = evoprune(&["resume", "killed"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "front.csv",
+        "ensembles.csv",
+        "key_features.csv",
+        "hypervolume.csv",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("killed").join(f)).unwrap(),
+            std::fs::read_to_string(d.path().join("straight").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+
+    let o = evoprune(
+        &[
+            "export",
+            "killed",
+            "--member",
+            "0",
+            "--out",
+            "h.safetensors",
+        ],
+        d.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(d.path().join("h.safetensors").is_file() && d.path().join("h.json").is_file());
+}
