@@ -176,6 +176,11 @@ impl Problem for HeadPruning<'_> {
         "mo-evoprunedeeptl"
     }
 
+    /// Each evaluation trains a network (milliseconds to seconds): journal every one.
+    fn batch_hint(&self) -> usize {
+        1
+    }
+
     fn evaluate(&self, mask: &BitString) -> Result<Evaluation, NnError> {
         if mask.len() != self.data.d {
             return Err(NnError::Shape(format!(

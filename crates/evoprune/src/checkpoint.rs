@@ -25,6 +25,8 @@ pub const FORMAT_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"EVOPRUNE";
 const STATE_FILE: &str = "state.ckpt";
 const JOURNAL_FILE: &str = "evaluations.journal";
+/// Identity of the run that owns the directory (algorithm, problem, fingerprint).
+const IDENTITY_FILE: &str = "run.id";
 
 /// What a checkpoint stores.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,6 +183,26 @@ impl FileCheckpoint {
     }
 
     /// Open the journal for appending; `truncate` starts it empty.
+    /// Record which run owns this directory (written when a run starts, before any
+    /// evaluation), so a crash before the first checkpoint can still resume from the journal.
+    pub(crate) fn write_identity(&self, id: &str) -> Result<()> {
+        fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        let path = self.dir.join(IDENTITY_FILE);
+        let tmp = self.dir.join(format!("{IDENTITY_FILE}.tmp"));
+        fs::write(&tmp, id).map_err(Self::io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(Self::io(&path))
+    }
+
+    /// The identity written by [`write_identity`](Self::write_identity), if any.
+    pub(crate) fn read_identity(&self) -> Result<Option<String>> {
+        let path = self.dir.join(IDENTITY_FILE);
+        match fs::read_to_string(&path) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io { path, source: e }),
+        }
+    }
+
     pub(crate) fn open_journal(&self, truncate: bool) -> Result<Journal> {
         fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
         let path = self.dir.join(JOURNAL_FILE);

@@ -101,18 +101,26 @@ impl<'p, P: Problem> Evaluator<'p, P> {
         }
         drop(first_of);
 
-        let refs: Vec<&P::Genome> = todo.iter().map(|&i| &genomes[i]).collect();
-        let computed = self.compute(&refs)?;
-        for (&i, o) in todo.iter().zip(computed) {
-            state.stats.evaluations += 1;
-            state.stats.failures += u64::from(o.is_err());
-            if let Some(j) = self.journal.as_mut() {
-                j.append(&genomes[i], &o)?;
+        // Evaluate in waves of `threads x batch_hint` genomes, journaling each wave as it
+        // completes: a crash loses at most the wave in flight.
+        let wave = self
+            .threads
+            .max(1)
+            .saturating_mul(self.problem.batch_hint().max(1));
+        for part in todo.chunks(wave) {
+            let refs: Vec<&P::Genome> = part.iter().map(|&i| &genomes[i]).collect();
+            let computed = self.compute(&refs)?;
+            for (&i, o) in part.iter().zip(computed) {
+                state.stats.evaluations += 1;
+                state.stats.failures += u64::from(o.is_err());
+                if let Some(j) = self.journal.as_mut() {
+                    j.append(&genomes[i], &o)?;
+                }
+                outcomes[i] = Some(o);
             }
-            outcomes[i] = Some(o);
-        }
-        if let Some(j) = self.journal.as_mut() {
-            j.flush()?;
+            if let Some(j) = self.journal.as_mut() {
+                j.flush()?;
+            }
         }
         for (i, j) in copies {
             outcomes[i] = outcomes[j].clone();

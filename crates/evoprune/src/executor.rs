@@ -186,16 +186,24 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
             ));
         }
         let mut ev = Evaluator::new(&problem, threads)?;
-        let (state, resumed) = if resume {
-            (run.restore(&mut ev, problem.name())?, true)
-        } else {
+        let fresh = || {
             let mut s = State::new(seed);
             s.cache = cache.then(EvalCache::default);
             s.archive = archive.then(Archive::new);
+            s
+        };
+        let (state, resumed) = if resume {
+            match run.restore(&mut ev, problem.name())? {
+                Some(s) => (s, true),
+                // crashed before the first checkpoint: start again, replaying the journal
+                None => (fresh(), false),
+            }
+        } else {
             if let Some(c) = &run.checkpoint {
+                c.write_identity(&run.identity(problem.name()))?;
                 ev.set_journal(c.open_journal(true)?, Vec::new());
             }
-            (s, false)
+            (fresh(), false)
         };
         run.drive(&mut ev, state, resumed)
     }
@@ -213,14 +221,33 @@ struct Run<P: Problem, A> {
 }
 
 impl<P: Problem, A: Algorithm<P>> Run<P, A> {
-    fn restore(&self, ev: &mut Evaluator<'_, P>, problem_name: &str) -> Result<State<P::Genome>> {
+    fn identity(&self, problem_name: &str) -> String {
+        format!(
+            "algorithm: {}\nproblem: {problem_name}\nfingerprint: {}\n",
+            self.algorithm.name(),
+            self.fingerprint
+        )
+    }
+
+    /// The checkpointed state, or `None` when the run crashed before its first checkpoint but
+    /// its journal belongs to this run (then the journal is set up for replay).
+    fn restore(
+        &self,
+        ev: &mut Evaluator<'_, P>,
+        problem_name: &str,
+    ) -> Result<Option<State<P::Genome>>> {
         let c = self.checkpoint.as_ref().ok_or(Error::config(
             "resume",
             "resuming needs a checkpoint directory",
         ))?;
-        let snap = c
-            .load::<P::Genome>()?
-            .ok_or_else(|| Error::NoCheckpoint(c.dir().to_path_buf()))?;
+        let Some(snap) = c.load::<P::Genome>()? else {
+            if c.read_identity()?.as_deref() == Some(self.identity(problem_name).as_str()) {
+                let replay = c.read_journal::<P::Genome>()?;
+                ev.set_journal(c.open_journal(false)?, replay);
+                return Ok(None);
+            }
+            return Err(Error::NoCheckpoint(c.dir().to_path_buf()));
+        };
         let mismatch = |what: &str, theirs: &str, ours: &str| Error::Checkpoint {
             path: c.state_path(),
             reason: format!("written by {what} '{theirs}', this run is '{ours}'"),
@@ -244,7 +271,7 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
         }
         let replay = c.read_journal::<P::Genome>()?;
         ev.set_journal(c.open_journal(false)?, replay);
-        Ok(snap.state)
+        Ok(Some(snap.state))
     }
 
     fn drive(

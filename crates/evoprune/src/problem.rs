@@ -130,6 +130,13 @@ pub trait Problem: Sync {
     /// Evaluate one genome.
     fn evaluate(&self, genome: &Self::Genome) -> Result<Evaluation, Self::Error>;
 
+    /// How many genomes one thread should evaluate between two writes of the crash journal
+    /// (default 64, which keeps cheap problems fast). Problems whose evaluations take seconds
+    /// return 1, so an interruption loses at most one evaluation in flight per thread.
+    fn batch_hint(&self) -> usize {
+        64
+    }
+
     /// Evaluate many genomes at once, returning one result per genome in order.
     ///
     /// The default evaluates them one by one. Override it when a batch is cheaper than its
@@ -154,6 +161,9 @@ impl<P: Problem + ?Sized> Problem for &P {
     }
     fn evaluate(&self, genome: &Self::Genome) -> Result<Evaluation, Self::Error> {
         (**self).evaluate(genome)
+    }
+    fn batch_hint(&self) -> usize {
+        (**self).batch_hint()
     }
     fn evaluate_batch(&self, genomes: &[&Self::Genome]) -> Vec<Result<Evaluation, Self::Error>> {
         (**self).evaluate_batch(genomes)

@@ -247,3 +247,63 @@ fn postcard_round_trip(s: &State<BitString>) -> State<BitString> {
     .unwrap();
     c.load::<BitString>().unwrap().unwrap().state
 }
+
+/// An expensive-problem stand-in: journals every evaluation (`batch_hint` 1) and dies (panics,
+/// like a killed process mid-batch) on call number `die_at`.
+struct DiesAt<P>(P, std::sync::atomic::AtomicUsize, usize);
+impl<P: evoprune::Problem> evoprune::Problem for DiesAt<P> {
+    type Genome = P::Genome;
+    type Error = P::Error;
+    fn objectives(&self) -> &[evoprune::ObjectiveSpec] {
+        self.0.objectives()
+    }
+    fn n_constraints(&self) -> usize {
+        self.0.n_constraints()
+    }
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn batch_hint(&self) -> usize {
+        1
+    }
+    fn evaluate(&self, g: &P::Genome) -> std::result::Result<evoprune::Evaluation, P::Error> {
+        let n = self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        assert!(n != self.2, "simulated crash in evaluation {n}");
+        self.0.evaluate(g)
+    }
+}
+
+#[test]
+fn a_crash_inside_the_initial_population_keeps_the_finished_evaluations() {
+    let ks = || Knapsack::random(120, 2, 3);
+    let straight = Executor::new(ks(), steady())
+        .seed(4)
+        .termination(MaxEvaluations(60))
+        .run()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dying = DiesAt(ks(), Default::default(), 18);
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Executor::new(&dying, steady())
+            .seed(4)
+            .termination(MaxEvaluations(60))
+            .checkpoint(FileCheckpoint::new(dir.path(), 10))
+            .run()
+    }));
+    assert!(crashed.is_err());
+    // no checkpoint yet (the initial population never finished), but 17 evaluations journaled
+    let again = DiesAt(ks(), Default::default(), 0);
+    let resumed = Executor::new(&again, steady())
+        .seed(4)
+        .termination(MaxEvaluations(60))
+        .checkpoint(FileCheckpoint::new(dir.path(), 10))
+        .resume(true)
+        .run()
+        .unwrap();
+    assert_eq!(
+        population_key(&resumed.state.population),
+        population_key(&straight.state.population)
+    );
+    let recomputed = again.1.load(std::sync::atomic::Ordering::SeqCst) as u64;
+    assert_eq!(recomputed, straight.state.stats.evaluations - 17);
+}
