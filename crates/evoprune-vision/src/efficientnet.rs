@@ -269,7 +269,7 @@ impl EfficientNetLite0 {
 
     /// Pooled features `[n, 1280]` of a batch `[n, 3, h, w]` (global average of the head).
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.head.forward(self.last_block(x)).clamp(0.0, 6.0);
+        let x = self.head.forward(self.last_block_output(x)).clamp(0.0, 6.0);
         let [n, c, _, _] = x.dims();
         x.mean_dim(3).mean_dim(2).reshape([n, c])
     }
@@ -292,7 +292,7 @@ impl EfficientNetLite0 {
         x: Tensor<4>,
         channels: &[usize],
     ) -> Result<(Vec<Vec<Vec<f32>>>, [usize; 2])> {
-        let z = self.head.forward(self.last_block(x));
+        let z = self.head.forward(self.last_block_output(x));
         let [n, c, h, w] = z.dims();
         if let Some(&bad) = channels.iter().find(|&&j| j >= c) {
             return Err(VisionError::Shape(format!("feature channel {bad} of {c}")));
@@ -350,8 +350,14 @@ impl EfficientNetLite0 {
         self.grad_cam(t, channels)
     }
 
-    /// The output of the last MBConv block, `[n, 320, h/32, w/32]`.
-    fn last_block(&self, x: Tensor<4>) -> Tensor<4> {
+    /// The 1x1 head convolution (batch norm folded, before ReLU6) of a last-block output:
+    /// `[n, 320, h, w]` -> `[n, 1280, h, w]`. Pooled features are `mean_xy relu6(head_conv(A))`.
+    pub fn head_conv(&self, a: Tensor<4>) -> Tensor<4> {
+        self.head.forward(a)
+    }
+
+    /// The output of the last MBConv block (Grad-CAM's layer), `[n, 320, h/32, w/32]`.
+    pub fn last_block_output(&self, x: Tensor<4>) -> Tensor<4> {
         let relu6 = |t: Tensor<4>| t.clamp(0.0, 6.0);
         let mut x = relu6(self.stem.forward(x));
         for b in &self.blocks {

@@ -282,3 +282,71 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Grad-CAM's closed form against finite differences: the channel weights are the spatial means
+/// of d f_j / d A_k, measured by nudging all of channel k of the last block's output.
+#[test]
+fn grad_cam_matches_finite_differences() {
+    let dev = default_device();
+    // the random fixture with batch-norm shifts of 0.5, so activations stay of order one
+    let mut w = fixture();
+    for (name, a) in w.iter_mut() {
+        if name.contains("_bn") && name.ends_with(".bias") {
+            a.data.iter_mut().for_each(|v| *v = 0.5);
+        }
+    }
+    let m = EfficientNetLite0::from_tensors(&w, Path::new("fixture.safetensors"), &dev).unwrap();
+    let (n, s) = (1, 128);
+    let x: Vec<f32> = (0..3 * s * s)
+        .map(|i| ((i * 7919) % 113) as f32 / 56.0 - 1.0)
+        .collect();
+    let input = || Tensor::<4>::from_data(TensorData::new(x.clone(), [n, 3, s, s]), &dev);
+    let a = m.last_block_output(input());
+    let [_, c, h, w] = a.dims();
+    let hw = h * w;
+    let av = a.clone().into_data().try_to_vec::<f32>().unwrap();
+    let pooled = |av: &[f32], j: usize| -> f64 {
+        let t = Tensor::<4>::from_data(TensorData::new(av.to_vec(), [1, c, h, w]), &dev);
+        let z = m.head_conv(t).into_data().try_to_vec::<f32>().unwrap();
+        z[j * hw..(j + 1) * hw]
+            .iter()
+            .map(|&v| f64::from(v.clamp(0.0, 6.0)))
+            .sum::<f64>()
+            / hw as f64
+    };
+    let zs = m.head_conv(a).into_data().try_to_vec::<f32>().unwrap();
+    // a channel with an unsaturated position (non-zero gradient) and no position near a kink of
+    // ReLU6, where a finite difference would straddle it
+    let j = (0..1280)
+        .find(|&j| {
+            let zj = &zs[j * hw..(j + 1) * hw];
+            zj.iter().any(|&v| v > 0.0 && v < 6.0)
+                && zj.iter().all(|&v| v.abs() > 0.05 && (v - 6.0).abs() > 0.05)
+        })
+        .expect("a usable channel");
+    let base = pooled(&av, j);
+    let eps = 1e-2f32;
+    let mut cam = vec![0.0f64; hw];
+    for k in 0..c {
+        let mut nudged = av.clone();
+        nudged[k * hw..(k + 1) * hw]
+            .iter_mut()
+            .for_each(|v| *v += eps);
+        let alpha = (pooled(&nudged, j) - base) / (f64::from(eps) * hw as f64);
+        for p in 0..hw {
+            cam[p] += alpha * f64::from(av[k * hw + p]);
+        }
+    }
+    let top = cam.iter().fold(0.0f64, |a, &v| a.max(v));
+    let expect: Vec<f64> = cam.iter().map(|&v| v.max(0.0) / top).collect();
+    let (maps, [gh, gw]) = m.grad_cam(input(), &[j]).unwrap();
+    assert_eq!((gh, gw), (s / 32, s / 32));
+    for (g, e) in maps[0][0].iter().zip(&expect) {
+        assert!(
+            (f64::from(*g) - e).abs() < 2e-2,
+            "{:?} vs {expect:?}",
+            maps[0][0]
+        );
+    }
+    assert!(m.grad_cam(input(), &[1280]).is_err());
+}
