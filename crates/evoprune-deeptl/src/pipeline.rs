@@ -13,13 +13,14 @@ use evoprune::{
 };
 use evoprune_run::plot::{Marker, Series, chart};
 use evoprune_run::{Block, Report, Reporter, RunDir, Table};
+use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-/// The initial population of the config (one type for both kinds).
+/// The initial population of the config (one type for every kind).
 #[derive(Clone, Debug)]
 pub struct InitSampling {
     kind: InitKind,
@@ -31,6 +32,15 @@ impl Sampling<BitString> for InitSampling {
         match self.kind {
             InitKind::DensitySpread => DensitySpread::new(self.len).sample(n, rng),
             InitKind::Uniform => UniformBits::new(self.len).sample(n, rng),
+            InitKind::DensitySpreadLog => (0..n)
+                .map(|i| {
+                    let l = self.len as f64;
+                    let u: f64 = rng.random();
+                    let p = if i % 2 == 0 { u } else { l.powf(u - 1.0) };
+                    let k = ((p * l).round() as usize).clamp(1, self.len);
+                    BitString::from_ones(self.len, rand::seq::index::sample(rng, self.len, k))
+                })
+                .collect(),
         }
     }
 }
@@ -683,4 +693,23 @@ fn ensembles(
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_density_init_reaches_sparse_masks() {
+        let s = InitSampling {
+            kind: InitKind::DensitySpreadLog,
+            len: 1280,
+        };
+        let mut rng = evoprune::rng_from_seed(3);
+        let pop = s.sample(30, &mut rng);
+        let d: Vec<f64> = pop.iter().map(|g| g.density()).collect();
+        assert!(d.iter().all(|&x| x > 0.0 && x <= 1.0));
+        assert!(d.iter().filter(|&&x| x < 0.01).count() >= 2, "{d:?}");
+        assert!(d.iter().filter(|&&x| x > 0.3).count() >= 5, "{d:?}");
+    }
 }
