@@ -570,6 +570,33 @@ fn finalize(
         )?;
     }
 
+    // raw pixels as features: how often each pixel is kept, over the mean test image
+    let mut pixel_map = None;
+    if cfg.features.backbone == Backbone::None {
+        let shape: Option<[usize; 2]> = match (cfg.data.source, data.test_inputs.shape()) {
+            (crate::config::Source::Digits, _) => Some([8, 8]),
+            (_, [h, w]) | (_, [1, h, w]) => Some([*h, *w]),
+            _ => None,
+        };
+        if let Some([h, w]) = shape.filter(|[h, w]| h * w == data.d) {
+            let ti = &data.test_inputs;
+            let mut mean = vec![0.0f32; data.d];
+            for i in 0..ti.len() {
+                mean.iter_mut()
+                    .zip(ti.row(i))
+                    .for_each(|(m, v)| *m += v / ti.len() as f32);
+            }
+            let top = mean.iter().fold(f32::MIN_POSITIVE, |a, &v| a.max(v));
+            mean.iter_mut().for_each(|v| *v /= top);
+            let n = members.len().max(1) as f32;
+            let freq: Vec<f32> = counts.iter().map(|&c| c as f32 / n).collect();
+            rd.subdir("heatmaps")?;
+            let file = "heatmaps/pixel-frequency.png";
+            crate::explain::write_overlay(&rd.path(file), &mean, &[h, w], &freq, [h, w], 256)?;
+            pixel_map = Some(file.to_string());
+        }
+    }
+
     // report
     let mut r = Report::new(format!("MO-EvoPruneDeepTL run: {}", cfg.name));
     r.push(Block::Text(format!(
@@ -604,6 +631,12 @@ fn finalize(
         format!("The {} most frequently active features", key.len()),
     ))
     .push(Block::Table(kt));
+    if let Some(f) = &pixel_map {
+        r.push(Block::Image(
+            f.clone(),
+            "Share of front members keeping each pixel (red: all, blue: none), over the mean test image".into(),
+        ));
+    }
     if !maps.is_empty() {
         r.push(Block::Heading(
             1,

@@ -66,6 +66,7 @@ fn run_writes_a_consistent_run_folder() {
         "plots/front-error-vs-one_minus_auroc.svg",
         "plots/front-active_fraction-vs-one_minus_auroc.svg",
         "checkpoint/state.ckpt",
+        "heatmaps/pixel-frequency.png",
     ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
