@@ -471,11 +471,24 @@ pub(crate) fn relu(v: &mut [f32]) {
     }
 }
 
+/// Optimiser state below this magnitude is set to zero. Without it, the momentum of a weight
+/// whose gradient stays zero (a dead ReLU unit) decays geometrically into the subnormal range
+/// after ~800 steps, where every arithmetic operation on it takes a slow microcode path: on
+/// MNIST features a 20-epoch training ran 5-11x slower than 4 x a 5-epoch one. The threshold is
+/// 1e8 above the smallest normal `f32` and 1e20 below anything that can move a weight, so
+/// results do not change.
+const FLUSH: f32 = 1e-30;
+
+#[inline]
+fn flush(x: f32) -> f32 {
+    if x.abs() < FLUSH { 0.0 } else { x }
+}
+
 #[inline]
 fn sgd(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mom: f32, nesterov: bool, wd: f32) {
     for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
         let g = g + wd * *p;
-        *v = mom * *v - lr * g;
+        *v = flush(mom * *v - lr * g);
         *p += if nesterov { mom * *v - lr * g } else { *v };
     }
 }
@@ -492,8 +505,8 @@ fn adam(
     let (lr, b1, b2, eps, bc1, bc2) = hp;
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         let g = g + wd * *p;
-        *m = b1 * *m + (1.0 - b1) * g;
-        *v = b2 * *v + (1.0 - b2) * g * g;
+        *m = flush(b1 * *m + (1.0 - b1) * g);
+        *v = flush(b2 * *v + (1.0 - b2) * g * g);
         *p -= lr * (*m / bc1) / ((*v / bc2).sqrt() + eps);
     }
 }
