@@ -362,14 +362,7 @@ pub(crate) fn train(
                         Mat::new(&mlp.layers[l].w, n_in, n_out).t(),
                         false,
                     );
-                    for (g, a) in delta_prev[..b * n_in]
-                        .iter_mut()
-                        .zip(&acts[l - 1][..b * n_in])
-                    {
-                        if *a <= 0.0 {
-                            *g = 0.0;
-                        }
-                    }
+                    relu_backward(&mut delta_prev[..b * n_in], &acts[l - 1][..b * n_in]);
                     std::mem::swap(&mut delta, &mut delta_prev);
                 }
             }
@@ -462,12 +455,22 @@ pub(crate) fn train(
 
 /// ReLU that keeps NaN (so a diverged weight shows up in the loss instead of becoming a dead
 /// unit, which `f32::max(NaN, 0.0) = 0.0` would make it).
-#[inline]
+// The element-wise loops below are compiled for AVX-512, AVX2 and the baseline, chosen at run
+// time (`multiversion`): at batch 32 the optimiser update streams every weight once per step and
+// was a third of the training time when compiled for SSE2 only. Each is written as a select
+// (no conditional store) so it vectorises.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
 pub(crate) fn relu(v: &mut [f32]) {
     for x in v {
-        if *x < 0.0 {
-            *x = 0.0;
-        }
+        *x = if *x < 0.0 { 0.0 } else { *x };
+    }
+}
+
+/// Zero the back-propagated gradient where the ReLU was inactive (`a <= 0`).
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn relu_backward(g: &mut [f32], a: &[f32]) {
+    for (g, &a) in g.iter_mut().zip(a) {
+        *g = if a <= 0.0 { 0.0 } else { *g };
     }
 }
 
@@ -484,7 +487,7 @@ fn flush(x: f32) -> f32 {
     if x.abs() < FLUSH { 0.0 } else { x }
 }
 
-#[inline]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
 fn sgd(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mom: f32, nesterov: bool, wd: f32) {
     for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
         let g = g + wd * *p;
@@ -493,7 +496,7 @@ fn sgd(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mom: f32, nesterov: boo
     }
 }
 
-#[inline]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
 fn adam(
     p: &mut [f32],
     g: &[f32],
