@@ -385,6 +385,24 @@ impl Default for ExplainConfig {
     }
 }
 
+/// Remove `.` and resolve `..` lexically (`/a/b/../c` -> `/a/c`), so reports show plain paths.
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn bad(field: &str, reason: impl Into<String>) -> RunError {
     RunError::invalid(field, reason)
 }
@@ -421,7 +439,7 @@ impl Config {
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = normalize(&base.join(&*p));
             }
         };
         if let Some(p) = self.data.path.as_mut() {
@@ -611,6 +629,16 @@ mod tests {
         assert_eq!(c.ensembles.windows.last(), Some(&[85.0, 95.0]));
         let back = Config::parse(&c.to_toml().unwrap(), Path::new("c.toml")).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_against_the_config_folder() {
+        let mut c = Config::default();
+        c.data.path = Some(PathBuf::from("../data/./mnist"));
+        c.features.cache_dir = PathBuf::from("/abs/cache");
+        c.resolve_paths(Path::new("/repo/configs"));
+        assert_eq!(c.data.path.unwrap(), PathBuf::from("/repo/data/mnist"));
+        assert_eq!(c.features.cache_dir, PathBuf::from("/abs/cache"));
     }
 
     #[test]
