@@ -314,6 +314,10 @@ pub struct SearchConfig {
     pub init: InitKind,
     /// ODIN temperature.
     pub odin_temperature: f32,
+    /// ODIN input perturbation: each head input moves by this along the sign of the gradient
+    /// that raises its own score (0 = none, as in the paper). Applied to the cached features
+    /// entering the head, since the backbone is frozen.
+    pub odin_epsilon: f32,
     /// Threads evaluating candidates (0 = all cores). The front does not depend on it.
     pub threads: usize,
     /// Checkpoint every this many steps.
@@ -336,6 +340,7 @@ impl Default for SearchConfig {
             mutation_rate: 0.0,
             init: InitKind::DensitySpread,
             odin_temperature: 1000.0,
+            odin_epsilon: 0.0,
             threads: 0,
             checkpoint_every: 1,
         }
@@ -597,6 +602,12 @@ impl Config {
         }
         if !(s.odin_temperature.is_finite() && s.odin_temperature > 0.0) {
             return Err(bad("search.odin_temperature", "must be positive"));
+        }
+        if !(s.odin_epsilon.is_finite() && s.odin_epsilon >= 0.0) {
+            return Err(bad(
+                "search.odin_epsilon",
+                format!("must be >= 0, got {}", s.odin_epsilon),
+            ));
         }
         if s.checkpoint_every == 0 {
             return Err(bad("search.checkpoint_every", "must be at least 1"));

@@ -44,6 +44,7 @@ pub struct HeadPruning<'a> {
     objectives: Vec<ObjectiveKind>,
     specs: Vec<ObjectiveSpec>,
     temperature: f32,
+    epsilon: f32,
 }
 
 /// The head architecture of `cfg`.
@@ -102,6 +103,7 @@ impl<'a> HeadPruning<'a> {
             objectives: cfg.search.objectives.clone(),
             specs,
             temperature: cfg.search.odin_temperature,
+            epsilon: cfg.search.odin_epsilon,
         }
     }
 
@@ -133,14 +135,15 @@ impl<'a> HeadPruning<'a> {
     /// Score a trained head on a split against OoD samples.
     pub fn score(&self, t: &Trained, part: &Part, ood: &Part) -> Scores {
         let c = self.data.n_classes;
-        let li = t
+        let xi = gather_columns(&part.x, self.data.d, &t.active);
+        let xo = gather_columns(&ood.x, self.data.d, &t.active);
+        let li = t.mlp.logits(&xi);
+        let odin_ind = t
             .mlp
-            .logits(&gather_columns(&part.x, self.data.d, &t.active));
-        let lo = t
+            .odin_scores_perturbed(&xi, self.temperature, self.epsilon);
+        let odin_ood = t
             .mlp
-            .logits(&gather_columns(&ood.x, self.data.d, &t.active));
-        let odin_ind = metrics::odin_scores(&li, c, self.temperature);
-        let odin_ood = metrics::odin_scores(&lo, c, self.temperature);
+            .odin_scores_perturbed(&xo, self.temperature, self.epsilon);
         Scores {
             accuracy: metrics::accuracy(&li, &part.y, c),
             // NaN scores (a diverged head) give no AUROC: count it as chance.

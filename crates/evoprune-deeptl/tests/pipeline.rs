@@ -188,3 +188,21 @@ fn exported_heads_reproduce_the_recorded_predictions() {
     let e = evoprune_deeptl::export::export(&dir, 999, &out, &mut Silent).unwrap_err();
     assert!(e.to_string().contains("--member"), "{e}");
 }
+
+#[test]
+fn odin_input_perturbation_changes_auroc_not_accuracy() {
+    use evoprune::Problem;
+    let mut cfg = tiny();
+    let data = evoprune_deeptl::data::prepare(&cfg, &mut Silent).unwrap();
+    let mask = BitString::ones(64);
+    let plain = evoprune_deeptl::problem::HeadPruning::new(&cfg, &data)
+        .evaluate(&mask)
+        .unwrap();
+    cfg.search.odin_epsilon = 0.05;
+    let moved = evoprune_deeptl::problem::HeadPruning::new(&cfg, &data)
+        .evaluate(&mask)
+        .unwrap();
+    assert_eq!(plain.extras["accuracy"], moved.extras["accuracy"]);
+    assert_ne!(plain.extras["auroc"], moved.extras["auroc"]);
+    assert!(moved.extras["auroc"] > 0.5);
+}
