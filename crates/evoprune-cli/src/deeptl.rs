@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use evoprune::{BitString, Event, Observer, State};
 use evoprune_deeptl::{Config, DeeptlError, Driver, Summary};
-use evoprune_run::{Reporter, RunDir, Table};
+use evoprune_run::{Reporter, RunDir};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -192,27 +192,7 @@ fn print_summary(s: &Summary) {
         s.front.members.len()
     );
     print!("{}", s.table.to_text());
-    let mut e = Table::new([
-        "criterion",
-        "window",
-        "members",
-        "ens_acc",
-        "best_acc",
-        "ens_auroc",
-        "best_auroc",
-    ]);
-    for r in &s.ensembles {
-        e.push([
-            r.criterion.clone(),
-            format!("({:.0},{:.0})", r.window[0], r.window[1]),
-            r.members.len().to_string(),
-            format!("{:.4}", r.accuracy),
-            format!("{:.4}", r.best_member_accuracy),
-            format!("{:.4}", r.auroc),
-            format!("{:.4}", r.best_member_auroc),
-        ]);
-    }
-    println!("\nensembles (test):\n{}", e.to_text());
+    println!("\nensembles (test):\n{}", s.ensemble_table.to_text());
     let key: Vec<String> = s
         .key_features
         .iter()

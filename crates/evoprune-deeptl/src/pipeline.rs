@@ -123,6 +123,8 @@ pub struct Summary {
     pub front: FrontFile,
     /// The ensemble table.
     pub ensembles: Vec<EnsembleRow>,
+    /// The same, as a table for a terminal.
+    pub ensemble_table: Table,
     /// The most frequently active features `(feature, members)`.
     pub key_features: Vec<(usize, usize)>,
     /// The front as a table for a terminal.
@@ -625,7 +627,7 @@ fn finalize(
     ));
     r.push(Block::Heading(1, "Ensembles".into()))
         .push(Block::Text("Majority vote (accuracy) and mean ODIN score (AUROC) over the front members whose validation accuracy, or validation AUROC, lies in each percentile window; compared with the window's best single member on test.".into()))
-        .push(Block::Table(et));
+        .push(Block::Table(et.clone()));
     r.push(Block::Heading(
         1,
         format!("The {} most frequently active features", key.len()),
@@ -661,6 +663,7 @@ fn finalize(
         dir: rd.root().to_path_buf(),
         front: front_file,
         ensembles,
+        ensemble_table: et,
         key_features: key,
         table: ft,
         notes: data.notes.clone(),
