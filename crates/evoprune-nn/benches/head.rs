@@ -8,7 +8,6 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use evoprune_nn::{HeadConfig, TrainConfig, train_masked_head};
-use rand::{Rng, SeedableRng};
 use std::hint::black_box;
 
 const N: usize = 2000;
@@ -16,35 +15,11 @@ const D: usize = 1280;
 const C: usize = 5;
 const EPOCHS: usize = 3;
 
-/// Non-negative "pooled features" and labels given by a random linear teacher (learnable).
-fn data() -> (Vec<f32>, Vec<u32>) {
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
-    let x: Vec<f32> = (0..N * D)
-        .map(|_| rng.random::<f32>().powi(3) * 4.0)
-        .collect();
-    let teacher: Vec<f32> = (0..D * C).map(|_| rng.random::<f32>() - 0.5).collect();
-    let y = x
-        .chunks_exact(D)
-        .map(|r| {
-            let s: Vec<f32> = (0..C)
-                .map(|k| {
-                    r.iter()
-                        .enumerate()
-                        .map(|(j, v)| v * teacher[j * C + k])
-                        .sum()
-                })
-                .collect();
-            s.iter()
-                .enumerate()
-                .fold((0, f32::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b })
-                .0 as u32
-        })
-        .collect();
-    (x, y)
-}
+#[path = "common/synthetic.rs"]
+mod synthetic;
 
 fn head_training(c: &mut Criterion) {
-    let (x, y) = data();
+    let (x, y) = synthetic::data(N, D, C);
     let cfg = TrainConfig {
         max_epochs: EPOCHS,
         early_stopping: None,

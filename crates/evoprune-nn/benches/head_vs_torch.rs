@@ -13,35 +13,10 @@
 //! `python3 scripts/bench_head_torch.py --features ... --epochs 5` for PyTorch.
 
 use evoprune_nn::{HeadConfig, Optimizer, TrainConfig, gather_columns, metrics, train_masked_head};
-use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
-fn synthetic() -> (Vec<f32>, Vec<u32>, usize, usize) {
-    let (n, d, c) = (2000, 1280, 5);
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
-    let x: Vec<f32> = (0..n * d)
-        .map(|_| rng.random::<f32>().powi(3) * 4.0)
-        .collect();
-    let teacher: Vec<f32> = (0..d * c).map(|_| rng.random::<f32>() - 0.5).collect();
-    let y = x
-        .chunks_exact(d)
-        .map(|r| {
-            (0..c)
-                .map(|k| {
-                    (
-                        k,
-                        r.iter()
-                            .enumerate()
-                            .map(|(j, v)| v * teacher[j * c + k])
-                            .sum::<f32>(),
-                    )
-                })
-                .fold((0, f32::MIN), |b, (k, v)| if v > b.1 { (k, v) } else { b })
-                .0 as u32
-        })
-        .collect();
-    (x, y, d, c)
-}
+#[path = "common/synthetic.rs"]
+mod synthetic;
 
 fn main() {
     let epochs: usize = std::env::var("EVOPRUNE_EPOCHS")
@@ -58,8 +33,8 @@ fn main() {
             (f.data.clone(), y, f.shape[1], c, p)
         }
         Err(_) => {
-            let (x, y, d, c) = synthetic();
-            (x, y, d, c, "synthetic".into())
+            let (x, y) = synthetic::data(2000, 1280, 5);
+            (x, y, 1280, 5, "synthetic".into())
         }
     };
     let n = y.len();
