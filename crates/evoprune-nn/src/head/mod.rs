@@ -2,7 +2,6 @@
 
 mod mlp;
 pub(crate) mod train;
-pub(crate) use train::relu;
 
 pub use mlp::{HeadConfig, Mlp, gather_columns};
 pub use train::{

@@ -468,7 +468,7 @@ pub(crate) fn relu(v: &mut [f32]) {
 
 /// Zero the back-propagated gradient where the ReLU was inactive (`a <= 0`).
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
-fn relu_backward(g: &mut [f32], a: &[f32]) {
+pub(crate) fn relu_backward(g: &mut [f32], a: &[f32]) {
     for (g, &a) in g.iter_mut().zip(a) {
         *g = if a <= 0.0 { 0.0 } else { *g };
     }

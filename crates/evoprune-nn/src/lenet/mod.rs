@@ -2,7 +2,16 @@
 //! conv 50@5x5, max-pool 2, FC 500 + ReLU, FC 10 (431,080 parameters for 1x28x28 inputs), with
 //! per-filter and per-connection masks and exact mask-aware parameter and MAC counts.
 
-use crate::gemm::{Mat, matmul};
+mod core;
+mod net;
+mod sparse;
+mod train;
+
+pub use core::{Dims, Layout, T};
+pub use net::{Compact, Net, count_errors};
+pub use sparse::{Csr, SparseLeNet};
+pub use train::{SolverConfig, SolverReport, train};
+
 use crate::{NnError, Result};
 use std::collections::HashMap;
 
@@ -185,166 +194,12 @@ impl LeNet {
         Ok(LeNet { tensors: t })
     }
 
-    /// Logits (`n x 10`, row-major) of `n` grey 28x28 images (row-major `n x 784`).
-    ///
-    /// Hand-written on im2col + the `gemm` crate, in chunks of 256 images: burn-flex runs
-    /// LeNet's small convolutions through a generic direct kernel; this path is about 2x faster
-    /// (10k images: 1.3-2.0 s vs 3.4-3.9 s single call, `cargo bench -p evoprune-vision --bench efficientnet -- lenet`).
+    /// Logits (`n x 10`, row-major) of `n` grey 28x28 images (row-major `n x 784`), computed
+    /// by [`Net`]'s im2col + gemm core (burn-flex runs LeNet's small convolutions through a
+    /// generic direct kernel; this path is about 2x faster,
+    /// `cargo bench -p evoprune-vision --bench efficientnet -- lenet`).
     pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
-        if x.len() % 784 != 0 {
-            return Err(NnError::Shape(format!(
-                "{} values are not a whole number of 28x28 images",
-                x.len()
-            )));
-        }
-        let w = |k: &str| {
-            self.tensors
-                .get(k)
-                .map(Vec::as_slice)
-                .ok_or_else(|| NnError::Shape(format!("LeNet tensor '{k}' missing")))
-        };
-        let (w1, b1, w2, b2) = (
-            w("conv1.weight")?,
-            w("conv1.bias")?,
-            w("conv2.weight")?,
-            w("conv2.bias")?,
-        );
-        let (f1w, f1b, f2w, f2b) = (
-            w("fc1.weight")?,
-            w("fc1.bias")?,
-            w("fc2.weight")?,
-            w("fc2.bias")?,
-        );
-        // conv2 weights from [o][c][ky][kx] to [o][ky][kx][c], matching the im2col rows
-        let mut w2k = vec![0.0f32; C2 * C1 * 25];
-        for o in 0..C2 {
-            for c in 0..C1 {
-                for k in 0..25 {
-                    w2k[(o * 25 + k) * C1 + c] = w2[(o * C1 + c) * 25 + k];
-                }
-            }
-        }
-        let n_all = x.len() / 784;
-        let mut out = vec![0.0f32; n_all * OUT];
-        const CHUNK: usize = 256;
-        let mut cols1 = vec![0.0f32; CHUNK * 576 * 25];
-        let mut a1 = vec![0.0f32; CHUNK * 576 * C1];
-        let mut p1 = vec![0.0f32; CHUNK * 144 * C1];
-        let mut cols2 = vec![0.0f32; CHUNK * 64 * C1 * 25];
-        let mut a2 = vec![0.0f32; CHUNK * 64 * C2];
-        let mut flat = vec![0.0f32; CHUNK * FC1_IN];
-        let mut h = vec![0.0f32; CHUNK * H];
-        for (ci, imgs) in x.chunks(CHUNK * 784).enumerate() {
-            let n = imgs.len() / 784;
-            // conv1: im2col rows = (image, y, x) over 24x24, cols = (ky, kx)
-            for i in 0..n {
-                let img = &imgs[i * 784..(i + 1) * 784];
-                for y in 0..24 {
-                    for xx in 0..24 {
-                        let r = &mut cols1[((i * 576) + y * 24 + xx) * 25..][..25];
-                        for ky in 0..5 {
-                            r[ky * 5..ky * 5 + 5].copy_from_slice(&img[(y + ky) * 28 + xx..][..5]);
-                        }
-                    }
-                }
-            }
-            matmul(
-                &mut a1,
-                n * 576,
-                C1,
-                Mat::new(&cols1, n * 576, 25),
-                Mat::new(w1, C1, 25).t(),
-                false,
-            );
-            add_bias(&mut a1[..n * 576 * C1], b1);
-            pool2(&a1, &mut p1, n, 24, C1);
-            // conv2: rows = (image, y, x) over 8x8, cols = (ky, kx, c): 25 contiguous runs of the
-            // 20 HWC channels; the weights were reordered to match
-            for i in 0..n {
-                for y in 0..8 {
-                    for xx in 0..8 {
-                        let r = &mut cols2[((i * 64) + y * 8 + xx) * 500..][..500];
-                        for ky in 0..5 {
-                            for kx in 0..5 {
-                                let src = ((i * 144) + (y + ky) * 12 + xx + kx) * C1;
-                                r[(ky * 5 + kx) * C1..][..C1].copy_from_slice(&p1[src..src + C1]);
-                            }
-                        }
-                    }
-                }
-            }
-            matmul(
-                &mut a2,
-                n * 64,
-                C2,
-                Mat::new(&cols2, n * 64, 500),
-                Mat::new(&w2k, C2, 500).t(),
-                false,
-            );
-            add_bias(&mut a2[..n * 64 * C2], b2);
-            // pool to 4x4x50 (HWC), then flatten in PyTorch's CHW order: c * 16 + y * 4 + x
-            let mut p2 = vec![0.0f32; n * 16 * C2];
-            pool2(&a2, &mut p2, n, 8, C2);
-            for i in 0..n {
-                for pos in 0..16 {
-                    for c in 0..C2 {
-                        flat[i * FC1_IN + c * 16 + pos] = p2[(i * 16 + pos) * C2 + c];
-                    }
-                }
-            }
-            matmul(
-                &mut h,
-                n,
-                H,
-                Mat::new(&flat, n, FC1_IN),
-                Mat::new(f1w, H, FC1_IN).t(),
-                false,
-            );
-            add_bias(&mut h[..n * H], f1b);
-            crate::head::relu(&mut h[..n * H]);
-            let o = &mut out[ci * CHUNK * OUT..ci * CHUNK * OUT + n * OUT];
-            matmul(
-                o,
-                n,
-                OUT,
-                Mat::new(&h, n, H),
-                Mat::new(f2w, OUT, H).t(),
-                false,
-            );
-            add_bias(o, f2b);
-        }
-        Ok(out)
-    }
-}
-
-fn add_bias(x: &mut [f32], b: &[f32]) {
-    for r in x.chunks_exact_mut(b.len()) {
-        r.iter_mut().zip(b).for_each(|(v, bb)| *v += bb);
-    }
-}
-
-/// 2x2 max-pool, stride 2, of `n` HWC maps of `size x size x c`.
-fn pool2(input: &[f32], out: &mut [f32], n: usize, size: usize, c: usize) {
-    let half = size / 2;
-    for i in 0..n {
-        for y in 0..half {
-            for x in 0..half {
-                let o = &mut out[((i * half * half) + y * half + x) * c..][..c];
-                let at = |yy: usize, xx: usize| ((i * size * size) + yy * size + xx) * c;
-                let (p, q, r, s) = (
-                    at(2 * y, 2 * x),
-                    at(2 * y, 2 * x + 1),
-                    at(2 * y + 1, 2 * x),
-                    at(2 * y + 1, 2 * x + 1),
-                );
-                for k in 0..c {
-                    o[k] = input[p + k]
-                        .max(input[q + k])
-                        .max(input[r + k])
-                        .max(input[s + k]);
-                }
-            }
-        }
+        Net::from_lenet(self)?.logits(x)
     }
 }
 
