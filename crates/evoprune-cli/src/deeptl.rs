@@ -15,42 +15,42 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct RunArgs {
     /// The run's TOML config (see configs/); without it, the built-in default: UCI digits 0-4
     /// as in-distribution, 5-9 plus noise as OoD, raw pixels as features.
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Run folder (default: runs/<name>, or runs/<name>-2, ... when taken).
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Threads evaluating candidates (default: search.threads; the front does not depend on it).
     #[arg(long, default_value_t = 0)]
-    threads: usize,
+    pub(crate) threads: usize,
     /// Override the config's seed.
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Override the evaluation budget.
     #[arg(long)]
-    evaluations: Option<u64>,
+    pub(crate) evaluations: Option<u64>,
 }
 
 /// Arguments of `evoprune resume`.
 #[derive(clap::Args, Debug)]
 pub struct ResumeArgs {
     /// The run folder of an interrupted (or finished) run.
-    run_dir: PathBuf,
+    pub(crate) run_dir: PathBuf,
     /// Threads evaluating candidates.
     #[arg(long, default_value_t = 0)]
-    threads: usize,
+    pub(crate) threads: usize,
 }
 
 /// Arguments of `evoprune export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     /// The run folder of a finished run.
-    run_dir: PathBuf,
+    pub(crate) run_dir: PathBuf,
     /// Front member (the `member` column of front.csv).
     #[arg(long)]
-    member: usize,
+    pub(crate) member: usize,
     /// Output safetensors file (a .json description is written beside it).
     #[arg(long, default_value = "head.safetensors")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 /// A progress bar over evaluations with the best value of each objective.
@@ -97,9 +97,9 @@ impl Observer<BitString> for SearchBar {
 }
 
 /// Stage progress (feature extraction, final scoring) and notes, on standard error.
-struct StageBar {
-    bar: Option<ProgressBar>,
-    visible: bool,
+pub(crate) struct StageBar {
+    pub(crate) bar: Option<ProgressBar>,
+    pub(crate) visible: bool,
 }
 
 impl Reporter for StageBar {

@@ -3,6 +3,7 @@
 
 mod deeptl;
 mod front_csv;
+mod gaprune;
 mod hv;
 mod moo;
 mod progress;
@@ -20,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run MO-EvoPruneDeepTL from a TOML config (no config: the built-in digits run).
+    /// Run a method from a TOML config: MO-EvoPruneDeepTL, or GA pruning of LeNet when the
+    /// config says `method = "ga-prune"` (no config: the built-in MO-EvoPruneDeepTL digits run).
     Run(deeptl::RunArgs),
     /// Continue an interrupted run from its folder.
     Resume(deeptl::ResumeArgs),
@@ -32,12 +34,33 @@ enum Command {
     Hv(hv::HvArgs),
 }
 
+/// Whether the run folder holds a GA-pruning run (its saved config names the method).
+fn run_method(dir: &std::path::Path) -> bool {
+    matches!(
+        gaprune::method_of(&dir.join(evoprune_run::CONFIG_FILE)),
+        Ok(Some(m)) if m == evoprune_gaprune::config::METHOD
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(a) => deeptl::run(a),
-        Command::Resume(a) => deeptl::resume(a),
-        Command::Export(a) => deeptl::export(a),
+        Command::Run(a) => match &a.config {
+            Some(p) => match gaprune::method_of(p) {
+                Ok(Some(m)) if m == evoprune_gaprune::config::METHOD => gaprune::run(a),
+                Ok(_) => deeptl::run(a),
+                Err(e) => Err(e),
+            },
+            None => deeptl::run(a),
+        },
+        Command::Resume(a) => match run_method(&a.run_dir) {
+            true => gaprune::resume(a),
+            false => deeptl::resume(a),
+        },
+        Command::Export(a) => match run_method(&a.run_dir) {
+            true => gaprune::export(a),
+            false => deeptl::export(a),
+        },
         Command::Moo(a) => moo::run(a).map(|()| None),
         Command::Hv(a) => hv::run(a).map(|()| None),
     };

@@ -5,10 +5,16 @@ use evoprune_run::{Result, RunError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The `method` key of this method's configs.
+pub const METHOD: &str = "mo-evoprune-deeptl";
+
 /// A whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The method, `"mo-evoprune-deeptl"` (optional here: it is the default method).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// Name of the run (the default run folder is `runs/<name>`).
     pub name: String,
     /// Seed of the split, the noise, the search and the head training.
@@ -34,6 +40,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            method: None,
             name: "digits".into(),
             seed: 1,
             data: DataConfig::default(),
@@ -391,23 +398,6 @@ impl Default for ExplainConfig {
 }
 
 /// Remove `.` and resolve `..` lexically (`/a/b/../c` -> `/a/c`), so reports show plain paths.
-fn normalize(p: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn bad(field: &str, reason: impl Into<String>) -> RunError {
     RunError::invalid(field, reason)
 }
@@ -441,12 +431,7 @@ impl Config {
 
     /// Prefix relative paths with `base` (absolute when possible).
     pub fn resolve_paths(&mut self, base: &Path) {
-        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
-        let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = normalize(&base.join(&*p));
-            }
-        };
+        let fix = |p: &mut PathBuf| *p = evoprune_run::config::resolve(base, p);
         if let Some(p) = self.data.path.as_mut() {
             fix(p);
         }
@@ -463,6 +448,14 @@ impl Config {
 
     /// Check every value; errors name the key.
     pub fn validate(&self) -> Result<()> {
+        if let Some(m) = &self.method
+            && m != METHOD
+        {
+            return Err(bad(
+                "method",
+                format!("this config is for \"{METHOD}\", got \"{m}\""),
+            ));
+        }
         let d = &self.data;
         if d.source != Source::Digits && d.path.is_none() {
             return Err(bad(

@@ -9,7 +9,10 @@ fn main() {
     let epochs: f64 = args.next().map_or(1.0, |e| e.parse().expect("epochs"));
     let (tr, te) = evoprune_data::idx::mnist(std::path::Path::new(&dir)).expect("MNIST");
     let mut net = Net::from_lenet(&LeNet::random(1)).unwrap();
-    let cfg = SolverConfig { epochs, ..SolverConfig::default() };
+    let cfg = SolverConfig {
+        epochs,
+        ..SolverConfig::default()
+    };
     let t = Instant::now();
     let rep = train(&mut net, None, tr.features(), tr.labels(), &cfg, |_, _| {}).unwrap();
     let secs = t.elapsed().as_secs_f64();
@@ -21,8 +24,16 @@ fn main() {
     );
     let t = Instant::now();
     let e = net.errors(te.features(), te.labels()).unwrap();
-    println!("test error {:.2}% ({e}/10000), forward {:.2} s", e as f64 / 100.0, t.elapsed().as_secs_f64());
+    println!(
+        "test error {:.2}% ({e}/10000), forward {:.2} s",
+        e as f64 / 100.0,
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let z = net.logits_par(te.features()).unwrap();
-    println!("parallel forward {:.2} s ({})", t.elapsed().as_secs_f64(), evoprune_nn::lenet::count_errors(&z, te.labels()));
+    println!(
+        "parallel forward {:.2} s ({})",
+        t.elapsed().as_secs_f64(),
+        evoprune_nn::lenet::count_errors(&z, te.labels())
+    );
 }

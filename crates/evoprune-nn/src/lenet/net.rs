@@ -93,7 +93,11 @@ impl Net {
             }
         }
         vec![
-            ("conv1.weight", vec![c1, 1, 5, 5], p[l.range(T::W1)].to_vec()),
+            (
+                "conv1.weight",
+                vec![c1, 1, 5, 5],
+                p[l.range(T::W1)].to_vec(),
+            ),
             ("conv1.bias", vec![c1], p[l.range(T::B1)].to_vec()),
             ("conv2.weight", vec![c2, c1, 5, 5], w2),
             ("conv2.bias", vec![c2], p[l.range(T::B2)].to_vec()),
@@ -239,9 +243,9 @@ impl Net {
                 kh.push(j);
                 continue;
             }
-            let has_in = k2.iter().any(|&c| {
-                (0..16).any(|q| mask.fc1[j * FC1_IN + c * 16 + q])
-            });
+            let has_in = k2
+                .iter()
+                .any(|&c| (0..16).any(|q| mask.fc1[j * FC1_IN + c * 16 + q]));
             let has_out = (0..OUT).any(|o| mask.fc2[o * H + j]);
             if !has_out {
                 continue;
@@ -413,7 +417,9 @@ mod tests {
         let net = Net::from_lenet(&l).unwrap();
         let mut m = LeNetMask::full();
         [1, 4, 5, 19].iter().for_each(|&f| m.conv1[f] = false);
-        (0..50).filter(|f| f % 3 == 0).for_each(|f| m.conv2[f] = false);
+        (0..50)
+            .filter(|f| f % 3 == 0)
+            .for_each(|f| m.conv2[f] = false);
         for (i, b) in m.fc1.iter_mut().enumerate() {
             *b = (i * 7919) % 10 < 3;
         }

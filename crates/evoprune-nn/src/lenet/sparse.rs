@@ -122,7 +122,9 @@ impl SparseLeNet {
     /// Stored parameters: conv weights and biases, FC non-zeros and biases.
     pub fn stored_params(&self) -> usize {
         let l = self.dims().layout();
-        l.range(T::B2).end + self.fc1.values.len() + self.fc1_bias.len()
+        l.range(T::B2).end
+            + self.fc1.values.len()
+            + self.fc1_bias.len()
             + self.fc2.values.len()
             + OUT
     }
@@ -189,7 +191,12 @@ impl SparseLeNet {
                 vec![csr.row_ptr.len()],
                 u32s(&csr.row_ptr),
             ));
-            bufs.push((format!("{k}.bias"), Dtype::F32, vec![bias.len()], f32s(bias)));
+            bufs.push((
+                format!("{k}.bias"),
+                Dtype::F32,
+                vec![bias.len()],
+                f32s(bias),
+            ));
         }
         let d = self.dims();
         let mut meta = extra.clone();
@@ -220,7 +227,9 @@ impl SparseLeNet {
         let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let md = meta.metadata().clone().unwrap_or_default();
         if md.get("format").map(String::as_str) != Some("evoprune-sparse-lenet-1") {
-            return Err(bad("not an evoprune sparse LeNet (metadata 'format')".into()));
+            return Err(bad(
+                "not an evoprune sparse LeNet (metadata 'format')".into()
+            ));
         }
         let list = |k: &str| -> Result<Vec<usize>> {
             let s = md
@@ -264,10 +273,9 @@ impl SparseLeNet {
                 .map(f32::from_le_bytes)
                 .collect();
             match len {
-                Some(n) if n != v.len() => Err(bad(format!(
-                    "{k}: {} values, expected {n}",
-                    v.len()
-                ))),
+                Some(n) if n != v.len() => {
+                    Err(bad(format!("{k}: {} values, expected {n}", v.len())))
+                }
                 _ => Ok(v),
             }
         };
@@ -324,8 +332,12 @@ mod tests {
     fn sparse_form_matches_the_masked_network_and_round_trips() {
         let net = Net::from_lenet(&LeNet::random(2)).unwrap();
         let mut m = LeNetMask::full();
-        (0..20).filter(|f| f % 4 == 1).for_each(|f| m.conv1[f] = false);
-        (0..50).filter(|f| f % 5 == 2).for_each(|f| m.conv2[f] = false);
+        (0..20)
+            .filter(|f| f % 4 == 1)
+            .for_each(|f| m.conv1[f] = false);
+        (0..50)
+            .filter(|f| f % 5 == 2)
+            .for_each(|f| m.conv2[f] = false);
         for (i, b) in m.fc1.iter_mut().enumerate() {
             *b = i % 17 == 0;
         }
@@ -334,7 +346,9 @@ mod tests {
         }
         let c = net.compact(&m).unwrap();
         let s = SparseLeNet::from_compact(&c);
-        let x: Vec<f32> = (0..3 * 784).map(|i| ((i * 13) % 97) as f32 / 97.0).collect();
+        let x: Vec<f32> = (0..3 * 784)
+            .map(|i| ((i * 13) % 97) as f32 / 97.0)
+            .collect();
         let want = net.masked(&m).unwrap().logits(&x).unwrap();
         for (a, b) in want.iter().zip(&s.logits(&x).unwrap()) {
             assert!((a - b).abs() < 1e-4);

@@ -71,7 +71,10 @@ impl SolverConfig {
         if self.shards == 0 || self.shards > self.batch {
             return bad(
                 "shards",
-                format!("must be in [1, batch = {}], got {}", self.batch, self.shards),
+                format!(
+                    "must be in [1, batch = {}], got {}",
+                    self.batch, self.shards
+                ),
             );
         }
         for (f, v) in [
@@ -351,7 +354,14 @@ mod tests {
             ..SolverConfig::default()
         };
         assert!(bad.validate().unwrap_err().to_string().contains("shards"));
-        let e = train(&mut net, None, &x, &y[..10], &SolverConfig::default(), |_, _| {});
+        let e = train(
+            &mut net,
+            None,
+            &x,
+            &y[..10],
+            &SolverConfig::default(),
+            |_, _| {},
+        );
         assert!(e.is_err());
     }
 }

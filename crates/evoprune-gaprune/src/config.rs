@@ -1,0 +1,344 @@
+//! The run config (TOML). Every key has a default (the paper's where it gives one); unknown keys
+//! are errors naming the key.
+
+use evoprune_nn::lenet::SolverConfig;
+use evoprune_run::{Result, RunError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The `method` key of this method's configs.
+pub const METHOD: &str = "ga-prune";
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Must be `"ga-prune"`.
+    pub method: String,
+    /// Name of the run (default folder `runs/<name>`).
+    pub name: String,
+    /// Seed of the split, the search and every training.
+    pub seed: u64,
+    /// Data.
+    pub data: DataConfig,
+    /// The pre-trained LeNet.
+    pub baseline: BaselineConfig,
+    /// The search.
+    pub search: SearchConfig,
+    /// Retraining of the elite every `search.retrain_every` generations (masks fixed).
+    pub retrain: SolverConfig,
+    /// Final retraining of the result (GA: the elite; NSGA-II: every front member).
+    pub finetune: SolverConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            method: METHOD.into(),
+            name: "lenet-ga".into(),
+            seed: 1,
+            data: DataConfig::default(),
+            baseline: BaselineConfig::default(),
+            search: SearchConfig::default(),
+            retrain: SolverConfig {
+                epochs: 1.0,
+                ..SolverConfig::default()
+            },
+            finetune: SolverConfig {
+                epochs: 2.0,
+                ..SolverConfig::default()
+            },
+        }
+    }
+}
+
+/// Where the images come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// MNIST IDX files in `data.path` (train and t10k, raw or .gz).
+    Mnist,
+    /// Generated 28x28 "digits" (a bright square at a class-specific place on noise): for tests
+    /// and a quick look without files.
+    Synthetic,
+}
+
+/// Data and its split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The source.
+    pub source: Source,
+    /// MNIST folder (relative to the config file).
+    pub path: Option<PathBuf>,
+    /// Validation images carved (stratified) from the training set: fitness is measured on them.
+    pub val: usize,
+    /// Use at most this many training images (0 = all).
+    pub train_limit: usize,
+    /// Use at most this many test images (0 = all); the test set is only used for the report.
+    pub test_limit: usize,
+    /// Images per class of the synthetic source (train + validation; the test set gets a third).
+    pub synthetic_per_class: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            source: Source::Mnist,
+            path: Some(PathBuf::from("../../shared/data/mnist")),
+            val: 5000,
+            train_limit: 0,
+            test_limit: 0,
+            synthetic_per_class: 60,
+        }
+    }
+}
+
+/// The pre-trained network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BaselineConfig {
+    /// A trained LeNet (safetensors, PyTorch names `conv1.weight` ... `fc2.bias`); when absent
+    /// one is trained with `solver` and cached.
+    pub weights: Option<PathBuf>,
+    /// Folder of the trained-baseline cache (key: data + solver + seed).
+    pub cache_dir: PathBuf,
+    /// How the baseline is trained (Caffe's LeNet solver: 10,000 iterations of 64 = 10.7 epochs).
+    pub solver: SolverConfig,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        BaselineConfig {
+            weights: None,
+            cache_dir: PathBuf::from("../.evoprune-cache"),
+            solver: SolverConfig {
+                epochs: 10.7,
+                ..SolverConfig::default()
+            },
+        }
+    }
+}
+
+/// Which search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The paper's GA on `lambda1 * e + lambda2 * c + lambda3 * (1 - s)`.
+    Ga,
+    /// NSGA-II over (e, c, 1 - s), returning a front.
+    Nsga2,
+}
+
+/// The evolutionary search (defaults: the paper's settings, REFERENCE-NOTES section 4).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// GA or NSGA-II.
+    pub mode: Mode,
+    /// Fitness weights (lambda1, lambda2, lambda3) of error, remaining FLOPs, 1 - sparsity;
+    /// in NSGA-II mode they pick the member whose weights are retrained.
+    pub lambdas: [f64; 3],
+    /// Population size N.
+    pub pop_size: usize,
+    /// Parents come from the K best (GA).
+    pub top_k: usize,
+    /// Crossover probability Pc (microbial crossover).
+    pub crossover_prob: f64,
+    /// Probability of pruning each living conv filter in a mutation (Pmc).
+    pub conv_mutation: f64,
+    /// Probability of pruning each living FC connection in a mutation (Pmf).
+    pub fc_mutation: f64,
+    /// Retrain the elite every T generations (T).
+    pub retrain_every: u64,
+    /// Generation budget.
+    pub max_generations: u64,
+    /// Stop when the elite's fitness after retraining improved by less than this ...
+    pub tolerance: f64,
+    /// ... over this many retraining cycles (0 = never: run the whole budget).
+    pub patience: usize,
+    /// Validation images used for the fitness (0 = all of `data.val`).
+    pub fitness_subset: usize,
+    /// Threads evaluating candidates (0 = all cores). Results do not depend on it.
+    pub threads: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            mode: Mode::Ga,
+            lambdas: [0.5, 0.0, 0.5],
+            pop_size: 30,
+            top_k: 5,
+            crossover_prob: 0.6,
+            conv_mutation: 0.1,
+            fc_mutation: 0.15,
+            retrain_every: 5,
+            max_generations: 150,
+            tolerance: 1e-3,
+            patience: 4,
+            fitness_subset: 0,
+            threads: 0,
+        }
+    }
+}
+
+fn bad(field: &str, reason: impl Into<String>) -> RunError {
+    RunError::invalid(field, reason)
+}
+
+impl Config {
+    /// Parse a config file; relative paths become relative to the file's folder.
+    pub fn load(path: &Path) -> Result<Config> {
+        let mut c: Config = evoprune_run::config::load(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(p) = c.data.path.as_mut() {
+            *p = evoprune_run::config::resolve(base, p);
+        }
+        if let Some(p) = c.baseline.weights.as_mut() {
+            *p = evoprune_run::config::resolve(base, p);
+        }
+        c.baseline.cache_dir = evoprune_run::config::resolve(base, &c.baseline.cache_dir);
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Parse config text (paths stay as written).
+    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+        let c: Config = evoprune_run::config::parse(text, origin)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// As TOML (what the run folder stores).
+    pub fn to_toml(&self) -> Result<String> {
+        evoprune_run::config::to_string(self)
+    }
+
+    /// Check every value; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        if self.method != METHOD {
+            return Err(bad(
+                "method",
+                format!("this config is for \"{METHOD}\", got \"{}\"", self.method),
+            ));
+        }
+        if self.data.source == Source::Mnist && self.data.path.is_none() {
+            return Err(bad("data.path", "required for source \"mnist\""));
+        }
+        if self.data.val == 0 {
+            return Err(bad("data.val", "must be at least 1"));
+        }
+        if self.data.source == Source::Synthetic && self.data.synthetic_per_class < 2 {
+            return Err(bad("data.synthetic_per_class", "must be at least 2"));
+        }
+        let s = &self.search;
+        if s.lambdas.iter().any(|l| !(l.is_finite() && *l >= 0.0))
+            || (s.lambdas.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        {
+            return Err(bad(
+                "search.lambdas",
+                format!("three weights in [0, 1] summing to 1, got {:?}", s.lambdas),
+            ));
+        }
+        if s.pop_size < 2 {
+            return Err(bad("search.pop_size", "must be at least 2"));
+        }
+        if s.top_k == 0 || s.top_k > s.pop_size {
+            return Err(bad("search.top_k", "must be in [1, pop_size]"));
+        }
+        for (k, v) in [
+            ("search.crossover_prob", s.crossover_prob),
+            ("search.conv_mutation", s.conv_mutation),
+            ("search.fc_mutation", s.fc_mutation),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(k, format!("must be in [0, 1], got {v}")));
+            }
+        }
+        if s.retrain_every == 0 {
+            return Err(bad("search.retrain_every", "must be at least 1"));
+        }
+        if s.max_generations == 0 {
+            return Err(bad("search.max_generations", "must be at least 1"));
+        }
+        if !(s.tolerance.is_finite() && s.tolerance >= 0.0) {
+            return Err(bad("search.tolerance", "must be finite and >= 0"));
+        }
+        for (k, c) in [
+            ("baseline.solver", &self.baseline.solver),
+            ("retrain", &self.retrain),
+            ("finetune", &self.finetune),
+        ] {
+            c.validate().map_err(|e| bad(k, e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The built-in quick config: synthetic data, a small budget (tests and a first look).
+pub fn synthetic() -> Config {
+    let mut c = Config {
+        name: "lenet-ga-synthetic".into(),
+        ..Config::default()
+    };
+    c.data.source = Source::Synthetic;
+    c.data.path = None;
+    c.data.val = 100;
+    c.baseline.solver.epochs = 10.0;
+    c.search.lambdas = [0.8, 0.1, 0.1];
+    c.search.max_generations = 10;
+    c.search.pop_size = 8;
+    c.retrain.epochs = 1.0;
+    c.finetune.epochs = 1.0;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_papers_and_errors_name_the_key() {
+        let c = Config::default();
+        assert_eq!(
+            (c.search.pop_size, c.search.top_k, c.search.retrain_every),
+            (30, 5, 5)
+        );
+        assert_eq!(
+            (
+                c.search.crossover_prob,
+                c.search.conv_mutation,
+                c.search.fc_mutation
+            ),
+            (0.6, 0.1, 0.15)
+        );
+        let text = c.to_toml().unwrap();
+        assert_eq!(Config::parse(&text, Path::new("x.toml")).unwrap(), c);
+        let e = Config::parse(
+            "method = \"ga-prune\"\n[search]\nlambdas = [0.5, 0.5, 0.5]\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("search.lambdas"), "{e}");
+        let e = Config::parse(
+            "method = \"ga-prune\"\n[search]\npopsize = 3\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("popsize") && e.contains("a.toml"), "{e}");
+        let e = Config::parse(
+            "method = \"ga-prune\"\n[retrain]\nbatch = 0\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("retrain") && e.contains("batch"), "{e}");
+        let e = Config::parse("method = \"other\"\n", Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("method"), "{e}");
+    }
+}

@@ -1,0 +1,22 @@
+//! # evoprune-gaprune
+//!
+//! GA pruning of CNNs after Yang et al., "Multi-Objective Pruning for CNNs Using Genetic
+//! Algorithm" (ICANN 2019, arXiv 1906.00399), on the Caffe LeNet and MNIST:
+//!
+//! | item | what |
+//! | --- | --- |
+//! | [`problem`] | the genome (one bit per conv filter, one per FC connection: 405,070 bits), the prune-only mutation, data, evaluation on the compacted network |
+//! | [`search`] | the two-step loop: `T` generations of GA (top-K + microbial crossover, elitism) or NSGA-II, then the elite retrained with its mask fixed |
+//! | [`pipeline`] | baseline training (cached), the run folder, final retraining, compaction to narrowed convs + CSR FC with measured speed, plots, report, export |
+//! | [`Config`] | the TOML config, the paper's settings as defaults |
+
+pub mod config;
+mod error;
+pub mod io;
+pub mod pipeline;
+pub mod problem;
+pub mod search;
+
+pub use config::Config;
+pub use error::{GapruneError, Result};
+pub use pipeline::{Driver, Summary, export, resume, run};

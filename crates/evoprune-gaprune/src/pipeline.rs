@@ -1,0 +1,603 @@
+//! The run: data, the pre-trained baseline (trained once and cached), the search loop, the
+//! final retraining, physical compaction with measured speed, front/trajectory files, plots and
+//! the report.
+
+use crate::config::{Config, Mode};
+use crate::io::{load_net, save_net};
+use crate::problem::{Data, FULL_MACS, FULL_PARAMS, Part, decode, prepare};
+use crate::search::{Outcome, fitness, retrain, run_loop};
+use crate::{GapruneError, Result};
+use evoprune::pareto::{hypervolume, non_dominated_sort};
+use evoprune_nn::lenet::{LeNet, LeNetMask, Net, SparseLeNet, count_errors, train};
+use evoprune_run::plot::{Marker, Series, chart};
+use evoprune_run::{Block, Report, Reporter, RunDir, Table};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// The paper's Table 1 (Yang et al. 2019): lambdas, then test error, FLOPs and sparsity (%).
+pub const PAPER_TABLE1: [([f64; 3], [f64; 3]); 4] = [
+    ([0.3, 0.4, 0.3], [0.93, 6.22, 94.30]),
+    ([0.5, 0.5, 0.0], [0.87, 6.10, 71.63]),
+    ([0.5, 0.0, 0.5], [0.89, 9.00, 95.42]),
+    ([0.8, 0.1, 0.1], [0.85, 8.16, 91.00]),
+];
+
+/// How a run is driven: reporter of the stages, stop flag, threads override.
+pub struct Driver {
+    /// Receives stage progress and notes.
+    pub reporter: Box<dyn Reporter>,
+    /// Set to stop after the current generation (with a checkpoint).
+    pub stop: Arc<AtomicBool>,
+    /// Override of `search.threads` (0 = keep).
+    pub threads: usize,
+}
+
+/// One pruned network of the result, scored on test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// Index (the `member` of `evoprune export`).
+    pub index: usize,
+    /// Test error (fraction) after the final retraining.
+    pub test_error: f64,
+    /// Validation error after the final retraining.
+    pub val_error: f64,
+    /// Remaining FLOPs fraction (`c`).
+    pub flops: f64,
+    /// Sparsity (`s`, zeroed parameters fraction).
+    pub sparsity: f64,
+    /// Remaining parameters.
+    pub params: usize,
+    /// Kept conv1 / conv2 filters.
+    pub filters: [usize; 2],
+    /// Weighted fitness with the run's lambdas (validation error).
+    pub fitness: f64,
+    /// Inference on the test set, one thread, min of 3 (s): compacted convs + CSR FC.
+    pub sparse_seconds: f64,
+    /// The same with the compacted network's dense FC layers.
+    pub compact_seconds: f64,
+    /// The model file (in the run folder).
+    pub file: String,
+}
+
+/// `result.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultFile {
+    /// GA or NSGA-II.
+    pub mode: Mode,
+    /// Lambdas.
+    pub lambdas: [f64; 3],
+    /// Baseline test error.
+    pub baseline_test_error: f64,
+    /// Baseline validation error.
+    pub baseline_val_error: f64,
+    /// Baseline inference on the test set, one thread, min of 3 (s).
+    pub baseline_seconds: f64,
+    /// The pruned networks (GA: the elite; NSGA-II: the front, by FLOPs).
+    pub members: Vec<Member>,
+    /// Hypervolume of the members' (test error, FLOPs, 1 - sparsity), reference (1, 1, 1).
+    pub hypervolume_test: f64,
+    /// Generations run.
+    pub generations: u64,
+    /// Why the search stopped.
+    pub stopped: String,
+    /// Seconds of evolution, of retraining in the loop, and of the final stage.
+    pub seconds: [f64; 3],
+    /// The data used.
+    pub data: String,
+    /// Test images.
+    pub test_images: usize,
+}
+
+/// What a finished run produced.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The run folder.
+    pub dir: std::path::PathBuf,
+    /// The result.
+    pub result: ResultFile,
+    /// The result as a table for a terminal.
+    pub table: Table,
+}
+
+/// Start a new run of `cfg` in `dir`.
+pub fn run(cfg: &Config, dir: &Path, driver: Driver) -> Result<Summary> {
+    let rd = RunDir::create(dir, &cfg.to_toml()?)?;
+    execute(cfg, rd, driver)
+}
+
+/// Continue (or re-finalise) the run in `dir`.
+pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
+    let rd = RunDir::open(dir)?;
+    let cfg = load_run_config(&rd)?;
+    execute(&cfg, rd, driver)
+}
+
+/// The config saved in a run folder.
+pub fn load_run_config(rd: &RunDir) -> Result<Config> {
+    let path = rd.path(evoprune_run::CONFIG_FILE);
+    Ok(Config::parse(&rd.config_text()?, &path)?)
+}
+
+fn hash_part(h: &mut Sha256, p: &Part) {
+    for v in &p.x {
+        h.update(v.to_le_bytes());
+    }
+    for y in &p.y {
+        h.update(y.to_le_bytes());
+    }
+}
+
+/// The pre-trained LeNet: the configured file, or the cached result of training one with
+/// `baseline.solver` on the training split (key: data + solver + seed).
+pub fn baseline(cfg: &Config, data: &Data, rep: &mut dyn Reporter) -> Result<Net> {
+    if let Some(p) = &cfg.baseline.weights {
+        return load_net(p);
+    }
+    let mut h = Sha256::new();
+    hash_part(&mut h, &data.train);
+    h.update(evoprune_run::config::to_string(&cfg.baseline.solver)?.as_bytes());
+    h.update(cfg.seed.to_le_bytes());
+    h.update(b"lenet-caffe-glorot-v1");
+    let key: String = h
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = cfg
+        .baseline
+        .cache_dir
+        .join(format!("lenet-{key}.safetensors"));
+    if path.exists() {
+        rep.note(&format!(
+            "baseline LeNet from the cache: {}",
+            path.display()
+        ));
+        return load_net(&path);
+    }
+    let solver = &cfg.baseline.solver;
+    let total = (solver.epochs * data.train.len().div_ceil(solver.batch) as f64).round() as u64;
+    rep.stage("training the baseline LeNet", Some(total));
+    let mut net = Net::from_lenet(&LeNet::random(cfg.seed))?;
+    let mut s = solver.clone();
+    s.seed = cfg.seed;
+    train(&mut net, None, &data.train.x, &data.train.y, &s, |i, _| {
+        if i % 20 == 0 {
+            rep.progress(i as u64)
+        }
+    })?;
+    std::fs::create_dir_all(&cfg.baseline.cache_dir)
+        .map_err(|e| evoprune_run::RunError::io(&cfg.baseline.cache_dir, e))?;
+    save_net(&path, &net)?;
+    rep.note(&format!(
+        "baseline LeNet trained and cached: {}",
+        path.display()
+    ));
+    Ok(net)
+}
+
+fn error_of(net: &Net, p: &Part) -> Result<f64> {
+    Ok(count_errors(&net.logits_par(&p.x)?, &p.y) as f64 / p.len() as f64)
+}
+
+fn min_time(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
+    rd.mark_incomplete()?;
+    let rep = driver.reporter.as_mut();
+    let data = prepare(cfg)?;
+    rep.note(&data.description);
+    let base = baseline(cfg, &data, rep)?;
+    let threads = match (driver.threads, cfg.search.threads) {
+        (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        (0, t) => t,
+        (t, _) => t,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| GapruneError::invalid("threads", e.to_string()))?;
+    let mut val = data.val.clone();
+    if cfg.search.fitness_subset > 0 && cfg.search.fitness_subset < val.len() {
+        val.x.truncate(cfg.search.fitness_subset * 784);
+        val.y.truncate(cfg.search.fitness_subset);
+    }
+    let val = Arc::new(val);
+    let out = pool.install(|| {
+        run_loop(
+            cfg,
+            &rd,
+            &base,
+            &data.train,
+            val.clone(),
+            threads,
+            driver.stop.clone(),
+            driver.reporter.as_mut(),
+        )
+    })?;
+    let summary =
+        pool.install(|| finalize(cfg, &rd, &data, &base, out, driver.reporter.as_mut()))?;
+    Ok(summary)
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}", 100.0 * v)
+}
+
+fn finalize(
+    cfg: &Config,
+    rd: &RunDir,
+    data: &Data,
+    base: &Net,
+    out: Outcome,
+    rep: &mut dyn Reporter,
+) -> Result<Summary> {
+    let t_final = Instant::now();
+    let Outcome {
+        state,
+        net,
+        population,
+    } = out;
+    // which masks to finish: the elite (GA) or the unique first front (NSGA-II)
+    let mut genomes: Vec<evoprune::BitString> = match cfg.search.mode {
+        Mode::Ga => vec![
+            evoprune::BitString::from_hex(&state.elite)
+                .map_err(|e| GapruneError::invalid("checkpoint/cycles.json", e))?,
+        ],
+        Mode::Nsga2 => {
+            let pts: Vec<Vec<f64>> = population.iter().map(|i| i.f.clone()).collect();
+            let fronts = non_dominated_sort(&pts);
+            let mut g: Vec<_> = fronts
+                .first()
+                .map(|f| f.iter().map(|&i| population[i].genome.clone()).collect())
+                .unwrap_or_default();
+            g.sort_by_key(|x: &evoprune::BitString| x.to_hex());
+            g.dedup();
+            g
+        }
+    };
+    let masks: Vec<LeNetMask> = genomes.iter().map(decode).collect();
+    genomes.clear();
+    rep.stage(
+        "final retraining and test scoring",
+        Some(masks.len() as u64),
+    );
+    let test = &data.test;
+    let baseline_seconds = min_time(|| base.logits(&test.x).map(|_| ()).map_err(Into::into))?;
+    let baseline_test_error = error_of(base, test)?;
+    let baseline_val_error = error_of(base, &data.val)?;
+    let mut members = Vec::new();
+    std::fs::create_dir_all(rd.path("models"))
+        .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
+    let mut silent = evoprune_run::Silent;
+    for (i, m) in masks.iter().enumerate() {
+        let tuned = retrain(&net, m, &data.train, &cfg.finetune, &mut silent)?;
+        let c = tuned.compact(m)?;
+        let sparse = SparseLeNet::from_compact(&c);
+        let z = sparse.logits(&test.x)?;
+        let test_error = count_errors(&z, &test.y) as f64 / test.len() as f64;
+        let val_error = error_of(&c.net, &data.val)?;
+        let sparse_seconds = min_time(|| sparse.logits(&test.x).map(|_| ()).map_err(Into::into))?;
+        let compact_seconds = min_time(|| c.net.logits(&test.x).map(|_| ()).map_err(Into::into))?;
+        let flops = m.macs() as f64 / FULL_MACS as f64;
+        let params = m.param_count();
+        let file = format!("models/member-{i}.safetensors");
+        let meta = HashMap::from([
+            ("test_error".to_string(), format!("{test_error}")),
+            ("method".to_string(), crate::config::METHOD.to_string()),
+        ]);
+        rd.write(&file, &sparse.to_safetensors(&meta)?)?;
+        members.push(Member {
+            index: i,
+            test_error,
+            val_error,
+            flops,
+            sparsity: 1.0 - params as f64 / FULL_PARAMS as f64,
+            params,
+            filters: [c.conv1.len(), c.conv2.len()],
+            fitness: fitness(
+                &[val_error, flops, params as f64 / FULL_PARAMS as f64],
+                &cfg.search.lambdas,
+            ),
+            sparse_seconds,
+            compact_seconds,
+            file,
+        });
+        rep.progress(i as u64 + 1);
+    }
+    members.sort_by(|a, b| a.flops.total_cmp(&b.flops));
+    for (i, m) in members.iter_mut().enumerate() {
+        if m.index != i {
+            let new = format!("models/member-{i}.safetensors");
+            std::fs::rename(rd.path(&m.file), rd.path(&format!("{new}.tmp")))
+                .map_err(|e| evoprune_run::RunError::io(rd.path(&m.file), e))?;
+            m.file = new;
+        }
+        m.index = i;
+    }
+    for m in &members {
+        let tmp = rd.path(&format!("{}.tmp", m.file));
+        if tmp.exists() {
+            std::fs::rename(&tmp, rd.path(&m.file))
+                .map_err(|e| evoprune_run::RunError::io(&tmp, e))?;
+        }
+    }
+    let pts: Vec<[f64; 3]> = members
+        .iter()
+        .map(|m| [m.test_error, m.flops, 1.0 - m.sparsity])
+        .collect();
+    let hv = hypervolume(&pts, &[1.0, 1.0, 1.0]);
+    let (search_s, retrain_s) = state.history.iter().fold((0.0, 0.0), |(a, b), h| {
+        (a + h.search_seconds, b + h.retrain_seconds)
+    });
+    let result = ResultFile {
+        mode: cfg.search.mode,
+        lambdas: cfg.search.lambdas,
+        baseline_test_error,
+        baseline_val_error,
+        baseline_seconds,
+        members,
+        hypervolume_test: hv,
+        generations: state.generation,
+        stopped: state.stopped.clone().unwrap_or_default(),
+        seconds: [search_s, retrain_s, t_final.elapsed().as_secs_f64()],
+        data: data.description.clone(),
+        test_images: test.len(),
+    };
+    let table = write_outputs(cfg, rd, &state, &result)?;
+    rd.mark_complete(&format!(
+        "{} members, best test error {:.2}%\n",
+        result.members.len(),
+        100.0
+            * result
+                .members
+                .iter()
+                .map(|m| m.test_error)
+                .fold(f64::INFINITY, f64::min)
+    ))?;
+    Ok(Summary {
+        dir: rd.root().to_path_buf(),
+        result,
+        table,
+    })
+}
+
+fn write_outputs(
+    cfg: &Config,
+    rd: &RunDir,
+    state: &crate::search::LoopState,
+    r: &ResultFile,
+) -> Result<Table> {
+    rd.write_json("result.json", r)?;
+    let mut hist = Table::new([
+        "cycle",
+        "generation",
+        "error_before",
+        "flops_before",
+        "params_before",
+        "fitness_before",
+        "error_after",
+        "flops_after",
+        "params_after",
+        "fitness_after",
+        "evaluations",
+        "search_s",
+        "retrain_s",
+    ]);
+    for h in &state.history {
+        hist.push([
+            h.cycle.to_string(),
+            h.generation.to_string(),
+            format!("{:.6}", h.before[0]),
+            format!("{:.6}", h.before[1]),
+            format!("{:.6}", h.before[2]),
+            format!("{:.6}", h.fitness_before),
+            format!("{:.6}", h.after[0]),
+            format!("{:.6}", h.after[1]),
+            format!("{:.6}", h.after[2]),
+            format!("{:.6}", h.fitness_after),
+            h.evaluations.to_string(),
+            format!("{:.2}", h.search_seconds),
+            format!("{:.2}", h.retrain_seconds),
+        ]);
+    }
+    hist.write_csv(&rd.path("history.csv"))?;
+    let mut t = Table::new([
+        "member",
+        "test error %",
+        "val error %",
+        "FLOPs %",
+        "sparsity %",
+        "params",
+        "filters",
+        "speedup (sparse)",
+        "speedup (compact)",
+    ]);
+    for m in &r.members {
+        t.push([
+            m.index.to_string(),
+            pct(m.test_error),
+            pct(m.val_error),
+            pct(m.flops),
+            pct(m.sparsity),
+            m.params.to_string(),
+            format!("{}/{}", m.filters[0], m.filters[1]),
+            format!("{:.1}x", r.baseline_seconds / m.sparse_seconds),
+            format!("{:.1}x", r.baseline_seconds / m.compact_seconds),
+        ]);
+    }
+    t.write_csv(&rd.path("front.csv"))?;
+    // trajectory of the elite (the paper's Fig. 2)
+    let g = |k: usize| -> Vec<(f64, f64)> {
+        state
+            .history
+            .iter()
+            .map(|h| (h.generation as f64, 100.0 * h.after[k]))
+            .collect()
+    };
+    chart(
+        &rd.path("trajectory.svg"),
+        "Elite after each retraining",
+        "generation",
+        "% (FLOPs, parameters) / error x 10",
+        &[
+            Series::new("FLOPs %", g(1), Marker::Line),
+            Series::new("parameters %", g(2), Marker::Line),
+            Series::new(
+                "validation error % x 10",
+                g(0).into_iter().map(|(x, y)| (x, 10.0 * y)).collect(),
+                Marker::Line,
+            ),
+        ],
+    )?;
+    let ours_flops: Vec<(f64, f64)> = r
+        .members
+        .iter()
+        .map(|m| (100.0 * m.flops, 100.0 * m.test_error))
+        .collect();
+    let ours_sp: Vec<(f64, f64)> = r
+        .members
+        .iter()
+        .map(|m| (100.0 * m.sparsity, 100.0 * m.test_error))
+        .collect();
+    let paper_flops: Vec<(f64, f64)> = PAPER_TABLE1.iter().map(|(_, v)| (v[1], v[0])).collect();
+    let paper_sp: Vec<(f64, f64)> = PAPER_TABLE1.iter().map(|(_, v)| (v[2], v[0])).collect();
+    let label = match r.mode {
+        Mode::Ga => "evoprune GA (this run)",
+        Mode::Nsga2 => "evoprune NSGA-II front",
+    };
+    chart(
+        &rd.path("error_vs_flops.svg"),
+        "Test error vs remaining FLOPs",
+        "remaining FLOPs %",
+        "test error %",
+        &[
+            Series::new(label, ours_flops, Marker::Dot),
+            Series::new("Yang et al. Table 1", paper_flops, Marker::Cross),
+            Series::new(
+                "baseline",
+                vec![(100.0, 100.0 * r.baseline_test_error)],
+                Marker::Ring,
+            ),
+        ],
+    )?;
+    chart(
+        &rd.path("error_vs_sparsity.svg"),
+        "Test error vs sparsity",
+        "sparsity %",
+        "test error %",
+        &[
+            Series::new(label, ours_sp, Marker::Dot),
+            Series::new("Yang et al. Table 1", paper_sp, Marker::Cross),
+            Series::new(
+                "baseline",
+                vec![(0.0, 100.0 * r.baseline_test_error)],
+                Marker::Ring,
+            ),
+        ],
+    )?;
+    let mut paper = Table::new(["lambdas", "error %", "FLOPs %", "sparsity %"]);
+    paper.push([
+        "baseline (paper)".to_string(),
+        "0.80".into(),
+        "100".into(),
+        "0".into(),
+    ]);
+    for (l, v) in PAPER_TABLE1 {
+        paper.push([
+            format!("{l:?}"),
+            format!("{:.2}", v[0]),
+            format!("{:.2}", v[1]),
+            format!("{:.2}", v[2]),
+        ]);
+    }
+    let mut rep = Report::new(format!("GA pruning of LeNet: {}", cfg.name));
+    rep.push(Block::Text(format!(
+        "Mode {:?}, lambdas {:?}; {}. Baseline test error {:.2}% (validation {:.2}%). {} generations ({}). Time: evolution {:.0} s, retraining {:.0} s, final stage {:.0} s. Hypervolume of (test error, FLOPs, 1 - sparsity), reference (1, 1, 1): {:.4}.",
+        r.mode,
+        r.lambdas,
+        r.data,
+        100.0 * r.baseline_test_error,
+        100.0 * r.baseline_val_error,
+        r.generations,
+        r.stopped,
+        r.seconds[0],
+        r.seconds[1],
+        r.seconds[2],
+        r.hypervolume_test
+    )))
+    .push(Block::Heading(2, "Result (test set)".into()))
+    .push(Block::Table(t.clone()))
+    .push(Block::Text(format!(
+        "Speedups: dense baseline {:.3} s for the {} test images on one thread, against the compacted network (filters removed) with CSR FC layers (sparse) or dense FC layers (compact); min of 3.",
+        r.baseline_seconds,
+        r.test_images
+    )))
+    .push(Block::Heading(2, "The paper (Yang et al. 2019, Table 1)".into()))
+    .push(Block::Table(paper))
+    .push(Block::Image("error_vs_flops.svg".into(), "Test error vs FLOPs".into()))
+    .push(Block::Image(
+        "error_vs_sparsity.svg".into(),
+        "Test error vs sparsity".into(),
+    ))
+    .push(Block::Image(
+        "trajectory.svg".into(),
+        "The elite after each retraining".into(),
+    ));
+    rd.write("report.md", rep.to_markdown().as_bytes())?;
+    rd.write("report.html", rep.to_html().as_bytes())?;
+    Ok(t)
+}
+
+/// Copy front member `member` of a finished run to `out` after checking that it loads and
+/// reproduces its recorded test error. Returns the path written.
+pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
+    let rd = RunDir::open(run_dir)?;
+    if !rd.is_complete() {
+        return Err(GapruneError::invalid(
+            run_dir.display().to_string(),
+            "the run is not finished (run `evoprune resume` first)",
+        ));
+    }
+    let text = std::fs::read_to_string(rd.path("result.json"))
+        .map_err(|e| evoprune_run::RunError::io(rd.path("result.json"), e))?;
+    let r: ResultFile = serde_json::from_str(&text)
+        .map_err(|e| GapruneError::invalid("result.json", e.to_string()))?;
+    let m = r.members.get(member).ok_or_else(|| {
+        GapruneError::invalid(
+            "--member",
+            format!("the run has members 0..{}", r.members.len()),
+        )
+    })?;
+    let bytes = std::fs::read(rd.path(&m.file))
+        .map_err(|e| evoprune_run::RunError::io(rd.path(&m.file), e))?;
+    let cfg = load_run_config(&rd)?;
+    let data = prepare(&cfg)?;
+    let s = SparseLeNet::from_safetensors(&bytes)
+        .map_err(|e| GapruneError::invalid(m.file.clone(), e.to_string()))?;
+    let e = count_errors(&s.logits(&data.test.x)?, &data.test.y) as f64 / data.test.len() as f64;
+    if (e - m.test_error).abs() > 1e-9 {
+        return Err(GapruneError::invalid(
+            m.file.clone(),
+            format!(
+                "test error {e} differs from the recorded {}: the file or the data changed",
+                m.test_error
+            ),
+        ));
+    }
+    evoprune_run::write_atomic(out, &bytes)?;
+    Ok(out.to_path_buf())
+}

@@ -1,0 +1,376 @@
+//! The paper's two-step loop, shared by the GA and NSGA-II modes: `retrain_every` generations of
+//! evolution on fixed weights (one engine run, checkpointed every generation), then the elite's
+//! weights are retrained with its mask fixed and the next cycle starts from it. After each cycle
+//! the weights and the cycle state are written to the run folder, so an interrupted run loses
+//! at most the generation in flight.
+
+use crate::config::{Config, Mode};
+use crate::io::{load_net, save_net};
+use crate::problem::{LenetPruning, Part, PruneMutation, Seeding, decode, encode, measure};
+use crate::{GapruneError, Result};
+use evoprune::{
+    BitString, Executor, FileCheckpoint, Individual, MaxGenerations, Microbial, Nsga2, Nsga2Config,
+    TerminationReason, WeightedGa, WeightedGaConfig,
+};
+use evoprune_nn::lenet::{LeNetMask, Net, train};
+use evoprune_run::{Reporter, RunDir};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// One retraining cycle, as recorded in `history.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CycleRecord {
+    /// Cycle number (0-based).
+    pub cycle: u64,
+    /// Generations done at its end.
+    pub generation: u64,
+    /// The elite's (validation error, FLOPs fraction, parameter fraction) before retraining.
+    pub before: [f64; 3],
+    /// The same after retraining.
+    pub after: [f64; 3],
+    /// Weighted fitness before retraining.
+    pub fitness_before: f64,
+    /// Weighted fitness after retraining.
+    pub fitness_after: f64,
+    /// Evaluations of the cycle.
+    pub evaluations: u64,
+    /// Seconds of evolution.
+    pub search_seconds: f64,
+    /// Seconds of retraining.
+    pub retrain_seconds: f64,
+}
+
+/// `checkpoint/cycles.json`: where the loop stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// The next cycle to run.
+    pub cycle: u64,
+    /// Generations done.
+    pub generation: u64,
+    /// Genomes (hex) the next cycle starts from: the elite (GA) or the whole population
+    /// (NSGA-II).
+    pub population: Vec<String>,
+    /// The elite of the last cycle (hex).
+    pub elite: String,
+    /// Finished cycles.
+    pub history: Vec<CycleRecord>,
+    /// File (in `checkpoint/`) of the current weights.
+    pub weights: String,
+    /// Why the loop ended, once it has.
+    pub stopped: Option<String>,
+}
+
+/// What the loop hands to the report.
+pub struct Outcome {
+    /// The final state.
+    pub state: LoopState,
+    /// The final weights (retrained on the elite's mask).
+    pub net: Net,
+    /// The final population's genomes with their validation objectives under `net`'s
+    /// predecessor weights (as the last cycle saw them).
+    pub population: Vec<Individual<BitString>>,
+}
+
+/// Weighted fitness of (error, FLOPs, params) with `l`.
+pub fn fitness(f: &[f64], l: &[f64; 3]) -> f64 {
+    f.iter().zip(l).map(|(a, b)| a * b).sum()
+}
+
+fn elite_of(pop: &[Individual<BitString>], cfg: &Config) -> usize {
+    let l = &cfg.search.lambdas;
+    let mut best = 0;
+    for (i, ind) in pop.iter().enumerate() {
+        let take = match cfg.search.mode {
+            // the engine ranks by weighted fitness
+            Mode::Ga => ind.rank < pop[best].rank,
+            // the first front's member with the best weighted fitness
+            Mode::Nsga2 => {
+                (ind.rank, fitness(&ind.f, l)) < (pop[best].rank, fitness(&pop[best].f, l))
+            }
+        };
+        if ind.is_feasible() && (take || !pop[best].is_feasible()) {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Retrain `net` on `mask` (filters physically removed; pruned connections stay zero).
+pub fn retrain(
+    net: &Net,
+    mask: &LeNetMask,
+    train_part: &Part,
+    solver: &evoprune_nn::lenet::SolverConfig,
+    rep: &mut dyn Reporter,
+) -> Result<Net> {
+    let mut c = net.compact_filters(mask)?;
+    let m = c.mask.clone();
+    train(
+        &mut c.net,
+        Some(&m),
+        &train_part.x,
+        &train_part.y,
+        solver,
+        |i, _| {
+            if i % 20 == 0 {
+                rep.progress(i as u64)
+            }
+        },
+    )?;
+    let mut out = net.masked(mask)?;
+    out.scatter(&c)?;
+    Ok(out)
+}
+
+fn cycle_dir(rd: &RunDir, k: u64) -> std::path::PathBuf {
+    rd.checkpoint_dir().join(format!("cycle-{k:04}"))
+}
+
+/// Run (or continue) the loop. `base` are the pre-trained weights.
+#[allow(clippy::too_many_arguments)]
+pub fn run_loop(
+    cfg: &Config,
+    rd: &RunDir,
+    base: &Net,
+    train_part: &Part,
+    val: Arc<Part>,
+    threads: usize,
+    stop: Arc<AtomicBool>,
+    rep: &mut dyn Reporter,
+) -> Result<Outcome> {
+    let ck = rd.checkpoint_dir();
+    std::fs::create_dir_all(&ck).map_err(|e| evoprune_run::RunError::io(&ck, e))?;
+    let state_path = ck.join("cycles.json");
+    let full = encode(&LeNetMask::full());
+    let mut st: LoopState = if state_path.exists() {
+        let text = std::fs::read_to_string(&state_path)
+            .map_err(|e| evoprune_run::RunError::io(&state_path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| GapruneError::invalid(state_path.display().to_string(), e.to_string()))?
+    } else {
+        save_net(&ck.join("weights-0000.safetensors"), base)?;
+        LoopState {
+            cycle: 0,
+            generation: 0,
+            population: vec![full.to_hex()],
+            elite: full.to_hex(),
+            history: Vec::new(),
+            weights: "weights-0000.safetensors".into(),
+            stopped: None,
+        }
+    };
+    let parse = |h: &str| {
+        BitString::from_hex(h)
+            .map_err(|e| GapruneError::invalid(state_path.display().to_string(), e))
+    };
+    let s = &cfg.search;
+    let mutation = PruneMutation {
+        conv: s.conv_mutation,
+        fc: s.fc_mutation,
+    };
+    let mut last_pop: Vec<Individual<BitString>> = Vec::new();
+    rep.stage(
+        &format!(
+            "{} search ({} generations max, retrain every {})",
+            match s.mode {
+                Mode::Ga => "GA",
+                Mode::Nsga2 => "NSGA-II",
+            },
+            s.max_generations,
+            s.retrain_every
+        ),
+        Some(s.max_generations),
+    );
+    rep.progress(st.generation);
+    while st.stopped.is_none() {
+        let k = st.cycle;
+        let net = Arc::new(load_net(&ck.join(&st.weights))?);
+        let problem = LenetPruning::new(net.clone(), val.clone());
+        let seeds: Vec<BitString> = st
+            .population
+            .iter()
+            .map(|h| parse(h))
+            .collect::<Result<_>>()?;
+        let sampling = match (k, s.mode) {
+            (0, _) => Seeding::Mutants {
+                parent: full.clone(),
+                keep_parent: false,
+                mutation: mutation.clone(),
+            },
+            (_, Mode::Ga) => Seeding::Mutants {
+                parent: seeds[0].clone(),
+                keep_parent: true,
+                mutation: mutation.clone(),
+            },
+            (_, Mode::Nsga2) => Seeding::Given(seeds),
+        };
+        let gens = s.retrain_every.min(s.max_generations - st.generation);
+        let dir = cycle_dir(rd, k);
+        let resume = dir.join("run.id").exists();
+        let t = Instant::now();
+        let fingerprint = format!("{}\ncycle {k}", cfg.to_toml()?);
+        let seed = cfg.seed.wrapping_add(k.wrapping_mul(0x9e37_79b9));
+        let exec_state = match s.mode {
+            Mode::Ga => {
+                let algo = WeightedGa::new(
+                    WeightedGaConfig {
+                        pop_size: s.pop_size,
+                        top_k: s.top_k,
+                        crossover_prob: s.crossover_prob,
+                        weights: s.lambdas.to_vec(),
+                    },
+                    sampling,
+                    Microbial::default(),
+                    mutation.clone(),
+                )?;
+                Executor::new(&problem, algo)
+                    .seed(seed)
+                    .threads(threads)
+                    .cache(false)
+                    .fingerprint(fingerprint)
+                    .termination(MaxGenerations(gens))
+                    .checkpoint(FileCheckpoint::new(&dir, 1))
+                    .resume(resume)
+                    .stop_flag(stop.clone())
+                    .run()?
+            }
+            Mode::Nsga2 => {
+                let algo = Nsga2::new(
+                    Nsga2Config {
+                        pop_size: s.pop_size,
+                        crossover_prob: s.crossover_prob,
+                        ..Default::default()
+                    },
+                    sampling,
+                    Microbial::default(),
+                    mutation.clone(),
+                )?;
+                Executor::new(&problem, algo)
+                    .seed(seed)
+                    .threads(threads)
+                    .cache(false)
+                    .fingerprint(fingerprint)
+                    .termination(MaxGenerations(gens))
+                    .checkpoint(FileCheckpoint::new(&dir, 1))
+                    .resume(resume)
+                    .stop_flag(stop.clone())
+                    .run()?
+            }
+        };
+        if exec_state.reason == TerminationReason::Interrupted {
+            return Err(GapruneError::Interrupted {
+                generation: st.generation,
+                run_dir: rd.root().to_path_buf(),
+            });
+        }
+        let search_seconds = t.elapsed().as_secs_f64();
+        let pop = exec_state.state.population;
+        let e = elite_of(&pop, cfg);
+        let elite = pop[e].genome.clone();
+        let before = [pop[e].f[0], pop[e].f[1], pop[e].f[2]];
+        let mask = decode(&elite);
+        rep.stage(
+            &format!("retraining the elite (cycle {k})"),
+            Some((cfg.retrain.epochs * train_part.len().div_ceil(cfg.retrain.batch) as f64) as u64),
+        );
+        let t = Instant::now();
+        let new_net = retrain(&net, &mask, train_part, &cfg.retrain, rep)?;
+        let retrain_seconds = t.elapsed().as_secs_f64();
+        let after = measure(&new_net, &mask, &val)?;
+        st.generation += gens;
+        st.history.push(CycleRecord {
+            cycle: k,
+            generation: st.generation,
+            before,
+            after,
+            fitness_before: fitness(&before, &s.lambdas),
+            fitness_after: fitness(&after, &s.lambdas),
+            evaluations: exec_state.state.stats.evaluations,
+            search_seconds,
+            retrain_seconds,
+        });
+        rep.note(&format!(
+            "generation {:>4}: elite error {:.2}% -> {:.2}% after retraining, FLOPs {:.2}%, params {:.2}%, fitness {:.5}",
+            st.generation,
+            100.0 * before[0],
+            100.0 * after[0],
+            100.0 * after[1],
+            100.0 * after[2],
+            fitness(&after, &s.lambdas)
+        ));
+        st.population = match s.mode {
+            Mode::Ga => vec![elite.to_hex()],
+            Mode::Nsga2 => pop.iter().map(|i| i.genome.to_hex()).collect(),
+        };
+        st.elite = elite.to_hex();
+        st.cycle += 1;
+        let h = &st.history;
+        if st.generation >= s.max_generations {
+            st.stopped = Some(format!("generation budget ({})", s.max_generations));
+        } else if s.patience > 0 && h.len() > s.patience {
+            let old = h[h.len() - 1 - s.patience].fitness_after;
+            let new = h[h.len() - 1].fitness_after;
+            if old - new < s.tolerance {
+                st.stopped = Some(format!(
+                    "converged: elite fitness improved by {:.2e} < {} over {} cycles",
+                    old - new,
+                    s.tolerance,
+                    s.patience
+                ));
+            }
+        }
+        let old_weights = st.weights.clone();
+        st.weights = format!("weights-{:04}.safetensors", st.cycle);
+        save_net(&ck.join(&st.weights), &new_net)?;
+        let json = serde_json::to_vec_pretty(&st).expect("serialisable");
+        evoprune_run::write_atomic(&state_path, &json)?;
+        let _ = std::fs::remove_file(ck.join(old_weights));
+        let _ = std::fs::remove_dir_all(&dir);
+        last_pop = pop;
+        if st.stopped.is_none() {
+            rep.stage(
+                &format!(
+                    "{} search",
+                    match s.mode {
+                        Mode::Ga => "GA",
+                        Mode::Nsga2 => "NSGA-II",
+                    }
+                ),
+                Some(s.max_generations),
+            );
+            rep.progress(st.generation);
+        }
+    }
+    let net = load_net(&ck.join(&st.weights))?;
+    if last_pop.is_empty() {
+        // finished before (a re-finalisation): the saved population, re-scored under the final
+        // weights
+        let specs = [
+            evoprune::ObjectiveSpec::minimize("error"),
+            evoprune::ObjectiveSpec::minimize("flops"),
+            evoprune::ObjectiveSpec::minimize("params"),
+        ];
+        last_pop = st
+            .population
+            .iter()
+            .map(|h| {
+                let g = parse(h)?;
+                let f = measure(&net, &decode(&g), &val)?;
+                Ok(Individual::from_outcome(
+                    g,
+                    Ok(evoprune::Evaluation::new(f.to_vec())),
+                    &specs,
+                    0,
+                )?)
+            })
+            .collect::<Result<_>>()?;
+        evoprune::RankAndCrowding::assign(&mut last_pop);
+    }
+    Ok(Outcome {
+        state: st,
+        net,
+        population: last_pop,
+    })
+}
