@@ -7,7 +7,7 @@
 //! | [`Mlp`], [`HeadConfig`] | the dense head of MO-EvoPruneDeepTL: inputs -> Dense 512 (ReLU, no bias) -> Dense C |
 //! | [`train_head`], [`TrainConfig`] | mini-batch training: SGD (momentum, Nesterov, weight decay, lr decay) or Adam, cross-entropy, early stopping with patience/min_delta/restore-best; a NaN loss is an error |
 //! | [`gather_columns`] | physically compact the active input columns of a mask |
-//! | [`lenet`] | LeNet (Caffe variant, 431,080 parameters) with per-filter and per-connection masks, exact mask-aware parameter/MAC counts, and an im2col + gemm forward |
+//! | [`lenet`] | LeNet (Caffe variant, 431,080 parameters) for any layer widths: per-filter and per-connection masks, exact mask-aware parameter/MAC counts, im2col + gemm forward and backward, Caffe-solver training with fixed masks (bit-identical on 1 or N threads), physical compaction and a CSR sparse form with safetensors I/O |
 //! | [`metrics`] | accuracy, per-class accuracy, confusion matrix, ODIN scores, exact AUROC with ties |
 //!
 //! Training runs on its own fused, allocation-free loop over the `gemm` crate: per candidate the

@@ -41,6 +41,29 @@ fn describe(e: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// `path` made relative to `base` (a config file's folder) when it is relative, lexically
+/// normalised (`a/../b` -> `b`), absolute when the working directory is known.
+pub fn resolve(base: &Path, path: &Path) -> std::path::PathBuf {
+    use std::path::{Component, PathBuf};
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in base.join(path).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,27 +110,4 @@ mod tests {
         let s = to_string(&v).unwrap();
         assert_eq!(parse::<Outer>(&s, Path::new("r")).unwrap(), v);
     }
-}
-
-/// `path` made relative to `base` (a config file's folder) when it is relative, lexically
-/// normalised (`a/../b` -> `b`), absolute when the working directory is known.
-pub fn resolve(base: &Path, path: &Path) -> std::path::PathBuf {
-    use std::path::{Component, PathBuf};
-    if path.is_absolute() {
-        return path.to_path_buf();
-    }
-    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
-    let mut out = PathBuf::new();
-    for c in base.join(path).components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }

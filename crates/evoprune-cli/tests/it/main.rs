@@ -163,6 +163,17 @@ fn run_config_errors_name_the_key_and_exit_2() {
     std::fs::write(d.path().join("range.toml"), "[search]\npop_size = 2\n").unwrap();
     std::fs::write(d.path().join("type.toml"), "[train]\nlr = \"fast\"\n").unwrap();
     std::fs::write(d.path().join("section.toml"), "[serch]\npop_size = 10\n").unwrap();
+    std::fs::write(
+        d.path().join("ga.toml"),
+        "method = \"ga-prune\"\n[search]\nlambdas = [0.5, 0.5, 0.5]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("ga-typo.toml"),
+        "method = \"ga-prune\"\n[search]\npmf = 0.1\n",
+    )
+    .unwrap();
+    std::fs::write(d.path().join("method.toml"), "method = \"prune-all\"\n").unwrap();
     for (args, needles) in [
         (
             vec!["run", "typo.toml"],
@@ -175,6 +186,15 @@ fn run_config_errors_name_the_key_and_exit_2() {
         (vec!["run", "type.toml"], vec!["type.toml", "line 2", "lr"]),
         (vec!["run", "section.toml"], vec!["section.toml", "serch"]),
         (vec!["run", "missing.toml"], vec!["missing.toml"]),
+        (
+            vec!["run", "ga.toml"],
+            vec!["search.lambdas", "summing to 1"],
+        ),
+        (
+            vec!["run", "ga-typo.toml"],
+            vec!["ga-typo.toml", "line 3", "pmf"],
+        ),
+        (vec!["run", "method.toml"], vec!["method", "prune-all"]),
         (
             vec!["resume", "nowhere"],
             vec!["nowhere", "not a run folder"],
@@ -194,41 +214,51 @@ fn run_config_errors_name_the_key_and_exit_2() {
     }
 }
 
-#[test]
-fn run_kill_9_resume_and_export() {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("tiny.toml"), TINY).unwrap();
-    let o = evoprune(&["run", "tiny.toml", "--out", "straight"], d.path());
+/// Write `text` to `config`, `evoprune run` it into `straight` (must succeed); its stdout.
+fn straight_run(dir: &Path, config: &str, text: &str) -> String {
+    std::fs::write(dir.join(config), text).unwrap();
+    let o = evoprune(&["run", config, "--out", "straight"], dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        out.contains("final front") && out.contains("baseline"),
-        "{out}"
-    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
 
+/// `evoprune run CONFIG --out killed`, SIGKILLed `delay_ms` after `marker` appears; an
+/// unfinished run must then refuse to export.
+fn run_and_kill_9(dir: &Path, config: &str, marker: &str, delay_ms: u64) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_evoprune"))
-        .args(["run", "tiny.toml", "--out", "killed"])
-        .current_dir(d.path())
+        .args(["run", config, "--out", "killed"])
+        .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let ck = d.path().join("killed/checkpoint/state.ckpt");
-    for _ in 0..20000 {
+    let ck = dir.join(marker);
+    for _ in 0..60_000 {
         if ck.exists() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
-    // an unfinished run cannot be exported
-    if !d.path().join("killed/COMPLETE").exists() {
-        let o = evoprune(&["export", "killed", "--member", "0"], d.path());
+    if !dir.join("killed/COMPLETE").exists() {
+        let o = evoprune(&["export", "killed", "--member", "0"], dir);
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
     }
+}
+
+#[test]
+fn run_kill_9_resume_and_export() {
+    let d = tempfile::tempdir().unwrap();
+    let out = straight_run(d.path(), "tiny.toml", TINY);
+    assert!(
+        out.contains("final front") && out.contains("baseline"),
+        "{out}"
+    );
+
+    run_and_kill_9(d.path(), "tiny.toml", "killed/checkpoint/state.ckpt", 20);
     let o = evoprune(&["resume", "killed"], d.path());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in [
@@ -257,4 +287,69 @@ fn run_kill_9_resume_and_export() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(d.path().join("h.safetensors").is_file() && d.path().join("h.json").is_file());
+}
+
+/// GA pruning on generated 28x28 digits: two retraining cycles of a small population.
+const GA_TINY: &str = r#"
+method = "ga-prune"
+name = "ga-tiny"
+[data]
+source = "synthetic"
+val = 100
+synthetic_per_class = 40
+[baseline]
+cache_dir = "cache"
+solver = { epochs = 6.0 }
+[search]
+lambdas = [0.8, 0.1, 0.1]
+pop_size = 6
+max_generations = 6
+retrain_every = 3
+[retrain]
+epochs = 0.5
+[finetune]
+epochs = 1.0
+"#;
+
+fn history_without_times(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("history.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplitn(3, ',').last().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn ga_prune_kill_9_mid_cycle_resume_and_export() {
+    let d = tempfile::tempdir().unwrap();
+    let out = straight_run(d.path(), "ga.toml", GA_TINY);
+    assert!(out.contains("Ga search: 6 generations"), "{out}");
+
+    // kill inside the first cycle, after its first generation's checkpoint
+    run_and_kill_9(
+        d.path(),
+        "ga.toml",
+        "killed/checkpoint/cycle-0000/state.ckpt",
+        0,
+    );
+    let o = evoprune(&["resume", "killed"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        history_without_times(&d.path().join("killed")),
+        history_without_times(&d.path().join("straight"))
+    );
+    let o = evoprune(
+        &[
+            "export",
+            "killed",
+            "--member",
+            "0",
+            "--out",
+            "m.safetensors",
+        ],
+        d.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(d.path().join("m.safetensors").is_file());
 }
