@@ -61,9 +61,9 @@ fn lite0_blocks() -> Vec<BlockSpec> {
 }
 
 /// A convolution with batch norm folded in: `w' = w * g / sqrt(v + eps)`, `b' = beta - m * g / sqrt(v + eps)`.
-struct FoldedConv {
-    w: Tensor<4>,
-    b: Tensor<1>,
+pub(crate) struct FoldedConv {
+    pub(crate) w: Tensor<4>,
+    pub(crate) b: Tensor<1>,
     stride: usize,
     /// (top, bottom) = (left, right): TF "same" padding, computed for the reference input size.
     pad: (usize, usize),
@@ -71,7 +71,7 @@ struct FoldedConv {
 }
 
 impl FoldedConv {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let opts = ConvOptions {
             stride: [self.stride; 2],
             padding: [self.pad, self.pad],
@@ -112,13 +112,13 @@ const BN_EPS: f32 = 1e-3;
 
 /// Stride, TF-same padding and groups of one convolution.
 #[derive(Clone, Copy)]
-struct Geometry {
+pub(crate) struct Geometry {
     stride: usize,
     pad: (usize, usize),
     groups: usize,
 }
 
-const fn geo(stride: usize, pad: (usize, usize), groups: usize) -> Geometry {
+pub(crate) const fn geo(stride: usize, pad: (usize, usize), groups: usize) -> Geometry {
     Geometry {
         stride,
         pad,
@@ -126,13 +126,13 @@ const fn geo(stride: usize, pad: (usize, usize), groups: usize) -> Geometry {
     }
 }
 
-struct Weights<'a> {
-    map: &'a HashMap<String, Array>,
-    path: PathBuf,
+pub(crate) struct Weights<'a> {
+    pub(crate) map: &'a HashMap<String, Array>,
+    pub(crate) path: PathBuf,
 }
 
 impl Weights<'_> {
-    fn get(&self, name: &str, shape: &[usize]) -> Result<&Array> {
+    pub(crate) fn get(&self, name: &str, shape: &[usize]) -> Result<&Array> {
         let a = self.map.get(name).ok_or_else(|| VisionError::Weights {
             path: self.path.clone(),
             reason: format!("missing tensor '{name}'"),
@@ -155,6 +155,19 @@ impl Weights<'_> {
         geo: Geometry,
         dev: &Device,
     ) -> Result<FoldedConv> {
+        self.folded_eps(conv, bn, shape, geo, BN_EPS, dev)
+    }
+
+    /// [`Weights::folded`] with batch norm epsilon `eps`.
+    pub(crate) fn folded_eps(
+        &self,
+        conv: &str,
+        bn: &str,
+        shape: [usize; 4],
+        geo: Geometry,
+        eps: f32,
+        dev: &Device,
+    ) -> Result<FoldedConv> {
         let w = self.get(&format!("{conv}.weight"), &shape)?;
         let o = shape[0];
         let gamma = self.get(&format!("{bn}.weight"), &[o])?;
@@ -165,7 +178,7 @@ impl Weights<'_> {
         let mut wf = w.data.clone();
         let mut bf = vec![0.0f32; o];
         for c in 0..o {
-            let scale = gamma.data[c] / (var.data[c] + BN_EPS).sqrt();
+            let scale = gamma.data[c] / (var.data[c] + eps).sqrt();
             wf[c * per..(c + 1) * per]
                 .iter_mut()
                 .for_each(|v| *v *= scale);
@@ -384,18 +397,7 @@ impl EfficientNetLite0 {
 
     /// Pooled features of images given as row-major NCHW `f32` values.
     pub fn features_of(&self, x: &[f32], n: usize, h: usize, w: usize) -> Result<Vec<f32>> {
-        if x.len() != n * 3 * h * w {
-            return Err(VisionError::Shape(format!(
-                "{} values for {n} images of 3x{h}x{w}",
-                x.len()
-            )));
-        }
-        let t = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [n, 3, h, w]), &self.device);
-        Ok(self
-            .features(t)
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 tensor"))
+        crate::on_nchw(x, n, h, w, &self.device, |t| self.features(t))
     }
 }
 
