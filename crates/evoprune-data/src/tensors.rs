@@ -1,4 +1,6 @@
-//! safetensors files: read any float/int tensor as `f32`, write `f32` tensors (feature caches).
+//! Named-tensor files: safetensors (read any float/int tensor as `f32`, write `f32` tensors for
+//! feature caches) and PyTorch checkpoints (`.pth` / `.pt`, read with the `pytorch-reader`
+//! crate: zip, legacy and tar containers, strided views gathered).
 
 use crate::numpy::Array;
 use crate::{DataError, Dataset, Result};
@@ -16,8 +18,16 @@ pub fn names(path: &Path) -> Result<Vec<String>> {
     Ok(n)
 }
 
-/// Every tensor of a safetensors file, converted to `f32`.
+/// Every tensor of a safetensors file, or of a PyTorch checkpoint (`.pth`, `.pt`: its state
+/// dict, found under a top-level `state_dict` or `model` key when the checkpoint has one),
+/// converted to `f32`.
 pub fn read_all(path: &Path) -> Result<HashMap<String, Array>> {
+    if matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("pth" | "pt")
+    ) {
+        return read_pytorch(path);
+    }
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| DataError::format(path, format!("not a valid safetensors file: {e}")))?;
@@ -35,12 +45,67 @@ pub fn read(path: &Path, name: &str) -> Result<Array> {
     view_to_array(path, name, &st)
 }
 
+fn read_pytorch(path: &Path) -> Result<HashMap<String, Array>> {
+    use pytorch_reader::{DType, PytorchReader};
+    let bad =
+        |e: String| DataError::format(path, format!("not a readable PyTorch checkpoint: {e}"));
+    let mut reader = PytorchReader::new(path).map_err(|e| bad(e.to_string()))?;
+    for key in ["state_dict", "model"] {
+        if reader
+            .keys()
+            .iter()
+            .any(|k| k.starts_with(&format!("{key}.")))
+        {
+            reader =
+                PytorchReader::with_top_level_key(path, key).map_err(|e| bad(e.to_string()))?;
+            break;
+        }
+    }
+    reader
+        .tensors()
+        .iter()
+        .map(|(name, t)| {
+            let b = t.read().map_err(|e| bad(e.to_string()))?;
+            let dtype = match t.dtype() {
+                DType::F32 => Dtype::F32,
+                DType::F64 => Dtype::F64,
+                DType::I64 => Dtype::I64,
+                DType::I32 => Dtype::I32,
+                DType::U8 => Dtype::U8,
+                DType::F16 => Dtype::F16,
+                DType::BF16 => Dtype::BF16,
+                d => {
+                    return Err(DataError::format(
+                        path,
+                        format!("tensor '{name}': dtype {d:?} is not supported"),
+                    ));
+                }
+            };
+            let data = to_f32(path, name, dtype, &b)?;
+            Ok((
+                name.clone(),
+                Array {
+                    shape: t.shape().to_vec(),
+                    data,
+                },
+            ))
+        })
+        .collect()
+}
+
 fn view_to_array(path: &Path, name: &str, st: &SafeTensors<'_>) -> Result<Array> {
     let v = st
         .tensor(name)
         .map_err(|_| DataError::format(path, format!("no tensor '{name}'")))?;
-    let b = v.data();
-    let data: Vec<f32> = match v.dtype() {
+    Ok(Array {
+        shape: v.shape().to_vec(),
+        data: to_f32(path, name, v.dtype(), v.data())?,
+    })
+}
+
+/// Little-endian values of `dtype` as `f32`.
+fn to_f32(path: &Path, name: &str, dtype: Dtype, b: &[u8]) -> Result<Vec<f32>> {
+    let data: Vec<f32> = match dtype {
         Dtype::F32 => b
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
@@ -73,10 +138,7 @@ fn view_to_array(path: &Path, name: &str, st: &SafeTensors<'_>) -> Result<Array>
             ));
         }
     };
-    Ok(Array {
-        shape: v.shape().to_vec(),
-        data,
-    })
+    Ok(data)
 }
 
 /// IEEE half to single precision.
@@ -195,5 +257,40 @@ mod tests {
             read(&p, "_conv_stem.weight").unwrap().shape,
             vec![32, 3, 3, 3]
         );
+    }
+}
+
+#[cfg(test)]
+mod pytorch_tests {
+    use super::*;
+
+    fn fixture() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny.pth")
+    }
+
+    #[test]
+    fn reads_a_zip_checkpoint_state_dict_with_strided_and_half_tensors() {
+        let m = read_all(&fixture()).unwrap();
+        assert_eq!(m.len(), 4, "{:?}", m.keys().collect::<Vec<_>>());
+        let w = &m["conv.weight"];
+        assert_eq!(w.shape, vec![2, 1, 3, 3]);
+        let want: Vec<f32> = (0..18).map(|i| i as f32 / 8.0 - 1.0).collect();
+        assert_eq!(w.data, want);
+        // the transposed view is gathered into row-major order
+        let p = &m["proj.weight"];
+        assert_eq!(p.shape, vec![3, 2]);
+        assert_eq!(p.data, vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert_eq!(m["bn.bias"].data, vec![0.5, -1.25, 3.0]);
+        assert_eq!(m["bn.num_batches_tracked"].data, vec![7.0]);
+    }
+
+    #[test]
+    fn a_truncated_checkpoint_is_an_error_naming_the_file() {
+        let bytes = std::fs::read(fixture()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut.pth");
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = read_all(&p).unwrap_err().to_string();
+        assert!(e.contains("cut.pth"), "{e}");
     }
 }

@@ -128,3 +128,14 @@ fn missing_or_misshapen_tensors_are_errors_naming_them() {
         .to_string();
     assert!(e.contains("layer1.0.conv2.weight"), "{e}");
 }
+
+#[test]
+fn pth_checkpoints_are_read_through_the_same_path() {
+    // a real zip-format .pth (not a ResNet): it is parsed, and the first missing tensor named
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evoprune-data/tests/fixtures/tiny.pth");
+    let e = ResNet50::load(&p, &default_device())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("tiny.pth") && e.contains("conv1.weight"), "{e}");
+}
