@@ -124,6 +124,35 @@ pub fn retrain(
     Ok(out)
 }
 
+/// The settings of one cycle's engine run (checkpointed every generation in its own folder).
+struct CycleRun {
+    seed: u64,
+    threads: usize,
+    fingerprint: String,
+    gens: u64,
+    dir: std::path::PathBuf,
+    resume: bool,
+    stop: Arc<AtomicBool>,
+}
+
+impl CycleRun {
+    fn executor<'p, A: evoprune::Algorithm<&'p LenetPruning>>(
+        &self,
+        problem: &'p LenetPruning,
+        algo: A,
+    ) -> Executor<&'p LenetPruning, A> {
+        Executor::new(problem, algo)
+            .seed(self.seed)
+            .threads(self.threads)
+            .cache(false)
+            .fingerprint(self.fingerprint.clone())
+            .termination(MaxGenerations(self.gens))
+            .checkpoint(FileCheckpoint::new(&self.dir, 1))
+            .resume(self.resume)
+            .stop_flag(self.stop.clone())
+    }
+}
+
 fn cycle_dir(rd: &RunDir, k: u64) -> std::path::PathBuf {
     rd.checkpoint_dir().join(format!("cycle-{k:04}"))
 }
@@ -212,6 +241,15 @@ pub fn run_loop(
         let t = Instant::now();
         let fingerprint = format!("{}\ncycle {k}", cfg.to_toml()?);
         let seed = cfg.seed.wrapping_add(k.wrapping_mul(0x9e37_79b9));
+        let opts = CycleRun {
+            seed,
+            threads,
+            fingerprint,
+            gens,
+            dir: dir.clone(),
+            resume,
+            stop: stop.clone(),
+        };
         let exec_state = match s.mode {
             Mode::Ga => {
                 let algo = WeightedGa::new(
@@ -225,16 +263,7 @@ pub fn run_loop(
                     Microbial::default(),
                     mutation.clone(),
                 )?;
-                Executor::new(&problem, algo)
-                    .seed(seed)
-                    .threads(threads)
-                    .cache(false)
-                    .fingerprint(fingerprint)
-                    .termination(MaxGenerations(gens))
-                    .checkpoint(FileCheckpoint::new(&dir, 1))
-                    .resume(resume)
-                    .stop_flag(stop.clone())
-                    .run()?
+                opts.executor(&problem, algo).run()?
             }
             Mode::Nsga2 => {
                 let algo = Nsga2::new(
@@ -247,16 +276,7 @@ pub fn run_loop(
                     Microbial::default(),
                     mutation.clone(),
                 )?;
-                Executor::new(&problem, algo)
-                    .seed(seed)
-                    .threads(threads)
-                    .cache(false)
-                    .fingerprint(fingerprint)
-                    .termination(MaxGenerations(gens))
-                    .checkpoint(FileCheckpoint::new(&dir, 1))
-                    .resume(resume)
-                    .stop_flag(stop.clone())
-                    .run()?
+                opts.executor(&problem, algo).run()?
             }
         };
         if exec_state.reason == TerminationReason::Interrupted {
