@@ -252,7 +252,7 @@ fn finalize(
         population,
     } = out;
     // which masks to finish: the elite (GA) or the unique first front (NSGA-II)
-    let mut genomes: Vec<evoprune::BitString> = match cfg.search.mode {
+    let genomes: Vec<evoprune::BitString> = match cfg.search.mode {
         Mode::Ga => vec![
             evoprune::BitString::from_hex(&state.elite)
                 .map_err(|e| GapruneError::invalid("checkpoint/cycles.json", e))?,
@@ -269,8 +269,11 @@ fn finalize(
             g
         }
     };
-    let masks: Vec<LeNetMask> = genomes.iter().map(decode).collect();
-    genomes.clear();
+    // in the order of the report (remaining FLOPs, known from the mask), so each model file is
+    // written once under its final name
+    let mut masks: Vec<LeNetMask> = genomes.iter().map(decode).collect();
+    drop(genomes);
+    masks.sort_by_key(LeNetMask::macs);
     rep.stage(
         "final retraining and test scoring",
         Some(masks.len() as u64),
@@ -317,23 +320,6 @@ fn finalize(
             file,
         });
         rep.progress(i as u64 + 1);
-    }
-    members.sort_by(|a, b| a.flops.total_cmp(&b.flops));
-    for (i, m) in members.iter_mut().enumerate() {
-        if m.index != i {
-            let new = format!("models/member-{i}.safetensors");
-            std::fs::rename(rd.path(&m.file), rd.path(&format!("{new}.tmp")))
-                .map_err(|e| evoprune_run::RunError::io(rd.path(&m.file), e))?;
-            m.file = new;
-        }
-        m.index = i;
-    }
-    for m in &members {
-        let tmp = rd.path(&format!("{}.tmp", m.file));
-        if tmp.exists() {
-            std::fs::rename(&tmp, rd.path(&m.file))
-                .map_err(|e| evoprune_run::RunError::io(&tmp, e))?;
-        }
     }
     let pts: Vec<[f64; 3]> = members
         .iter()
