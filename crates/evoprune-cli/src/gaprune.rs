@@ -21,11 +21,12 @@ pub fn method_of(path: &Path) -> Result<Option<String>> {
     Ok(t.get("method").and_then(|v| v.as_str()).map(str::to_string))
 }
 
-fn driver(threads: usize) -> Driver {
+/// The driver of a staged method's run: stage bar on standard error, Ctrl-C stops after the
+/// current generation (or stage item) with a checkpoint.
+pub fn driver(threads: usize) -> Driver {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
-        // Ctrl-C stops after the current generation, with a checkpoint
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
     Driver {

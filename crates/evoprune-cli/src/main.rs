@@ -4,6 +4,7 @@
 mod deeptl;
 mod front_csv;
 mod gaprune;
+mod hierarchical;
 mod hv;
 mod moo;
 mod progress;
@@ -21,8 +22,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a method from a TOML config: MO-EvoPruneDeepTL, or GA pruning of LeNet when the
-    /// config says `method = "ga-prune"` (no config: the built-in MO-EvoPruneDeepTL digits run).
+    /// Run a method from a TOML config: MO-EvoPruneDeepTL, GA pruning of LeNet
+    /// (`method = "ga-prune"`) or hierarchical importance-guided pruning
+    /// (`method = "hierarchical-prune"`); no config: the built-in MO-EvoPruneDeepTL digits run.
     Run(deeptl::RunArgs),
     /// Continue an interrupted run from its folder.
     Resume(deeptl::ResumeArgs),
@@ -34,32 +36,37 @@ enum Command {
     Hv(hv::HvArgs),
 }
 
-/// Whether the run folder holds a GA-pruning run (its saved config names the method).
-fn run_method(dir: &std::path::Path) -> bool {
-    matches!(
-        gaprune::method_of(&dir.join(evoprune_run::CONFIG_FILE)),
-        Ok(Some(m)) if m == evoprune_gaprune::config::METHOD
-    )
+/// The method a run folder's saved config names (`None`: MO-EvoPruneDeepTL).
+fn run_method(dir: &std::path::Path) -> Option<String> {
+    gaprune::method_of(&dir.join(evoprune_run::CONFIG_FILE))
+        .ok()
+        .flatten()
 }
+
+const GA: &str = evoprune_gaprune::config::METHOD;
+const HIER: &str = evoprune_hierarchical::config::METHOD;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => match &a.config {
             Some(p) => match gaprune::method_of(p) {
-                Ok(Some(m)) if m == evoprune_gaprune::config::METHOD => gaprune::run(a),
+                Ok(Some(m)) if m == GA => gaprune::run(a),
+                Ok(Some(m)) if m == HIER => hierarchical::run(a),
                 Ok(_) => deeptl::run(a),
                 Err(e) => Err(e),
             },
             None => deeptl::run(a),
         },
-        Command::Resume(a) => match run_method(&a.run_dir) {
-            true => gaprune::resume(a),
-            false => deeptl::resume(a),
+        Command::Resume(a) => match run_method(&a.run_dir).as_deref() {
+            Some(GA) => gaprune::resume(a),
+            Some(HIER) => hierarchical::resume(a),
+            _ => deeptl::resume(a),
         },
-        Command::Export(a) => match run_method(&a.run_dir) {
-            true => gaprune::export(a),
-            false => deeptl::export(a),
+        Command::Export(a) => match run_method(&a.run_dir).as_deref() {
+            Some(GA) => gaprune::export(a),
+            Some(HIER) => hierarchical::export(a),
+            _ => deeptl::export(a),
         },
         Command::Moo(a) => moo::run(a).map(|()| None),
         Command::Hv(a) => hv::run(a).map(|()| None),

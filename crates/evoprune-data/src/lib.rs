@@ -28,6 +28,7 @@
 pub mod csv;
 mod dataset;
 pub mod digits;
+pub mod digits28;
 mod error;
 pub mod idx;
 pub mod noise;

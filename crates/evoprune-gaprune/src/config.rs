@@ -55,47 +55,7 @@ impl Default for Config {
     }
 }
 
-/// Where the images come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    /// MNIST IDX files in `data.path` (train and t10k, raw or .gz).
-    Mnist,
-    /// Generated 28x28 "digits" (a bright square at a class-specific place on noise): for tests
-    /// and a quick look without files.
-    Synthetic,
-}
-
-/// Data and its split.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DataConfig {
-    /// The source.
-    pub source: Source,
-    /// MNIST folder (relative to the config file).
-    pub path: Option<PathBuf>,
-    /// Validation images carved (stratified) from the training set: fitness is measured on them.
-    pub val: usize,
-    /// Use at most this many training images (0 = all).
-    pub train_limit: usize,
-    /// Use at most this many test images (0 = all); the test set is only used for the report.
-    pub test_limit: usize,
-    /// Images per class of the synthetic source (train + validation; the test set gets a third).
-    pub synthetic_per_class: usize,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        DataConfig {
-            source: Source::Mnist,
-            path: Some(PathBuf::from("../../shared/data/mnist")),
-            val: 5000,
-            train_limit: 0,
-            test_limit: 0,
-            synthetic_per_class: 60,
-        }
-    }
-}
+pub use evoprune_data::digits28::{DataConfig, Source};
 
 /// The pre-trained network.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

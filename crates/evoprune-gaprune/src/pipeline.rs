@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// The paper's Table 1 (Yang et al. 2019): lambdas, then test error, FLOPs and sparsity (%).
@@ -27,15 +26,7 @@ pub const PAPER_TABLE1: [([f64; 3], [f64; 3]); 4] = [
     ([0.8, 0.1, 0.1], [0.85, 8.16, 91.00]),
 ];
 
-/// How a run is driven: reporter of the stages, stop flag, threads override.
-pub struct Driver {
-    /// Receives stage progress and notes.
-    pub reporter: Box<dyn Reporter>,
-    /// Set to stop after the current generation (with a checkpoint).
-    pub stop: Arc<AtomicBool>,
-    /// Override of `search.threads` (0 = keep).
-    pub threads: usize,
-}
+pub use evoprune_run::Driver;
 
 /// One pruned network of the result, scored on test.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,7 +98,10 @@ pub struct Summary {
 /// Start a new run of `cfg` in `dir`.
 pub fn run(cfg: &Config, dir: &Path, driver: Driver) -> Result<Summary> {
     let rd = RunDir::create(dir, &cfg.to_toml()?)?;
-    execute(cfg, rd, driver)
+    // run on the config as stored, exactly what a resume reads back (an unset optional key,
+    // e.g. `data.path` of synthetic data, would otherwise come back as its default)
+    let cfg = load_run_config(&rd)?;
+    execute(&cfg, rd, driver)
 }
 
 /// Continue (or re-finalise) the run in `dir`.

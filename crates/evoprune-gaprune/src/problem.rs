@@ -2,9 +2,9 @@
 //! data, and the evaluation of a candidate: error on the validation images, remaining FLOPs and
 //! remaining parameters, measured on the physically compacted network.
 
-use crate::config::{Config, Source};
 use crate::{GapruneError, Result};
 use evoprune::{BitString, Evaluation, EvoRng, Mutation, ObjectiveSpec, Problem, Sampling};
+pub use evoprune_data::digits28::{Data, Part, synthetic_digits};
 use evoprune_nn::lenet::{C1, C2, FC1_IN, H, LeNetMask, Net, OUT, count_errors};
 use rand::Rng;
 use std::sync::Arc;
@@ -119,129 +119,9 @@ impl Sampling<BitString> for Seeding {
     }
 }
 
-/// Images and labels of one split (`n x 784`, values in [0, 1]).
-#[derive(Clone, Debug, Default)]
-pub struct Part {
-    /// Images.
-    pub x: Vec<f32>,
-    /// Labels 0-9.
-    pub y: Vec<u32>,
-}
-
-impl Part {
-    /// Images.
-    pub fn len(&self) -> usize {
-        self.y.len()
-    }
-    /// No images.
-    pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
-    }
-    fn take(&self, n: usize) -> Part {
-        let n = if n == 0 {
-            self.len()
-        } else {
-            n.min(self.len())
-        };
-        Part {
-            x: self.x[..n * 784].to_vec(),
-            y: self.y[..n].to_vec(),
-        }
-    }
-}
-
-/// The three splits.
-#[derive(Clone, Debug)]
-pub struct Data {
-    /// Training images (baseline training and retraining).
-    pub train: Part,
-    /// Validation images (fitness).
-    pub val: Part,
-    /// Test images (final report only).
-    pub test: Part,
-    /// A description of the data for the report.
-    pub description: String,
-}
-
-/// Ten synthetic 28x28 "digits": class k is a bright 6x6 square at a class-specific place on
-/// uniform noise, shifted by up to 2 pixels.
-pub fn synthetic_digits(n: usize, seed: u64) -> Part {
-    use rand::SeedableRng;
-    let mut r = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut x = vec![0.0f32; n * 784];
-    let mut y = Vec::with_capacity(n);
-    for i in 0..n {
-        let k = i % 10;
-        let (oy, ox) = (
-            2 + (k / 5) * 12 + r.random_range(0..3),
-            2 + (k % 5) * 4 + r.random_range(0..3),
-        );
-        for v in &mut x[i * 784..(i + 1) * 784] {
-            *v = 0.3 * r.random::<f32>();
-        }
-        for dy in 0..6 {
-            for dx in 0..6 {
-                let p = &mut x[i * 784 + (oy + dy).min(27) * 28 + (ox + dx).min(27)];
-                *p = (*p + 0.7).min(1.0);
-            }
-        }
-        y.push(k as u32);
-    }
-    Part { x, y }
-}
-
 /// Load and split the data of `cfg`.
-pub fn prepare(cfg: &Config) -> Result<Data> {
-    let d = &cfg.data;
-    let (train_all, test, what) = match d.source {
-        Source::Mnist => {
-            let dir = d.path.as_ref().expect("validated: data.path");
-            let (tr, te) = evoprune_data::idx::mnist(dir)?;
-            let part = |ds: &evoprune_data::Dataset| Part {
-                x: ds.features().to_vec(),
-                y: ds.labels().to_vec(),
-            };
-            (part(&tr), part(&te), format!("MNIST ({})", dir.display()))
-        }
-        Source::Synthetic => (
-            synthetic_digits(10 * d.synthetic_per_class, cfg.seed),
-            synthetic_digits((10 * d.synthetic_per_class).div_ceil(3), cfg.seed ^ 0xfeed),
-            "synthetic square-position digits".to_string(),
-        ),
-    };
-    if d.val >= train_all.len() {
-        return Err(GapruneError::invalid(
-            "data.val",
-            format!(
-                "{} validation images leave none of the {} for training",
-                d.val,
-                train_all.len()
-            ),
-        ));
-    }
-    let f = d.val as f64 / train_all.len() as f64;
-    let split = evoprune_data::split::stratified(&train_all.y, [1.0 - f, f, 0.0], cfg.seed)?;
-    let pick = |idx: &[usize]| Part {
-        x: idx
-            .iter()
-            .flat_map(|&i| train_all.x[i * 784..(i + 1) * 784].iter().copied())
-            .collect(),
-        y: idx.iter().map(|&i| train_all.y[i]).collect(),
-    };
-    let train = pick(&split.train).take(d.train_limit);
-    let val = pick(&split.val);
-    let test = test.take(d.test_limit);
-    Ok(Data {
-        description: format!(
-            "{what}: {} training, {} validation (carved from the training set, stratified), {} test images",
-            train.len(),
-            val.len(),
-            test.len()
-        ),
-        train,
-        val,
-        test,
-    })
+pub fn prepare(cfg: &crate::config::Config) -> Result<Data> {
+    Ok(evoprune_data::digits28::prepare(&cfg.data, cfg.seed)?)
 }
 
 /// Error, remaining-FLOPs fraction and remaining-parameter fraction of a mask (`c` and `1 - s`

@@ -8,6 +8,7 @@
 //! | [`train_head`], [`TrainConfig`] | mini-batch training: SGD (momentum, Nesterov, weight decay, lr decay) or Adam, cross-entropy, early stopping with patience/min_delta/restore-best; a NaN loss is an error |
 //! | [`gather_columns`] | physically compact the active input columns of a mask |
 //! | [`lenet`] | LeNet (Caffe variant, 431,080 parameters) for any layer widths: per-filter and per-connection masks, exact mask-aware parameter/MAC counts, im2col + gemm forward and backward, Caffe-solver training with fixed masks (bit-identical on 1 or N threads), physical compaction and a CSR sparse form with safetensors I/O |
+//! | [`dense`] | fully connected ReLU classifiers with biases (LeNet-300-100: 784-300-100-10, 266,610 parameters), weight-level masks, the same Caffe solver, and a tail forward from the first layer's pre-activations for incremental evaluation |
 //! | [`metrics`] | accuracy, per-class accuracy, confusion matrix, ODIN scores, exact AUROC with ties |
 //!
 //! Training runs on its own fused, allocation-free loop over the `gemm` crate: per candidate the
@@ -23,6 +24,7 @@
 //! assert!(accuracy(&mlp.logits(&x), &y, 2) > 0.99);
 //! ```
 
+pub mod dense;
 mod error;
 mod gemm;
 mod head;

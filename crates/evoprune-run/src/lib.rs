@@ -22,6 +22,18 @@ pub use report::{Block, Report};
 pub use rundir::{COMPLETE_FILE, CONFIG_FILE, RunDir, write_atomic};
 pub use table::Table;
 
+/// How a staged method's run is driven (GA pruning, hierarchical pruning): the reporter of its
+/// stages, the stop flag (set it to stop after the current generation, with a checkpoint) and
+/// a thread-count override (0 = keep the config's).
+pub struct Driver {
+    /// Receives stage progress and notes.
+    pub reporter: Box<dyn Reporter>,
+    /// Set to stop after the current generation (with a checkpoint).
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Override of the config's thread count (0 = keep).
+    pub threads: usize,
+}
+
 /// Receives progress of a run's stages (feature extraction, baseline training, final scoring).
 /// The search itself reports through the engine's `Observer`.
 pub trait Reporter: Send {

@@ -18,10 +18,12 @@ pub mod extract;
 pub mod lenet;
 pub mod preprocess;
 mod resnet;
+pub mod resnet_cifar;
 
 pub use efficientnet::{BlockSpec, EfficientNetLite0};
 pub use error::{Result, VisionError};
 pub use resnet::{RESNET50_BLOCKS, ResNet50};
+pub use resnet_cifar::ResNetCifar;
 
 /// The default compute device: burn's flex CPU backend.
 pub fn default_device() -> burn::tensor::Device {

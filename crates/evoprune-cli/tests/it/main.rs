@@ -353,3 +353,77 @@ fn ga_prune_kill_9_mid_cycle_resume_and_export() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(d.path().join("m.safetensors").is_file());
 }
+
+const HIER_TINY: &str = r#"
+method = "hierarchical-prune"
+name = "hier-tiny"
+model = "lenet-300-100"
+[data]
+source = "synthetic"
+val = 100
+synthetic_per_class = 40
+[baseline]
+cache_dir = "cache"
+solver = { epochs = 6.0 }
+[phase1]
+pop_size = 8
+generations = 4
+[phase2]
+pop_size = 8
+generations = 6
+light_tolerance = 0.2
+[finetune]
+max_members = 2
+solver = { epochs = 0.5 }
+"#;
+
+#[test]
+fn hierarchical_kill_9_in_phase_2_resume_and_export() {
+    let d = tempfile::tempdir().unwrap();
+    let out = straight_run(d.path(), "h.toml", HIER_TINY);
+    assert!(
+        out.contains("hypervolume") && out.contains("phase 2"),
+        "{out}"
+    );
+    // kill inside phase 2, after one of its generation checkpoints
+    run_and_kill_9(d.path(), "h.toml", "killed/checkpoint/phase2/state.ckpt", 0);
+    let o = evoprune(&["resume", "killed"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["fronts.csv", "members.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("killed").join(f)).unwrap(),
+            std::fs::read_to_string(d.path().join("straight").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let o = evoprune(
+        &[
+            "export",
+            "killed",
+            "--member",
+            "1",
+            "--out",
+            "m.safetensors",
+        ],
+        d.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(d.path().join("m.safetensors").is_file());
+    // bad values name the key and exit 2
+    std::fs::write(
+        d.path().join("bad.toml"),
+        HIER_TINY.replace("generations = 6", "generations = 0"),
+    )
+    .unwrap();
+    let o = evoprune(&["run", "bad.toml"], d.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("phase2.generations"));
+    std::fs::write(
+        d.path().join("bad.toml"),
+        HIER_TINY.replace("[phase1]", "[phase1]\nthreshold = 3"),
+    )
+    .unwrap();
+    let o = evoprune(&["run", "bad.toml"], d.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("threshold"));
+}

@@ -10,6 +10,7 @@ mod train;
 pub use core::{Dims, Layout, T};
 pub use net::{Compact, Net, count_errors};
 pub use sparse::{Csr, SparseLeNet};
+pub(crate) use train::{Backprop, loss_gradient, solve};
 pub use train::{SolverConfig, SolverReport, train};
 
 use crate::{NnError, Result};

@@ -152,6 +152,12 @@ impl Net {
         Ok(out)
     }
 
+    /// Mean cross-entropy over `x` (`n x 784`) / `y` and its gradient with respect to every
+    /// parameter (in [`Net::params`]' layout), one thread.
+    pub fn loss_gradient(&self, x: &[f32], y: &[u32]) -> Result<(f64, Vec<f32>)> {
+        super::loss_gradient(&self.dims, &self.params, x, y)
+    }
+
     /// Misclassified images among `x` (one thread).
     pub fn errors(&self, x: &[f32], y: &[u32]) -> Result<usize> {
         let z = self.logits(x)?;

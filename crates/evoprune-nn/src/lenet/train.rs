@@ -115,28 +115,141 @@ pub fn train(
     x: &[f32],
     y: &[u32],
     cfg: &SolverConfig,
+    progress: impl FnMut(usize, usize),
+) -> Result<SolverReport> {
+    let dims = net.dims;
+    solve(&dims, &mut net.params, mask, x, y, cfg, progress)
+}
+
+/// A network the solver can train: its flat parameter layout and one forward + backward pass.
+pub(crate) trait Backprop: Sync {
+    /// Per-batch activations and gradients, reused across batches.
+    type Ws: Send;
+    /// Values per input sample.
+    fn input_len(&self) -> usize;
+    /// Classes (labels must be below).
+    fn classes(&self) -> usize;
+    /// Parameters in the flat layout.
+    fn n_params(&self) -> usize;
+    /// Whether parameter `i` is a bias (gets `bias_lr_mult`).
+    fn is_bias(&self, i: usize) -> bool;
+    /// A workspace for batches of at most `cap` samples.
+    fn workspace(&self, cap: usize) -> Self::Ws;
+    /// Forward `x` (`y.len()` samples) and write the gradient of `sum(loss) / denom` into `g`
+    /// (overwritten); return the summed loss.
+    fn step(
+        &self,
+        p: &[f32],
+        ws: &mut Self::Ws,
+        x: &[f32],
+        y: &[u32],
+        denom: f32,
+        g: &mut [f32],
+    ) -> f64;
+}
+
+impl Backprop for super::Dims {
+    type Ws = Workspace;
+    fn input_len(&self) -> usize {
+        784
+    }
+    fn classes(&self) -> usize {
+        10
+    }
+    fn n_params(&self) -> usize {
+        self.layout().len()
+    }
+    fn is_bias(&self, i: usize) -> bool {
+        self.layout().is_bias(i)
+    }
+    fn workspace(&self, cap: usize) -> Workspace {
+        Workspace::new(*self, cap)
+    }
+    fn step(
+        &self,
+        p: &[f32],
+        ws: &mut Workspace,
+        x: &[f32],
+        y: &[u32],
+        denom: f32,
+        g: &mut [f32],
+    ) -> f64 {
+        forward(p, *self, ws, x, y.len());
+        backward(p, *self, ws, y, denom, g)
+    }
+}
+
+/// Mean loss and its gradient over all of `x`/`y` (no update), in chunks of 256 on one thread.
+pub(crate) fn loss_gradient<M: Backprop>(
+    model: &M,
+    params: &[f32],
+    x: &[f32],
+    y: &[u32],
+) -> Result<(f64, Vec<f32>)> {
+    let n = y.len();
+    let d = model.input_len();
+    if x.len() != n * d || n == 0 || params.len() != model.n_params() {
+        return Err(NnError::Shape(format!(
+            "{} values for {n} labels ({d} per sample), {} parameters for {}",
+            x.len(),
+            params.len(),
+            model.n_params()
+        )));
+    }
+    if let Some(&bad) = y.iter().find(|&&l| l as usize >= model.classes()) {
+        return Err(NnError::Shape(format!("label {bad} is out of range")));
+    }
+    const C: usize = 256;
+    let mut ws = model.workspace(C.min(n));
+    let mut g = vec![0.0f32; params.len()];
+    let mut part = vec![0.0f32; params.len()];
+    let mut loss = 0.0;
+    for (xs, ys) in x.chunks(C * d).zip(y.chunks(C)) {
+        loss += model.step(params, &mut ws, xs, ys, n as f32, &mut part);
+        g.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+    }
+    Ok((loss / n as f64, g))
+}
+
+/// The solver loop shared by every [`Backprop`] network (see [`train`]).
+pub(crate) fn solve<M: Backprop>(
+    model: &M,
+    params: &mut [f32],
+    mask: Option<&[f32]>,
+    x: &[f32],
+    y: &[u32],
+    cfg: &SolverConfig,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<SolverReport> {
     cfg.validate()?;
     let n = y.len();
-    if x.len() != n * 784 || n == 0 {
+    let d = model.input_len();
+    if x.len() != n * d || n == 0 {
         return Err(NnError::Shape(format!(
-            "{} images with {} labels",
-            x.len() / 784,
+            "{} values for {} labels ({d} per sample)",
+            x.len(),
             n
         )));
     }
-    if let Some(&bad) = y.iter().find(|&&l| l >= 10) {
-        return Err(NnError::Shape(format!("label {bad} is not a digit class")));
+    if let Some(&bad) = y.iter().find(|&&l| l as usize >= model.classes()) {
+        return Err(NnError::Shape(format!(
+            "label {bad} is not below the {} classes",
+            model.classes()
+        )));
     }
-    let l = net.dims.layout();
+    let np = model.n_params();
+    if params.len() != np {
+        return Err(NnError::Shape(format!(
+            "{} parameters, the network has {np}",
+            params.len()
+        )));
+    }
     if let Some(m) = mask
-        && m.len() != l.len()
+        && m.len() != np
     {
         return Err(NnError::Shape(format!(
-            "mask has {} values, the network {}",
-            m.len(),
-            l.len()
+            "mask has {} values, the network {np}",
+            m.len()
         )));
     }
     let batch = cfg.batch.min(n);
@@ -144,17 +257,21 @@ pub fn train(
     let per_epoch = n.div_ceil(batch);
     let total = ((cfg.epochs * per_epoch as f64).round() as usize).max(1);
     let shard_cap = batch.div_ceil(shards);
-    let mut ws: Vec<Workspace> = (0..shards)
-        .map(|_| Workspace::new(net.dims, shard_cap))
-        .collect();
-    let mut grads: Vec<Vec<f32>> = (0..shards).map(|_| vec![0.0; l.len()]).collect();
-    let mut vel = vec![0.0f32; l.len()];
-    let lr_mult: Vec<f32> = (0..l.len())
-        .map(|i| if l.is_bias(i) { cfg.bias_lr_mult } else { 1.0 })
+    let mut ws: Vec<M::Ws> = (0..shards).map(|_| model.workspace(shard_cap)).collect();
+    let mut grads: Vec<Vec<f32>> = (0..shards).map(|_| vec![0.0; np]).collect();
+    let mut vel = vec![0.0f32; np];
+    let lr_mult: Vec<f32> = (0..np)
+        .map(|i| {
+            if model.is_bias(i) {
+                cfg.bias_lr_mult
+            } else {
+                1.0
+            }
+        })
         .collect();
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut xb = vec![0.0f32; batch * 784];
+    let mut xb = vec![0.0f32; batch * d];
     let mut yb = vec![0u32; batch];
     let mut report = SolverReport {
         iterations: 0,
@@ -169,12 +286,11 @@ pub fn train(
         let idx = &order[pos * batch..((pos + 1) * batch).min(n)];
         let b = idx.len();
         for (k, &i) in idx.iter().enumerate() {
-            xb[k * 784..(k + 1) * 784].copy_from_slice(&x[i * 784..(i + 1) * 784]);
+            xb[k * d..(k + 1) * d].copy_from_slice(&x[i * d..(i + 1) * d]);
             yb[k] = y[i];
         }
         let per = b.div_ceil(shards);
-        let params = &net.params;
-        let dims = net.dims;
+        let p: &[f32] = params;
         let (xb_ref, yb_ref) = (&xb, &yb);
         let losses: Vec<f64> = ws
             .par_iter_mut()
@@ -187,8 +303,7 @@ pub fn train(
                     g.fill(0.0);
                     return 0.0;
                 }
-                forward(params, dims, w, &xb_ref[lo * 784..hi * 784], hi - lo);
-                backward(params, dims, w, &yb_ref[lo..hi], b as f32, g)
+                model.step(p, w, &xb_ref[lo * d..hi * d], &yb_ref[lo..hi], b as f32, g)
             })
             .collect();
         let loss: f64 = losses.iter().sum();
@@ -205,7 +320,7 @@ pub fn train(
         }
         let rate = cfg.lr * (1.0 + cfg.gamma * it as f32).powf(-cfg.power);
         sgd_step(
-            &mut net.params,
+            params,
             first,
             &mut vel,
             &lr_mult,

@@ -1,0 +1,421 @@
+//! The run config (TOML). Every key has a default; unknown keys are errors naming the key.
+
+use evoprune_data::digits28::{DataConfig, Source};
+use evoprune_nn::lenet::SolverConfig;
+use evoprune_run::{Result, RunError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The `method` key of this method's configs.
+pub const METHOD: &str = "hierarchical-prune";
+
+/// Which network is pruned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// LeNet-300-100: 784-300-100-10 MLP with biases (266,610 parameters).
+    #[serde(rename = "lenet-300-100")]
+    Lenet300100,
+    /// The Caffe LeNet: conv 20@5x5, pool, conv 50@5x5, pool, FC 500, FC 10 (431,080).
+    Lenet,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Must be `"hierarchical-prune"`.
+    pub method: String,
+    /// Name of the run (default folder `runs/<name>`).
+    pub name: String,
+    /// Seed of the split, both searches and every training.
+    pub seed: u64,
+    /// The network.
+    pub model: ModelKind,
+    /// Data (MNIST or synthetic 28x28 digits).
+    pub data: DataConfig,
+    /// The pre-trained network.
+    pub baseline: BaselineConfig,
+    /// Settings shared by both phases.
+    pub search: SearchConfig,
+    /// Phase 1: thresholds.
+    pub phase1: Phase1Config,
+    /// Phase 2: bits over the survivors.
+    pub phase2: Phase2Config,
+    /// Fine-tuning of the final front (masks fixed).
+    pub finetune: FinetuneConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            method: METHOD.into(),
+            name: "lenet300-hierarchical".into(),
+            seed: 1,
+            model: ModelKind::Lenet300100,
+            data: DataConfig::default(),
+            baseline: BaselineConfig::default(),
+            search: SearchConfig::default(),
+            phase1: Phase1Config::default(),
+            phase2: Phase2Config::default(),
+            finetune: FinetuneConfig::default(),
+        }
+    }
+}
+
+/// The pre-trained network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BaselineConfig {
+    /// Trained weights (safetensors or PyTorch .pth, PyTorch names: `fc1.weight` ... for
+    /// LeNet-300-100, `conv1.weight` ... `fc2.bias` for LeNet); when absent one is trained with
+    /// `solver` and cached.
+    pub weights: Option<PathBuf>,
+    /// Folder of the trained-baseline cache (key: model + data + solver + seed).
+    pub cache_dir: PathBuf,
+    /// How the baseline is trained (Caffe's solver: 10,000 iterations of 64 = 10.7 epochs).
+    pub solver: SolverConfig,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        BaselineConfig {
+            weights: None,
+            cache_dir: PathBuf::from("../.evoprune-cache"),
+            solver: SolverConfig {
+                epochs: 10.7,
+                ..SolverConfig::default()
+            },
+        }
+    }
+}
+
+/// An objective besides the validation error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cost {
+    /// Remaining parameters / all parameters (biases are never pruned).
+    Params,
+    /// Remaining multiply-accumulates / dense ones.
+    Flops,
+}
+
+/// Settings of both phases.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// The objectives besides the validation error (`["params"]`, `["flops"]` or both).
+    pub costs: Vec<Cost>,
+    /// Score candidates on the first this-many validation images (0 = all).
+    pub fitness_subset: usize,
+    /// Evaluation threads (0 = all cores).
+    pub threads: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            costs: vec![Cost::Params],
+            fitness_subset: 0,
+            threads: 0,
+        }
+    }
+}
+
+/// Phase 1: NSGA-II over one threshold per layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Phase1Config {
+    /// Population.
+    pub pop_size: usize,
+    /// Generations.
+    pub generations: u64,
+    /// SBX crossover probability.
+    pub crossover_prob: f64,
+    /// Largest fraction of a layer's weights a threshold may prune (the gene's upper bound).
+    pub max_prune: f64,
+}
+
+impl Default for Phase1Config {
+    fn default() -> Self {
+        Phase1Config {
+            pop_size: 40,
+            generations: 30,
+            crossover_prob: 0.9,
+            max_prune: 0.995,
+        }
+    }
+}
+
+/// How weight importance is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Importance {
+    /// `|w|`.
+    Magnitude,
+    /// First-order Taylor saliency `|w * dL/dw|` on training images (Molchanov et al. 2017).
+    Taylor,
+}
+
+/// Phase 2: binary NSGA-II over the surviving weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Phase2Config {
+    /// Population.
+    pub pop_size: usize,
+    /// Generations.
+    pub generations: u64,
+    /// Uniform crossover probability.
+    pub crossover_prob: f64,
+    /// The heavy anchor (whose survivors are the genome): the sparsest phase-1 front member
+    /// whose validation error is at most the baseline's plus this.
+    pub heavy_tolerance: f64,
+    /// The light anchor: the sparsest member within this error increase.
+    pub light_tolerance: f64,
+    /// Importance measure of sampling and mutation.
+    pub importance: Importance,
+    /// Training images the Taylor importance averages over.
+    pub taylor_images: usize,
+    /// Bounds of the adaptive per-bit mutation rate, as multiples of `1 / genome length`.
+    pub mutation_min: f64,
+    /// Upper bound of the same.
+    pub mutation_max: f64,
+    /// Incremental evaluation (LeNet-300-100): a child's first-layer activations are updated
+    /// from the nearest population member's by the weights that differ.
+    pub incremental: bool,
+}
+
+impl Default for Phase2Config {
+    fn default() -> Self {
+        Phase2Config {
+            pop_size: 40,
+            generations: 60,
+            crossover_prob: 0.9,
+            heavy_tolerance: 0.002,
+            light_tolerance: 0.03,
+            importance: Importance::Magnitude,
+            taylor_images: 2000,
+            mutation_min: 1.0,
+            mutation_max: 200.0,
+            incremental: true,
+        }
+    }
+}
+
+/// Fine-tuning of the final front.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// At most this many members, spread evenly over the front by parameters (0 = no
+    /// fine-tuning; members are then scored as pruned).
+    pub max_members: usize,
+    /// The solver (masks fixed).
+    pub solver: SolverConfig,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        FinetuneConfig {
+            max_members: 12,
+            solver: SolverConfig {
+                epochs: 3.0,
+                lr: 0.005,
+                ..SolverConfig::default()
+            },
+        }
+    }
+}
+
+fn bad(field: &str, reason: impl Into<String>) -> RunError {
+    RunError::invalid(field, reason)
+}
+
+impl Config {
+    /// Parse a config file; relative paths become relative to the file's folder.
+    pub fn load(path: &Path) -> Result<Config> {
+        let mut c: Config = evoprune_run::config::load(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(p) = c.data.path.as_mut() {
+            *p = evoprune_run::config::resolve(base, p);
+        }
+        if let Some(p) = c.baseline.weights.as_mut() {
+            *p = evoprune_run::config::resolve(base, p);
+        }
+        c.baseline.cache_dir = evoprune_run::config::resolve(base, &c.baseline.cache_dir);
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Parse config text (paths stay as written).
+    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+        let c: Config = evoprune_run::config::parse(text, origin)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// As TOML (what the run folder stores).
+    pub fn to_toml(&self) -> Result<String> {
+        evoprune_run::config::to_string(self)
+    }
+
+    /// Check every value; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        if self.method != METHOD {
+            return Err(bad(
+                "method",
+                format!("this config is for \"{METHOD}\", got \"{}\"", self.method),
+            ));
+        }
+        if self.data.source == Source::Mnist && self.data.path.is_none() {
+            return Err(bad("data.path", "required for source \"mnist\""));
+        }
+        if self.data.val == 0 {
+            return Err(bad("data.val", "must be at least 1"));
+        }
+        if self.data.source == Source::Synthetic && self.data.synthetic_per_class < 2 {
+            return Err(bad("data.synthetic_per_class", "must be at least 2"));
+        }
+        let s = &self.search;
+        if s.costs.is_empty() {
+            return Err(bad(
+                "search.costs",
+                "name at least one of \"params\", \"flops\"",
+            ));
+        }
+        let mut seen = s.costs.clone();
+        seen.dedup();
+        if seen.len() != s.costs.len() || (s.costs.len() == 2 && s.costs[0] == s.costs[1]) {
+            return Err(bad("search.costs", "each cost at most once"));
+        }
+        for (k, n) in [
+            ("phase1.pop_size", self.phase1.pop_size),
+            ("phase2.pop_size", self.phase2.pop_size),
+        ] {
+            if n < 4 || n % 2 == 1 {
+                return Err(bad(k, format!("must be even and at least 4, got {n}")));
+            }
+        }
+        for (k, g) in [
+            ("phase1.generations", self.phase1.generations),
+            ("phase2.generations", self.phase2.generations),
+        ] {
+            if g == 0 {
+                return Err(bad(k, "must be at least 1"));
+            }
+        }
+        for (k, v) in [
+            ("phase1.crossover_prob", self.phase1.crossover_prob),
+            ("phase2.crossover_prob", self.phase2.crossover_prob),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(k, format!("must be in [0, 1], got {v}")));
+            }
+        }
+        if !(self.phase1.max_prune > 0.0 && self.phase1.max_prune <= 1.0) {
+            return Err(bad(
+                "phase1.max_prune",
+                format!("must be in (0, 1], got {}", self.phase1.max_prune),
+            ));
+        }
+        let p = &self.phase2;
+        for (k, v) in [
+            ("phase2.heavy_tolerance", p.heavy_tolerance),
+            ("phase2.light_tolerance", p.light_tolerance),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(k, format!("must be in [0, 1], got {v}")));
+            }
+        }
+        if p.light_tolerance < p.heavy_tolerance {
+            return Err(bad(
+                "phase2.light_tolerance",
+                format!(
+                    "must be at least heavy_tolerance ({}), got {}",
+                    p.heavy_tolerance, p.light_tolerance
+                ),
+            ));
+        }
+        if !(p.mutation_min.is_finite()
+            && p.mutation_min > 0.0
+            && p.mutation_max.is_finite()
+            && p.mutation_max >= p.mutation_min)
+        {
+            return Err(bad(
+                "phase2.mutation_min",
+                format!(
+                    "need 0 < mutation_min <= mutation_max, got {} and {}",
+                    p.mutation_min, p.mutation_max
+                ),
+            ));
+        }
+        if p.importance == Importance::Taylor && p.taylor_images == 0 {
+            return Err(bad("phase2.taylor_images", "must be at least 1"));
+        }
+        for (k, c) in [
+            ("baseline.solver", &self.baseline.solver),
+            ("finetune.solver", &self.finetune.solver),
+        ] {
+            c.validate().map_err(|e| bad(k, e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The built-in quick config: synthetic digits, a small budget (tests and a first look).
+pub fn synthetic(model: ModelKind) -> Config {
+    let mut c = Config {
+        name: "hierarchical-synthetic".into(),
+        model,
+        ..Config::default()
+    };
+    c.data.source = Source::Synthetic;
+    c.data.path = None;
+    c.data.val = 100;
+    c.baseline.solver.epochs = 8.0;
+    c.phase1.pop_size = 8;
+    c.phase1.generations = 3;
+    c.phase2.pop_size = 8;
+    c.phase2.generations = 3;
+    c.phase2.light_tolerance = 0.2;
+    c.finetune.max_members = 2;
+    c.finetune.solver.epochs = 1.0;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_errors_name_the_key() {
+        let c = Config::default();
+        let text = c.to_toml().unwrap();
+        assert_eq!(Config::parse(&text, Path::new("x.toml")).unwrap(), c);
+        let head = "method = \"hierarchical-prune\"\n";
+        for (body, key) in [
+            (
+                "[phase2]\nheavy_tolerance = 0.1\nlight_tolerance = 0.05\n",
+                "phase2.light_tolerance",
+            ),
+            ("[phase1]\npop_size = 5\n", "phase1.pop_size"),
+            ("[phase1]\nmax_prune = 1.5\n", "phase1.max_prune"),
+            ("[search]\ncosts = []\n", "search.costs"),
+            (
+                "[search]\ncosts = [\"params\", \"params\"]\n",
+                "search.costs",
+            ),
+            ("[finetune.solver]\nbatch = 0\n", "finetune.solver"),
+            ("[phase2]\npopsize = 4\n", "popsize"),
+            ("model = \"resnet\"\n", "model"),
+        ] {
+            let e = Config::parse(&format!("{head}{body}"), Path::new("a.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{body}: {e}");
+        }
+        let e = Config::parse("method = \"ga-prune\"\n", Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("method"), "{e}");
+    }
+}

@@ -1,0 +1,23 @@
+//! # evoprune-hierarchical
+//!
+//! Hierarchical importance-guided pruning after Khan & Asilian Bidgoli (arXiv 2604.01076):
+//! weight-level pruning as a very large multi-objective problem, made tractable in two phases.
+//!
+//! | item | what |
+//! | --- | --- |
+//! | [`model`] | the prunable networks (LeNet-300-100, the Caffe LeNet): layers, masks, counts, training, weights I/O |
+//! | [`phase1`] | NSGA-II over one magnitude threshold per layer (real genome) |
+//! | [`phase2`] | binary NSGA-II over the weights that survive a phase-1 solution: importance-aware sampling between a heavy and a light anchor, importance-aware adaptive mutation, incremental evaluation |
+//! | [`pipeline`] | the run folder, baseline (cached), both phases with resume, fine-tuning of the front, plots, report, export |
+//! | [`Config`] | the TOML config |
+
+pub mod config;
+mod error;
+pub mod model;
+pub mod phase1;
+pub mod phase2;
+pub mod pipeline;
+
+pub use config::Config;
+pub use error::{HierError, Result};
+pub use pipeline::{Driver, Summary, export, resume, run};

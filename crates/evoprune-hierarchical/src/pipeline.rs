@@ -1,0 +1,978 @@
+//! The run: data, the pre-trained network (trained once and cached), phase 1, the anchors,
+//! phase 2, fine-tuning of the final front, front files, plots, the report and export.
+//!
+//! Each phase is one engine run checkpointed every generation in its own folder
+//! (`checkpoint/phase1`, `checkpoint/phase2`); a finished phase is summarised atomically in
+//! `checkpoint/phase1.json` / `phase2.json`, and each fine-tuned member is written as soon as it
+//! is done (`checkpoint/finetune.json` lists them), so an interruption loses at most the
+//! generation or the member in flight.
+
+use crate::config::{Config, Cost, Importance};
+use crate::model::Model;
+use crate::phase1::Thresholds;
+use crate::phase2::{Adapt, ImportanceMutation, ImportanceSampling, Rate, Space, Survivors};
+use crate::{HierError, Result};
+use evoprune::pareto::{hypervolume, non_dominated_sort};
+use evoprune::{
+    BitString, Event, Executor, FileCheckpoint, MaxGenerations, Nsga2, Nsga2Config,
+    PolynomialMutation, RealBounds, Sbx, State, TerminationReason, UniformCrossover, UniformReal,
+};
+use evoprune_data::digits28::{Data, Part, prepare};
+use evoprune_run::plot::{Marker, Series, chart};
+use evoprune_run::{Block, Report, Reporter, RunDir, Table};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use evoprune_run::Driver;
+
+type Rep = Arc<Mutex<Box<dyn Reporter>>>;
+
+fn note(rep: &Rep, msg: &str) {
+    rep.lock().expect("reporter").note(msg);
+}
+
+/// A point of a front: its keep-mask (hex, over all weights) and validation objectives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Validation error, then the costs.
+    pub f: Vec<f64>,
+    /// Kept weights per layer.
+    pub kept: Vec<usize>,
+    /// The keep-mask over all weights, hex.
+    pub keep: String,
+}
+
+/// A finished phase (`checkpoint/phase1.json`, `phase2.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseResult {
+    /// The first front of the final population, by the first cost.
+    pub front: Vec<Point>,
+    /// Phase 1: the thresholds of each front member (magnitudes, per layer).
+    pub thresholds: Vec<Vec<f64>>,
+    /// Evaluations.
+    pub evaluations: u64,
+    /// Generations.
+    pub generations: u64,
+    /// Wall seconds (summed over resumes).
+    pub seconds: f64,
+    /// Phase 2: genome bits (surviving weights of the heavy anchor).
+    pub bits: usize,
+    /// Phase 2: children evaluated incrementally and in full.
+    pub incremental: [u64; 2],
+    /// Phase 2: indices of the heavy and light anchors in the phase-1 front.
+    pub anchors: [usize; 2],
+}
+
+/// One member of the final result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// Index (the `member` of `evoprune export`).
+    pub index: usize,
+    /// Which phase found it (1 or 2).
+    pub phase: u8,
+    /// Validation objectives at search time (error, costs...).
+    pub search: Vec<f64>,
+    /// Remaining parameter fraction.
+    pub params: f64,
+    /// Remaining MAC fraction.
+    pub flops: f64,
+    /// Kept weights per layer.
+    pub kept: Vec<usize>,
+    /// Test error as pruned (no fine-tuning).
+    pub test_error_pruned: f64,
+    /// Test error after fine-tuning (equal to the pruned one without fine-tuning).
+    pub test_error: f64,
+    /// Validation error after fine-tuning.
+    pub val_error: f64,
+    /// The model file (in the run folder).
+    pub file: String,
+}
+
+/// `result.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultFile {
+    /// The network.
+    pub model: crate::config::ModelKind,
+    /// Baseline test error.
+    pub baseline_test_error: f64,
+    /// Baseline validation error (on the fitness images).
+    pub baseline_val_error: f64,
+    /// Hypervolume of the phase-1 front, the phase-2 front and their union, objectives as
+    /// searched (validation), reference 1 for each.
+    pub hypervolume: [f64; 3],
+    /// The same after normalising each objective by the union's ideal and nadir points,
+    /// reference 1.1 (pymoo's practice).
+    pub hypervolume_normalized: [f64; 3],
+    /// The fraction of the anchors' box that each front dominates: error scaled so the
+    /// baseline's validation error is 0 and the light anchor's is 1, the first cost so 0 is 0
+    /// and the heavy anchor's is 1 (the region phase 2 searches), reference (1, 1).
+    pub hypervolume_box: [f64; 3],
+    /// The fine-tuned members, by parameters.
+    pub members: Vec<Member>,
+    /// Phase 1 and 2 summaries (fronts omitted).
+    pub phase_seconds: [f64; 2],
+    /// Evaluations of each phase.
+    pub evaluations: [u64; 2],
+    /// Bits of the phase-2 genome.
+    pub phase2_bits: usize,
+    /// Phase-2 children evaluated incrementally and in full.
+    pub incremental: [u64; 2],
+    /// Seconds of fine-tuning and scoring.
+    pub finetune_seconds: f64,
+    /// The data used.
+    pub data: String,
+}
+
+/// What a finished run produced.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The run folder.
+    pub dir: std::path::PathBuf,
+    /// The result.
+    pub result: ResultFile,
+    /// The members as a table for a terminal.
+    pub table: Table,
+}
+
+/// Start a new run of `cfg` in `dir`.
+pub fn run(cfg: &Config, dir: &Path, driver: Driver) -> Result<Summary> {
+    let rd = RunDir::create(dir, &cfg.to_toml()?)?;
+    // run on the config as stored, exactly what a resume reads back (an unset optional key,
+    // e.g. `data.path` of synthetic data, would otherwise come back as its default)
+    let cfg = load_run_config(&rd)?;
+    execute(&cfg, rd, driver)
+}
+
+/// Continue (or re-finalise) the run in `dir`.
+pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
+    let rd = RunDir::open(dir)?;
+    let cfg = load_run_config(&rd)?;
+    execute(&cfg, rd, driver)
+}
+
+/// The config saved in a run folder.
+pub fn load_run_config(rd: &RunDir) -> Result<Config> {
+    let path = rd.path(evoprune_run::CONFIG_FILE);
+    Ok(Config::parse(&rd.config_text()?, &path)?)
+}
+
+/// The pre-trained network: the configured file, or the cached result of training one with
+/// `baseline.solver` on the training split (key: model + data + solver + seed).
+pub fn baseline(cfg: &Config, data: &Data, rep: &Rep) -> Result<Model> {
+    if let Some(p) = &cfg.baseline.weights {
+        return Model::load(cfg.model, p);
+    }
+    let mut h = Sha256::new();
+    for v in &data.train.x {
+        h.update(v.to_le_bytes());
+    }
+    for y in &data.train.y {
+        h.update(y.to_le_bytes());
+    }
+    h.update(evoprune_run::config::to_string(&cfg.baseline.solver)?.as_bytes());
+    h.update(cfg.seed.to_le_bytes());
+    h.update(format!("{:?}-glorot-v1", cfg.model).as_bytes());
+    let key: String = h
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = match cfg.model {
+        crate::config::ModelKind::Lenet300100 => "lenet300100",
+        crate::config::ModelKind::Lenet => "lenet",
+    };
+    let path = cfg
+        .baseline
+        .cache_dir
+        .join(format!("{name}-{key}.safetensors"));
+    if path.exists() {
+        note(rep, &format!("baseline from the cache: {}", path.display()));
+        return Model::load(cfg.model, &path);
+    }
+    let solver = &cfg.baseline.solver;
+    let total = (solver.epochs * data.train.len().div_ceil(solver.batch) as f64).round() as u64;
+    rep.lock()
+        .expect("reporter")
+        .stage(&format!("training the baseline {name}"), Some(total));
+    let init = Model::random(cfg.model, cfg.seed);
+    let mut s = solver.clone();
+    s.seed = cfg.seed;
+    let params = init.train(init.params.clone(), None, &data.train, &s, |i, _| {
+        if i % 20 == 0 {
+            rep.lock().expect("reporter").progress(i as u64)
+        }
+    })?;
+    let m = Model::new(cfg.model, params)?;
+    std::fs::create_dir_all(&cfg.baseline.cache_dir)
+        .map_err(|e| evoprune_run::RunError::io(&cfg.baseline.cache_dir, e))?;
+    let bytes = m.to_safetensors(&m.params, &HashMap::new())?;
+    evoprune_run::write_atomic(&path, &bytes)?;
+    note(
+        rep,
+        &format!("baseline trained and cached: {}", path.display()),
+    );
+    Ok(m)
+}
+
+/// Generation progress of one phase on the reporter.
+struct Progress(Rep);
+
+impl<G: evoprune::Genome> evoprune::Observer<G> for Progress {
+    fn notify(&mut self, e: &Event, s: &State<G>, _: f64) -> evoprune::Result<()> {
+        if matches!(e, Event::Generation | Event::Started { .. }) {
+            self.0
+                .lock()
+                .expect("reporter")
+                .progress(s.stats.generation);
+        }
+        Ok(())
+    }
+}
+
+fn read_phase(path: &Path) -> Result<Option<PhaseResult>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| evoprune_run::RunError::io(path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| HierError::invalid(path.display().to_string(), e.to_string()))
+}
+
+fn first_front<G: Clone>(pop: &[evoprune::Individual<G>]) -> Vec<usize> {
+    let pts: Vec<Vec<f64>> = pop.iter().map(|i| i.f.clone()).collect();
+    let mut f: Vec<usize> = non_dominated_sort(&pts)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|&i| pop[i].is_feasible())
+        .collect();
+    f.sort_by(|&a, &b| pop[a].f[1].total_cmp(&pop[b].f[1]).then(a.cmp(&b)));
+    f
+}
+
+struct Ctx<'a> {
+    cfg: &'a Config,
+    rd: &'a RunDir,
+    model: Arc<Model>,
+    val: Arc<Part>,
+    threads: usize,
+    stop: Arc<AtomicBool>,
+    rep: Rep,
+}
+
+impl Ctx<'_> {
+    fn interrupted(&self, phase: &str) -> HierError {
+        HierError::Interrupted {
+            phase: phase.into(),
+            run_dir: self.rd.root().to_path_buf(),
+        }
+    }
+
+    fn fingerprint(&self, phase: &str) -> Result<String> {
+        Ok(format!("{}\n{phase}", self.cfg.to_toml()?))
+    }
+
+    fn phase1(&self) -> Result<PhaseResult> {
+        let done = self.rd.checkpoint_dir().join("phase1.json");
+        if let Some(r) = read_phase(&done)? {
+            return Ok(r);
+        }
+        let c = &self.cfg.phase1;
+        let problem = Thresholds::new(self.model.clone(), self.val.clone(), &self.cfg.search.costs);
+        let bounds = RealBounds::uniform(problem.n_genes(), 0.0, c.max_prune)?;
+        let algo = Nsga2::new(
+            Nsga2Config {
+                pop_size: c.pop_size,
+                crossover_prob: c.crossover_prob,
+                ..Default::default()
+            },
+            UniformReal {
+                bounds: bounds.clone(),
+            },
+            Sbx::new(bounds.clone()),
+            PolynomialMutation::new(bounds),
+        )?;
+        let dir = self.rd.checkpoint_dir().join("phase1");
+        self.rep.lock().expect("reporter").stage(
+            &format!(
+                "phase 1: thresholds of {} layers",
+                self.model.layers().len()
+            ),
+            Some(c.generations),
+        );
+        let out = Executor::new(&problem, algo)
+            .seed(self.cfg.seed)
+            .threads(self.threads)
+            .cache(true)
+            .fingerprint(self.fingerprint("phase1")?)
+            .termination(MaxGenerations(c.generations))
+            .checkpoint(FileCheckpoint::new(&dir, 1))
+            .resume(dir.join("run.id").exists())
+            .stop_flag(self.stop.clone())
+            .observer(Progress(self.rep.clone()))
+            .run()?;
+        if out.reason == TerminationReason::Interrupted {
+            return Err(self.interrupted("phase 1"));
+        }
+        let pop = &out.state.population;
+        let idx = first_front(pop);
+        let mut front = Vec::new();
+        let mut thresholds = Vec::new();
+        for &i in &idx {
+            let keep = problem.keep_mask(&pop[i].genome.0)?;
+            front.push(point(&self.model, pop[i].f.clone(), &keep));
+            thresholds.push(problem.thresholds(&pop[i].genome.0));
+        }
+        dedup_points(&mut front, &mut thresholds);
+        let r = PhaseResult {
+            front,
+            thresholds,
+            evaluations: out.state.stats.evaluations,
+            generations: out.state.stats.generation,
+            seconds: out.state.stats.elapsed_secs,
+            bits: self.model.n_weights(),
+            incremental: [0, 0],
+            anchors: [0, 0],
+        };
+        evoprune_run::write_atomic(&done, &serde_json::to_vec(&r).expect("serialisable"))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(r)
+    }
+
+    fn importance(&self, data: &Data) -> Result<Vec<f32>> {
+        Ok(match self.cfg.phase2.importance {
+            Importance::Magnitude => crate::phase2::importance(&self.model, None),
+            Importance::Taylor => {
+                let part = data.train.take(self.cfg.phase2.taylor_images);
+                let g = self.model.gradient(&part)?;
+                crate::phase2::importance(&self.model, Some(&g))
+            }
+        })
+    }
+
+    fn phase2(&self, p1: &PhaseResult, base_err: f64, data: &Data) -> Result<PhaseResult> {
+        let done = self.rd.checkpoint_dir().join("phase2.json");
+        if let Some(r) = read_phase(&done)? {
+            return Ok(r);
+        }
+        let c = &self.cfg.phase2;
+        let [h, l] = anchors(&p1.front, base_err, c.heavy_tolerance, c.light_tolerance);
+        let parse = |p: &Point| {
+            BitString::from_hex(&p.keep).map_err(|e| HierError::invalid("phase1.json", e))
+        };
+        let heavy = parse(&p1.front[h])?;
+        let light_keep = parse(&p1.front[l])?;
+        let imp = self.importance(data)?;
+        let space = Arc::new(Space::new(&self.model, &heavy, &imp)?);
+        if space.is_empty() {
+            return Err(HierError::invalid(
+                "phase2.heavy_tolerance",
+                "the heavy anchor keeps no weight",
+            ));
+        }
+        note(
+            &self.rep,
+            &format!(
+                "phase-2 anchors: heavy = phase-1 member {h} ({:.2}% params, error {:.2}%), light = member {l} ({:.2}% params, error {:.2}%); {} bits",
+                100.0 * p1.front[h].f[1],
+                100.0 * p1.front[h].f[0],
+                100.0 * p1.front[l].f[1],
+                100.0 * p1.front[l].f[0],
+                space.len()
+            ),
+        );
+        let problem = Arc::new(Survivors::new(
+            self.model.clone(),
+            self.val.clone(),
+            space.clone(),
+            &self.cfg.search.costs,
+            c.incremental,
+        ));
+        let len = space.len() as f64;
+        let bounds = (c.mutation_min / len, (c.mutation_max / len).min(0.5));
+        let rate = Rate::new(bounds.1);
+        let algo = Nsga2::new(
+            Nsga2Config {
+                pop_size: c.pop_size,
+                crossover_prob: c.crossover_prob,
+                ..Default::default()
+            },
+            ImportanceSampling {
+                space: space.clone(),
+                light: space.genome_of(&light_keep),
+            },
+            UniformCrossover::default(),
+            ImportanceMutation {
+                space: space.clone(),
+                rate: rate.clone(),
+            },
+        )?;
+        let dir = self.rd.checkpoint_dir().join("phase2");
+        self.rep.lock().expect("reporter").stage(
+            &format!("phase 2: {} bits", space.len()),
+            Some(c.generations),
+        );
+        let out = Executor::new(problem.as_ref(), algo)
+            .seed(self.cfg.seed ^ 0x5eed_0002)
+            .threads(self.threads)
+            // no evaluation cache: genomes of ~10^5 bits would make every per-generation
+            // checkpoint carry all of them; duplicates of the population are eliminated anyway
+            .cache(false)
+            .fingerprint(self.fingerprint("phase2")?)
+            .termination(MaxGenerations(c.generations))
+            .checkpoint(FileCheckpoint::new(&dir, 1))
+            .resume(dir.join("run.id").exists())
+            .stop_flag(self.stop.clone())
+            .observer(Adapt {
+                problem: problem.clone(),
+                rate,
+                bounds,
+            })
+            .observer(Progress(self.rep.clone()))
+            .run()?;
+        if out.reason == TerminationReason::Interrupted {
+            return Err(self.interrupted("phase 2"));
+        }
+        let pop = &out.state.population;
+        let mut front = Vec::new();
+        let mut none = Vec::new();
+        for i in first_front(pop) {
+            let keep = space.keep_mask(&pop[i].genome, self.model.n_weights());
+            front.push(point(&self.model, pop[i].f.clone(), &keep));
+            none.push(Vec::new());
+        }
+        dedup_points(&mut front, &mut none);
+        let r = PhaseResult {
+            front,
+            thresholds: Vec::new(),
+            evaluations: out.state.stats.evaluations,
+            generations: out.state.stats.generation,
+            seconds: out.state.stats.elapsed_secs,
+            bits: space.len(),
+            incremental: [
+                problem.counters[0].load(Ordering::Relaxed),
+                problem.counters[1].load(Ordering::Relaxed),
+            ],
+            anchors: [h, l],
+        };
+        evoprune_run::write_atomic(&done, &serde_json::to_vec(&r).expect("serialisable"))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(r)
+    }
+}
+
+fn point(model: &Model, f: Vec<f64>, keep: &BitString) -> Point {
+    Point {
+        f,
+        kept: model
+            .layers()
+            .iter()
+            .map(|l| l.weights.clone().filter(|&k| keep.get(k)).count())
+            .collect(),
+        keep: keep.to_hex(),
+    }
+}
+
+fn dedup_points(front: &mut Vec<Point>, extra: &mut Vec<Vec<f64>>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut i = 0;
+    while i < front.len() {
+        if seen.insert(front[i].keep.clone()) {
+            i += 1;
+        } else {
+            front.remove(i);
+            extra.remove(i);
+        }
+    }
+}
+
+/// Indices of the heavy and light anchors in a phase-1 front sorted by the first cost: the
+/// sparsest members within `heavy` and `light` of the baseline's validation error (the densest
+/// member when none is).
+pub fn anchors(front: &[Point], base_err: f64, heavy: f64, light: f64) -> [usize; 2] {
+    let pick = |tol: f64| {
+        front
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.f[0] <= base_err + tol + 1e-12)
+            .min_by(|a, b| a.1.f[1].total_cmp(&b.1.f[1]))
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| {
+                (0..front.len())
+                    .max_by(|&a, &b| front[a].f[1].total_cmp(&front[b].f[1]))
+                    .unwrap_or(0)
+            })
+    };
+    [pick(heavy), pick(light)]
+}
+
+fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
+    rd.mark_incomplete()?;
+    let rep: Rep = Arc::new(Mutex::new(driver.reporter));
+    let data = prepare(&cfg.data, cfg.seed)?;
+    note(&rep, &data.description);
+    let model = Arc::new(baseline(cfg, &data, &rep)?);
+    let threads = match (driver.threads, cfg.search.threads) {
+        (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        (0, t) => t,
+        (t, _) => t,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| HierError::invalid("threads", e.to_string()))?;
+    let val = Arc::new(data.val.take(cfg.search.fitness_subset));
+    let ctx = Ctx {
+        cfg,
+        rd: &rd,
+        model: model.clone(),
+        val: val.clone(),
+        threads,
+        stop: driver.stop.clone(),
+        rep: rep.clone(),
+    };
+    pool.install(|| {
+        let base_err = model.error_par(&model.params, &val)?;
+        let p1 = ctx.phase1()?;
+        note(
+            &rep,
+            &format!(
+                "phase 1 done: {} front members, {} evaluations, {:.0} s",
+                p1.front.len(),
+                p1.evaluations,
+                p1.seconds
+            ),
+        );
+        let p2 = ctx.phase2(&p1, base_err, &data)?;
+        note(
+            &rep,
+            &format!(
+                "phase 2 done: {} front members, {} evaluations, {:.0} s",
+                p2.front.len(),
+                p2.evaluations,
+                p2.seconds
+            ),
+        );
+        finalize(&ctx, &data, base_err, &p1, &p2)
+    })
+}
+
+/// Members picked for fine-tuning: `k` spread evenly (by rank) over `n` sorted ones.
+pub fn spread(n: usize, k: usize) -> Vec<usize> {
+    if k == 0 || n == 0 {
+        return Vec::new();
+    }
+    if k >= n {
+        return (0..n).collect();
+    }
+    let mut v: Vec<usize> = (0..k)
+        .map(|i| ((i as f64 * (n - 1) as f64 / (k - 1).max(1) as f64).round()) as usize)
+        .collect();
+    v.dedup();
+    v
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Finetuned {
+    members: Vec<Member>,
+}
+
+fn hv_sets(sets: [&[Vec<f64>]; 3]) -> ([f64; 3], [f64; 3]) {
+    let m = sets[2].first().map_or(2, |p| p.len());
+    let raw = sets.map(|s| hypervolume(s, &vec![1.0; m]));
+    let union = sets[2];
+    let lo: Vec<f64> = (0..m)
+        .map(|j| union.iter().map(|p| p[j]).fold(f64::INFINITY, f64::min))
+        .collect();
+    let hi: Vec<f64> = (0..m)
+        .map(|j| union.iter().map(|p| p[j]).fold(f64::NEG_INFINITY, f64::max))
+        .collect();
+    let norm = |s: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        s.iter()
+            .map(|p| {
+                (0..m)
+                    .map(|j| (p[j] - lo[j]) / (hi[j] - lo[j]).max(1e-12))
+                    .collect()
+            })
+            .collect()
+    };
+    let normed = sets.map(|s| hypervolume(&norm(s), &vec![1.1; m]));
+    (raw, normed)
+}
+
+fn finalize(
+    ctx: &Ctx<'_>,
+    data: &Data,
+    base_err: f64,
+    p1: &PhaseResult,
+    p2: &PhaseResult,
+) -> Result<Summary> {
+    let t0 = Instant::now();
+    let (cfg, rd, model) = (ctx.cfg, ctx.rd, &ctx.model);
+    // the final front: non-dominated points of both phases
+    let mut all: Vec<(u8, &Point)> = p1.front.iter().map(|p| (1, p)).collect();
+    all.extend(p2.front.iter().map(|p| (2, p)));
+    let pts: Vec<Vec<f64>> = all.iter().map(|(_, p)| p.f.clone()).collect();
+    let first = non_dominated_sort(&pts)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let mut fin: Vec<(u8, &Point)> = first.iter().map(|&i| all[i]).collect();
+    fin.sort_by(|a, b| a.1.f[1].total_cmp(&b.1.f[1]).then(a.1.keep.cmp(&b.1.keep)));
+    fin.dedup_by(|a, b| a.1.keep == b.1.keep);
+    let chosen = spread(fin.len(), cfg.finetune.max_members.max(1));
+    let test = &data.test;
+    let baseline_test_error = model.error_par(&model.params, test)?;
+    let ck = rd.checkpoint_dir().join("finetune.json");
+    let mut done: Finetuned = match std::fs::read_to_string(&ck) {
+        Ok(t) => serde_json::from_str(&t)
+            .map_err(|e| HierError::invalid(ck.display().to_string(), e.to_string()))?,
+        Err(_) => Finetuned::default(),
+    };
+    ctx.rep.lock().expect("reporter").stage(
+        if cfg.finetune.max_members > 0 {
+            "fine-tuning the front (masks fixed)"
+        } else {
+            "scoring the front"
+        },
+        Some(chosen.len() as u64),
+    );
+    std::fs::create_dir_all(rd.path("models"))
+        .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
+    for (index, &ci) in chosen.iter().enumerate() {
+        if done.members.iter().any(|m| m.index == index) {
+            continue;
+        }
+        if ctx.stop.load(Ordering::SeqCst) {
+            return Err(ctx.interrupted("fine-tuning"));
+        }
+        let (phase, pt) = fin[ci];
+        let keep =
+            BitString::from_hex(&pt.keep).map_err(|e| HierError::invalid("checkpoint", e))?;
+        let pruned = model.masked_params(|k| keep.get(k));
+        let test_error_pruned = model.error_par(&pruned, test)?;
+        let tuned = if cfg.finetune.max_members > 0 {
+            let mask = model.mask_vector(|k| keep.get(k));
+            let mut s = cfg.finetune.solver.clone();
+            s.seed = cfg.seed.wrapping_add(index as u64);
+            model.train(pruned.clone(), Some(&mask), &data.train, &s, |_, _| {})?
+        } else {
+            pruned.clone()
+        };
+        let test_error = model.error_par(&tuned, test)?;
+        let val_error = model.error_par(&tuned, &ctx.val)?;
+        let c = model.counts(pt.kept.clone());
+        let file = format!("models/member-{index}.safetensors");
+        let meta = HashMap::from([
+            ("method".to_string(), crate::config::METHOD.to_string()),
+            ("model".to_string(), format!("{:?}", cfg.model)),
+            ("test_error".to_string(), format!("{test_error}")),
+            ("kept_params".to_string(), c.params.to_string()),
+        ]);
+        rd.write(&file, &model.to_safetensors(&tuned, &meta)?)?;
+        done.members.push(Member {
+            index,
+            phase,
+            search: pt.f.clone(),
+            params: c.params as f64 / model.n_params() as f64,
+            flops: c.macs as f64 / model.dense_macs() as f64,
+            kept: pt.kept.clone(),
+            test_error_pruned,
+            test_error,
+            val_error,
+            file,
+        });
+        evoprune_run::write_atomic(&ck, &serde_json::to_vec(&done).expect("serialisable"))?;
+        ctx.rep.lock().expect("reporter").progress(index as u64 + 1);
+    }
+    let mut members = done.members;
+    members.sort_by_key(|m| m.index);
+    let f1: Vec<Vec<f64>> = p1.front.iter().map(|p| p.f.clone()).collect();
+    let f2: Vec<Vec<f64>> = p2.front.iter().map(|p| p.f.clone()).collect();
+    let fu: Vec<Vec<f64>> = fin.iter().map(|(_, p)| p.f.clone()).collect();
+    let (hv, hvn) = hv_sets([&f1, &f2, &fu]);
+    let [h, l] = p2.anchors;
+    let (e_hi, c_hi) = (
+        p1.front.get(l).map_or(1.0, |p| p.f[0]),
+        p1.front.get(h).map_or(1.0, |p| p.f[1]),
+    );
+    let boxed = |s: &[Vec<f64>]| -> f64 {
+        let pts: Vec<Vec<f64>> = s
+            .iter()
+            .map(|p| {
+                vec![
+                    (p[0] - base_err) / (e_hi - base_err).max(1e-12),
+                    p[1] / c_hi.max(1e-12),
+                ]
+            })
+            .collect();
+        hypervolume(&pts, &[1.0, 1.0])
+    };
+    let hvb = [boxed(&f1), boxed(&f2), boxed(&fu)];
+    let result = ResultFile {
+        model: cfg.model,
+        baseline_test_error,
+        baseline_val_error: base_err,
+        hypervolume: hv,
+        hypervolume_normalized: hvn,
+        hypervolume_box: hvb,
+        members,
+        phase_seconds: [p1.seconds, p2.seconds],
+        evaluations: [p1.evaluations, p2.evaluations],
+        phase2_bits: p2.bits,
+        incremental: p2.incremental,
+        finetune_seconds: t0.elapsed().as_secs_f64(),
+        data: data.description.clone(),
+    };
+    let table = write_outputs(cfg, rd, p1, p2, &fin, &result)?;
+    let best = result
+        .members
+        .iter()
+        .filter(|m| m.test_error <= baseline_test_error + 0.005)
+        .map(|m| m.params)
+        .fold(f64::INFINITY, f64::min);
+    rd.mark_complete(&format!(
+        "{} members; sparsest within 0.5 point of the baseline: {:.2}% of the parameters\n",
+        result.members.len(),
+        100.0 * best
+    ))?;
+    Ok(Summary {
+        dir: rd.root().to_path_buf(),
+        result,
+        table,
+    })
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}", 100.0 * v)
+}
+
+fn cost_name(c: Cost) -> &'static str {
+    match c {
+        Cost::Params => "params",
+        Cost::Flops => "flops",
+    }
+}
+
+fn write_outputs(
+    cfg: &Config,
+    rd: &RunDir,
+    p1: &PhaseResult,
+    p2: &PhaseResult,
+    fin: &[(u8, &Point)],
+    r: &ResultFile,
+) -> Result<Table> {
+    rd.write_json("result.json", r)?;
+    let costs: Vec<&str> = cfg.search.costs.iter().map(|&c| cost_name(c)).collect();
+    let mut fronts = Table::new(
+        ["phase", "final"]
+            .into_iter()
+            .chain(["val_error"])
+            .chain(costs.iter().copied())
+            .chain(["kept_per_layer"]),
+    );
+    let on_final = |p: &Point| fin.iter().any(|(_, q)| q.keep == p.keep);
+    for (ph, front) in [(1, &p1.front), (2, &p2.front)] {
+        for p in front.iter() {
+            let mut row = vec![ph.to_string(), on_final(p).to_string()];
+            row.extend(p.f.iter().map(|v| format!("{v:.6}")));
+            row.push(
+                p.kept
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
+            fronts.push(row);
+        }
+    }
+    fronts.write_csv(&rd.path("fronts.csv"))?;
+    let mut t = Table::new([
+        "member",
+        "phase",
+        "params %",
+        "FLOPs %",
+        "val error % (pruned)",
+        "test error % (pruned)",
+        "test error % (fine-tuned)",
+        "kept per layer",
+    ]);
+    for m in &r.members {
+        t.push([
+            m.index.to_string(),
+            m.phase.to_string(),
+            pct(m.params),
+            pct(m.flops),
+            pct(m.search[0]),
+            pct(m.test_error_pruned),
+            pct(m.test_error),
+            m.kept
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+        ]);
+    }
+    t.write_csv(&rd.path("members.csv"))?;
+    let xy = |f: &[Point]| -> Vec<(f64, f64)> {
+        f.iter().map(|p| (100.0 * p.f[1], 100.0 * p.f[0])).collect()
+    };
+    let anchors: Vec<(f64, f64)> = p2
+        .anchors
+        .iter()
+        .filter_map(|&i| p1.front.get(i))
+        .map(|p| (100.0 * p.f[1], 100.0 * p.f[0]))
+        .collect();
+    let cost0 = costs[0];
+    chart(
+        &rd.path("fronts.svg"),
+        "Validation error vs remaining parameters, both phases (no fine-tuning)",
+        &format!("remaining {cost0} %"),
+        "validation error %",
+        &[
+            Series::new("phase 1 (thresholds)", xy(&p1.front), Marker::Dot),
+            Series::new("phase 2 (surviving weights)", xy(&p2.front), Marker::Cross),
+            Series::new("anchors (heavy, light)", anchors, Marker::Ring),
+        ],
+    )?;
+    let tuned: Vec<(f64, f64)> = r
+        .members
+        .iter()
+        .map(|m| (100.0 * m.params, 100.0 * m.test_error))
+        .collect();
+    let pruned: Vec<(f64, f64)> = r
+        .members
+        .iter()
+        .map(|m| (100.0 * m.params, 100.0 * m.test_error_pruned))
+        .collect();
+    chart(
+        &rd.path("members.svg"),
+        "Test error of the chosen members, pruned and fine-tuned",
+        "remaining parameters %",
+        "test error %",
+        &[
+            Series::new("pruned", pruned, Marker::Cross),
+            Series::new("fine-tuned", tuned, Marker::Dot),
+            Series::new(
+                "dense baseline",
+                vec![(100.0, 100.0 * r.baseline_test_error)],
+                Marker::Ring,
+            ),
+        ],
+    )?;
+    let mut rep = Report::new(format!(
+        "Hierarchical importance-guided pruning: {}",
+        cfg.name
+    ));
+    rep.push(Block::Text(format!(
+        "{:?}; {}. Baseline test error {:.2}% (validation {:.2}% on the fitness images). Phase 1: {} evaluations in {:.0} s; phase 2: {} bits, {} evaluations ({} incremental, {} full) in {:.0} s; fine-tuning and scoring {:.0} s.",
+        r.model,
+        r.data,
+        100.0 * r.baseline_test_error,
+        100.0 * r.baseline_val_error,
+        r.evaluations[0],
+        r.phase_seconds[0],
+        r.phase2_bits,
+        r.evaluations[1],
+        r.incremental[0],
+        r.incremental[1],
+        r.phase_seconds[1],
+        r.finetune_seconds
+    )))
+    .push(Block::Text(format!(
+        "Hypervolume of (validation error, {}) with reference 1: phase 1 {:.4}, phase 2 {:.4}, both {:.4}. Normalised by the union's ideal and nadir points, reference 1.1: phase 1 {:.4}, phase 2 {:.4}, both {:.4}. Fraction of the anchors' box (baseline error to light-anchor error, 0 to heavy-anchor {}) dominated: phase 1 {:.4}, phase 2 {:.4}, both {:.4}.",
+        costs.join(", "),
+        r.hypervolume[0],
+        r.hypervolume[1],
+        r.hypervolume[2],
+        r.hypervolume_normalized[0],
+        r.hypervolume_normalized[1],
+        r.hypervolume_normalized[2],
+        costs[0],
+        r.hypervolume_box[0],
+        r.hypervolume_box[1],
+        r.hypervolume_box[2]
+    )))
+    .push(Block::Heading(2, "Members (test set)".into()))
+    .push(Block::Table(t.clone()))
+    .push(Block::Image("fronts.svg".into(), "Fronts of both phases".into()))
+    .push(Block::Image("members.svg".into(), "Members, pruned and fine-tuned".into()));
+    rd.write("report.md", rep.to_markdown().as_bytes())?;
+    rd.write("report.html", rep.to_html().as_bytes())?;
+    Ok(t)
+}
+
+/// Copy member `member` of a finished run to `out` after checking that it loads and
+/// reproduces its recorded test error. Returns the path written.
+pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
+    let rd = RunDir::open(run_dir)?;
+    if !rd.is_complete() {
+        return Err(HierError::invalid(
+            run_dir.display().to_string(),
+            "the run is not finished (run `evoprune resume` first)",
+        ));
+    }
+    let text = std::fs::read_to_string(rd.path("result.json"))
+        .map_err(|e| evoprune_run::RunError::io(rd.path("result.json"), e))?;
+    let r: ResultFile = serde_json::from_str(&text)
+        .map_err(|e| HierError::invalid("result.json", e.to_string()))?;
+    let m = r.members.get(member).ok_or_else(|| {
+        HierError::invalid(
+            "--member",
+            format!("the run has members 0..{}", r.members.len()),
+        )
+    })?;
+    let cfg = load_run_config(&rd)?;
+    let path = rd.path(&m.file);
+    let model = Model::load(cfg.model, &path)?;
+    let data = prepare(&cfg.data, cfg.seed)?;
+    let e = model.error_par(&model.params, &data.test)?;
+    if (e - m.test_error).abs() > 1e-9 {
+        return Err(HierError::invalid(
+            m.file.clone(),
+            format!(
+                "test error {e} differs from the recorded {}: the file or the data changed",
+                m.test_error
+            ),
+        ));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| evoprune_run::RunError::io(&path, e))?;
+    evoprune_run::write_atomic(out, &bytes)?;
+    Ok(out.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_and_anchors() {
+        assert_eq!(spread(10, 4), vec![0, 3, 6, 9]);
+        assert_eq!(spread(3, 5), vec![0, 1, 2]);
+        assert!(spread(3, 0).is_empty());
+        let p = |e: f64, c: f64| Point {
+            f: vec![e, c],
+            kept: vec![],
+            keep: String::new(),
+        };
+        // sorted by params; baseline error 0.02
+        let front = [
+            p(0.5, 0.01),
+            p(0.05, 0.05),
+            p(0.03, 0.1),
+            p(0.021, 0.3),
+            p(0.02, 0.6),
+        ];
+        assert_eq!(anchors(&front, 0.02, 0.002, 0.03), [3, 1]);
+        // nothing within tolerance: the densest member
+        assert_eq!(anchors(&front, 0.0, 0.0, 0.0), [4, 4]);
+    }
+}
