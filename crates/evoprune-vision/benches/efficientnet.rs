@@ -42,6 +42,39 @@ fn extraction(c: &mut Criterion) {
     g.finish();
 }
 
+/// `extract` on 128 grey 28x28 images resized to 96x96, batch 32, on rayon pools of 1 and 2
+/// threads (batches spread over the threads).
+fn extraction_parallel(c: &mut Criterion) {
+    use evoprune_vision::extract::{Preprocessing, extract};
+    let m = model();
+    let n = 128;
+    let pixels: Vec<f32> = (0..n * 784).map(|i| (i % 253) as f32 / 253.0).collect();
+    let data = evoprune_data::Dataset::new(
+        pixels,
+        vec![1, 28, 28],
+        (0..n as u32).map(|i| i % 10).collect(),
+        10,
+    )
+    .unwrap();
+    let prep = Preprocessing {
+        input_size: 96,
+        batch: 32,
+    };
+    let mut g = c.benchmark_group("efficientnet_lite0_extract_96px");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        g.bench_function(BenchmarkId::new("threads", threads), |b| {
+            b.iter(|| pool.install(|| extract(&m, &data, &prep, |_, _| {}).unwrap()))
+        });
+    }
+    g.finish();
+}
+
 /// LeNet inference on 10,000 images in batches of 500 (random weights: time does not depend on them).
 fn lenet_forward(c: &mut Criterion) {
     let net = evoprune_nn::lenet::LeNet::random(1);
@@ -69,5 +102,5 @@ fn lenet_forward(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, extraction, lenet_forward);
+criterion_group!(benches, extraction, extraction_parallel, lenet_forward);
 criterion_main!(benches);

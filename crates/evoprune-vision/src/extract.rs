@@ -68,13 +68,18 @@ pub fn to_input(row: &[f32], shape: &[usize], size: usize) -> Result<Vec<f32>> {
 }
 
 /// Pooled features (`n x 1280`) of every sample, in batches; `progress(done, total)` is called
-/// after each batch.
+/// after each group of batches.
+///
+/// burn's flex backend runs one forward pass on about one core, so the batches are spread over
+/// the current rayon pool, one per thread at a time. The batches are the same whatever the
+/// thread count, so the features are too.
 pub fn extract(
     model: &EfficientNetLite0,
     data: &Dataset,
     prep: &Preprocessing,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<f32>> {
+    use rayon::prelude::*;
     let s = prep.input_size;
     if s < 32 || prep.batch == 0 {
         return Err(VisionError::Shape(format!(
@@ -82,18 +87,27 @@ pub fn extract(
             prep.batch
         )));
     }
-    let mut out = Vec::with_capacity(data.len() * 1280);
-    let mut batch = Vec::with_capacity(prep.batch * 3 * s * s);
-    let mut start = 0;
-    while start < data.len() {
-        let end = (start + prep.batch).min(data.len());
-        batch.clear();
-        for i in start..end {
-            batch.extend(to_input(data.row(i), data.shape(), s)?);
+    let n = data.len();
+    let batches: Vec<(usize, usize)> = (0..n)
+        .step_by(prep.batch)
+        .map(|a| (a, (a + prep.batch).min(n)))
+        .collect();
+    let mut out = Vec::with_capacity(n * 1280);
+    for group in batches.chunks(rayon::current_num_threads().max(1)) {
+        let feats: Vec<Result<Vec<f32>>> = group
+            .par_iter()
+            .map(|&(a, b)| {
+                let mut batch = Vec::with_capacity((b - a) * 3 * s * s);
+                for i in a..b {
+                    batch.extend(to_input(data.row(i), data.shape(), s)?);
+                }
+                model.features_of(&batch, b - a, s, s)
+            })
+            .collect();
+        for f in feats {
+            out.extend(f?);
         }
-        out.extend(model.features_of(&batch, end - start, s, s)?);
-        progress(end, data.len());
-        start = end;
+        progress(group.last().map_or(n, |g| g.1), n);
     }
     Ok(out)
 }

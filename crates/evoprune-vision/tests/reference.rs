@@ -222,22 +222,37 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
         input_size: 32,
         batch: 2,
     };
-    let mut calls = Vec::new();
+    // batches run in parallel on the rayon pool, one per thread: the same features on 1 or 2
+    // threads, progress after each group of batches
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut calls = Vec::new();
+        let f = pool
+            .install(|| {
+                evoprune_vision::extract::extract(&model, &data, &prep, |d, t| calls.push((d, t)))
+            })
+            .unwrap();
+        (f, calls)
+    };
+    let (one, calls1) = on(1);
+    let (two, calls2) = on(2);
+    assert_eq!(one, two);
+    assert_eq!(calls1, vec![(2, 5), (4, 5), (5, 5)]);
+    assert_eq!(calls2, vec![(4, 5), (5, 5)]);
     let (f1, hit1) = cached(
         &dir.join("cache"),
         &weights,
         &model,
         &data,
         &prep,
-        |d, t| calls.push((d, t)),
+        |_, _| {},
     )
     .unwrap();
     assert!(!hit1);
-    assert_eq!(
-        calls,
-        vec![(2, 5), (4, 5), (5, 5)],
-        "progress after every batch"
-    );
+    assert_eq!(f1, one);
     let (f2, hit2) = cached(
         &dir.join("cache"),
         &weights,
