@@ -207,6 +207,95 @@ impl Net {
         Ok(v)
     }
 
+    /// These weights as computed at `precision` per weight tensor (conv1, conv2, fc1, fc2):
+    /// symmetric per-channel quantization, dequantized ([`crate::quant`]). Biases stay `f32`.
+    pub fn quantized(&self, precision: [crate::quant::Precision; 4]) -> Result<Net> {
+        let l = self.dims.layout();
+        let Dims { c1, c2, h } = self.dims;
+        let mut p = self.params.clone();
+        for ((t, rows), prec) in [(T::W1, c1), (T::W2, c2), (T::F1, h), (T::F2, 10)]
+            .into_iter()
+            .zip(precision)
+        {
+            let r = l.range(t);
+            let cols = r.len() / rows.max(1);
+            let q = crate::quant::fake_quantize(&p[r.clone()], rows, cols, prec)?;
+            p[r].copy_from_slice(&q);
+        }
+        Ok(Net {
+            dims: self.dims,
+            params: p,
+        })
+    }
+
+    /// Storage in bytes at `precision` per weight tensor (conv1, conv2, fc1, fc2): each tensor
+    /// dense or CSR, whichever is smaller, counting only its non-zero weights, plus scales and
+    /// `f32` biases ([`crate::quant::weight_bytes`]).
+    pub fn storage_bytes(&self, precision: [crate::quant::Precision; 4]) -> usize {
+        let l = self.dims.layout();
+        let Dims { c1, c2, h } = self.dims;
+        let weights: usize = [(T::W1, c1), (T::W2, c2), (T::F1, h), (T::F2, 10)]
+            .into_iter()
+            .zip(precision)
+            .map(|((t, rows), prec)| {
+                let r = l.range(t);
+                let nz = self.params[r.clone()].iter().filter(|v| **v != 0.0).count();
+                crate::quant::weight_bytes(rows, r.len() / rows.max(1), nz, prec)
+            })
+            .sum();
+        let biases = 4 * (c1 + c2 + h + 10);
+        weights + biases
+    }
+
+    /// Logits with PyTorch's dynamic int8 quantization of the linear layers (the
+    /// convolutions stay `f32`): FC weights int8 per tensor, FC inputs quantized per chunk of
+    /// images to 7-bit `u8` ([`crate::quant`]), one thread.
+    pub fn logits_dynamic_int8(&self, x: &[f32]) -> Result<Vec<f32>> {
+        use crate::gemm::{Mat, matmul};
+        check_images(x)?;
+        let l = self.dims.layout();
+        let (h, fin) = (self.dims.h, self.dims.fc1_in());
+        let f1 = crate::quant::dynamic_int8_weights(&self.params[l.range(T::F1)]);
+        let f2 = crate::quant::dynamic_int8_weights(&self.params[l.range(T::F2)]);
+        let (b1, b2) = (&self.params[l.range(T::Fb1)], &self.params[l.range(T::Fb2)]);
+        let n_all = x.len() / 784;
+        let mut out = vec![0.0f32; n_all * OUT];
+        let mut ws = Workspace::new(self.dims, CHUNK.min(n_all.max(1)));
+        let mut hid = vec![0.0f32; CHUNK * h];
+        for (ci, imgs) in x.chunks(CHUNK * 784).enumerate() {
+            let n = imgs.len() / 784;
+            super::core::forward_conv(&self.params, self.dims, &mut ws, imgs, n);
+            let a = crate::quant::dynamic_uint8_activations(&ws.flat[..n * fin]);
+            matmul(
+                &mut hid,
+                n,
+                h,
+                Mat::new(&a, n, fin),
+                Mat::new(&f1, h, fin).t(),
+                false,
+            );
+            for r in hid[..n * h].chunks_exact_mut(h) {
+                r.iter_mut()
+                    .zip(b1)
+                    .for_each(|(v, b)| *v = (*v + b).max(0.0));
+            }
+            let a2 = crate::quant::dynamic_uint8_activations(&hid[..n * h]);
+            let o = &mut out[ci * CHUNK * OUT..][..n * OUT];
+            matmul(
+                o,
+                n,
+                OUT,
+                Mat::new(&a2, n, h),
+                Mat::new(&f2, OUT, h).t(),
+                false,
+            );
+            for r in o.chunks_exact_mut(OUT) {
+                r.iter_mut().zip(b2).for_each(|(v, b)| *v += b);
+            }
+        }
+        Ok(out)
+    }
+
     /// These (full-width) weights with `mask` applied.
     pub fn masked(&self, mask: &LeNetMask) -> Result<Net> {
         if self.dims != Dims::FULL {
@@ -460,5 +549,60 @@ mod tests {
             c.net.dims.c1 * 576 * 25 + c.net.dims.c2 * 64 * 25 * c.net.dims.c1,
             16 * 576 * 25 + 33 * 64 * 25 * 16
         );
+    }
+
+    #[test]
+    fn quantized_lenet_sizes_and_dynamic_int8() {
+        use crate::quant::Precision::{F32, Int4, Int8};
+        let net = Net::from_lenet(&LeNet::random(5)).unwrap();
+        let dense = net.storage_bytes([F32; 4]);
+        assert_eq!(dense, 4 * 431_080);
+        // fc1 at int8: 400,000 bytes + 500 scales instead of 1.6 MB
+        assert_eq!(
+            net.storage_bytes([F32, F32, Int8, F32]),
+            dense - 1_600_000 + 400_000 + 2_000
+        );
+        let q8 = net.quantized([Int8; 4]).unwrap();
+        let q4 = net.quantized([Int8, Int8, Int4, Int8]).unwrap();
+        let x: Vec<f32> = (0..20 * 784)
+            .map(|i| (i * 31 % 255) as f32 / 255.0)
+            .collect();
+        let z = net.logits(&x).unwrap();
+        let z8 = q8.logits(&x).unwrap();
+        let z4 = q4.logits(&x).unwrap();
+        let zd = net.logits_dynamic_int8(&x).unwrap();
+        let diff = |a: &[f32]| {
+            a.iter()
+                .zip(&z)
+                .map(|(p, r)| (p - r).abs())
+                .fold(0.0f32, f32::max)
+        };
+        let scale = z.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        // quantized logits are close to the float ones, but not equal; 4 bits err more
+        assert!(
+            diff(&z8) > 0.0 && diff(&z8) < 0.05 * scale,
+            "{} {scale}",
+            diff(&z8)
+        );
+        assert!(diff(&z4) > diff(&z8));
+        assert!(
+            diff(&zd) > 0.0 && diff(&zd) < 0.05 * scale,
+            "{} {scale}",
+            diff(&zd)
+        );
+        // zeros stay zeros: a pruned net's quantized form keeps its sparsity
+        let mut m = LeNetMask::full();
+        m.fc1.iter_mut().step_by(2).for_each(|b| *b = false);
+        let pruned = net.masked(&m).unwrap();
+        let pq = pruned.quantized([F32, F32, Int8, F32]).unwrap();
+        let l = Dims::FULL.layout();
+        // every pruned weight stays zero (small kept ones may round to zero too)
+        assert!(
+            pruned.params[l.range(T::F1)]
+                .iter()
+                .zip(&pq.params[l.range(T::F1)])
+                .all(|(a, b)| *a != 0.0 || *b == 0.0)
+        );
+        assert!(pruned.storage_bytes([F32; 4]) < dense);
     }
 }
