@@ -1,6 +1,7 @@
 //! `evoprune`: the command line. A thin adapter: it parses arguments, builds library objects,
 //! renders progress and writes files; all the logic lives in the library crates.
 
+mod compress;
 mod deeptl;
 mod front_csv;
 mod gaprune;
@@ -24,7 +25,8 @@ struct Cli {
 enum Command {
     /// Run a method from a TOML config: MO-EvoPruneDeepTL, GA pruning of LeNet
     /// (`method = "ga-prune"`) or hierarchical importance-guided pruning
-    /// (`method = "hierarchical-prune"`); no config: the built-in MO-EvoPruneDeepTL digits run.
+    /// (`method = "hierarchical-prune"`) or surrogate-assisted constrained compression
+    /// (`method = "surrogate-compress"`); no config: the built-in MO-EvoPruneDeepTL digits run.
     Run(deeptl::RunArgs),
     /// Continue an interrupted run from its folder.
     Resume(deeptl::ResumeArgs),
@@ -45,6 +47,7 @@ fn run_method(dir: &std::path::Path) -> Option<String> {
 
 const GA: &str = evoprune_gaprune::config::METHOD;
 const HIER: &str = evoprune_hierarchical::config::METHOD;
+const SURR: &str = evoprune_compress::config::METHOD;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
             Some(p) => match gaprune::method_of(p) {
                 Ok(Some(m)) if m == GA => gaprune::run(a),
                 Ok(Some(m)) if m == HIER => hierarchical::run(a),
+                Ok(Some(m)) if m == SURR => compress::run(a),
                 Ok(_) => deeptl::run(a),
                 Err(e) => Err(e),
             },
@@ -61,11 +65,13 @@ fn main() -> ExitCode {
         Command::Resume(a) => match run_method(&a.run_dir).as_deref() {
             Some(GA) => gaprune::resume(a),
             Some(HIER) => hierarchical::resume(a),
+            Some(SURR) => compress::resume(a),
             _ => deeptl::resume(a),
         },
         Command::Export(a) => match run_method(&a.run_dir).as_deref() {
             Some(GA) => gaprune::export(a),
             Some(HIER) => hierarchical::export(a),
+            Some(SURR) => compress::export(a),
             _ => deeptl::export(a),
         },
         Command::Moo(a) => moo::run(a).map(|()| None),

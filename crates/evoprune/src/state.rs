@@ -62,6 +62,12 @@ impl<G: Genome> EvalCache<G> {
     pub fn insert(&mut self, g: G, o: Outcome) {
         self.map.insert(g, o);
     }
+    /// Every cached genome with its outcome, in no particular order (sort before any use
+    /// that could affect results).
+    pub fn iter(&self) -> impl Iterator<Item = (&G, &Outcome)> {
+        self.map.iter()
+    }
+
     /// Number of distinct genomes stored.
     pub fn len(&self) -> usize {
         self.map.len()

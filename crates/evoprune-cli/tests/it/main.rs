@@ -427,3 +427,68 @@ fn hierarchical_kill_9_in_phase_2_resume_and_export() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("threshold"));
 }
+
+const SURR_TINY: &str = r#"
+method = "surrogate-compress"
+name = "surr-tiny"
+seeds = [1]
+[data]
+source = "synthetic"
+val = 100
+synthetic_per_class = 30
+[baseline]
+cache_dir = "cache"
+solver = { epochs = 5.0 }
+[problem]
+accuracy_floor = 0.6
+[surrogate]
+initial = 8
+budget = 12
+folds = 3
+pop_size = 8
+generations = 3
+"#;
+
+#[test]
+fn surrogate_compress_runs_resumes_exports_and_names_bad_keys() {
+    let d = tempfile::tempdir().unwrap();
+    let out = straight_run(d.path(), "s.toml", SURR_TINY);
+    assert!(
+        out.contains("hypervolume surrogate") && out.contains("real"),
+        "{out}"
+    );
+    // resuming a finished run re-finalises it
+    let o = evoprune(&["resume", "straight"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = evoprune(
+        &[
+            "export",
+            "straight",
+            "--member",
+            "0",
+            "--out",
+            "c.safetensors",
+        ],
+        d.path(),
+    );
+    let front_empty = std::fs::read_to_string(d.path().join("straight/fronts.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(",surrogate,"))
+        .count()
+        == 0;
+    if front_empty {
+        assert_eq!(o.status.code(), Some(2));
+    } else {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(d.path().join("c.safetensors").is_file());
+    }
+    std::fs::write(
+        d.path().join("bad.toml"),
+        SURR_TINY.replace("budget = 12", "budget = 4"),
+    )
+    .unwrap();
+    let o = evoprune(&["run", "bad.toml"], d.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("surrogate.budget"));
+}

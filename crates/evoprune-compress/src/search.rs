@@ -1,0 +1,571 @@
+//! The two searches compared at an equal real-evaluation budget, for one seed:
+//!
+//! - **surrogate-assisted** (the paper's loop): an initial design of real evaluations; then,
+//!   until the budget, fit one regressor per target (accuracy, non-zero fraction, bytes), each
+//!   chosen by k-fold cross-validation among the configured kinds; run a constrained NSGA-II on
+//!   the surrogates (the constraint is the predicted accuracy against the floor); evaluate for
+//!   real the `per_iteration` candidates of its predicted feasible front that lie farthest, in
+//!   normalised objective space, from everything evaluated so far (the paper's "distance in
+//!   objective space"); refit.
+//! - **real**: the same constrained NSGA-II on the real problem, steady state with the same
+//!   initial population size and the same evaluations per step, stopped at the same budget.
+//!
+//! The paper optimises the surrogates with C-TAEA for 1000 generations; the engine's NSGA-II
+//! with Deb's constrained domination stands in for it (C-TAEA is not implemented).
+
+use crate::config::Config;
+use crate::plan::{Scores, bounds, decode, score};
+use crate::{CompressError, Result};
+use evoprune::pareto::non_dominated_sort;
+use evoprune::{
+    BitFlip, BitString, Evaluation, Executor, FileCheckpoint, IntPolynomialMutation, IntSbx,
+    MaxEvaluations, MaxGenerations, MixedBounds, MixedCrossover, MixedGenome, MixedMutation,
+    MixedSampling, Nsga2, Nsga2Config, ObjectiveSpec, PolynomialMutation, Problem, Sampling, Sbx,
+    TerminationReason, UniformCrossover, rng_from_seed,
+};
+use evoprune_data::digits28::Part;
+use evoprune_nn::lenet::Net;
+use evoprune_surrogate::{Kind, Model, select};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The objective specs: accuracy (max), non-zero fraction (min), optionally bytes (min).
+pub fn specs(size: bool) -> Vec<ObjectiveSpec> {
+    let mut s = vec![
+        ObjectiveSpec::maximize("accuracy"),
+        ObjectiveSpec::minimize("nonzero"),
+    ];
+    if size {
+        s.push(ObjectiveSpec::minimize("bytes"));
+    }
+    s
+}
+
+/// One real evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluated {
+    /// The genome.
+    pub genome: MixedGenome,
+    /// Its validation scores.
+    pub scores: Scores,
+}
+
+/// The real problem: a plan scored on the validation images.
+pub struct RealProblem {
+    net: Arc<Net>,
+    val: Arc<Part>,
+    floor: f64,
+    dense_bytes: f64,
+    specs: Vec<ObjectiveSpec>,
+}
+
+impl RealProblem {
+    /// Plans applied to `net`, scored on `val`, under `floor`.
+    pub fn new(net: Arc<Net>, val: Arc<Part>, floor: f64, size: bool) -> Self {
+        let dense_bytes = 4.0 * net.params.len() as f64;
+        RealProblem {
+            net,
+            val,
+            floor,
+            dense_bytes,
+            specs: specs(size),
+        }
+    }
+
+    /// Scores of one genome.
+    pub fn scores(&self, g: &MixedGenome) -> Result<Scores> {
+        score(&self.net, &decode(g)?, &self.val)
+    }
+
+    fn evaluation(&self, s: &Scores) -> Evaluation {
+        let mut f = vec![s.accuracy, s.nonzero];
+        if self.specs.len() == 3 {
+            f.push(s.bytes / self.dense_bytes);
+        }
+        Evaluation::with_constraints(f, vec![self.floor - s.accuracy])
+            .extra("accuracy", s.accuracy)
+            .extra("nonzero", s.nonzero)
+            .extra("bytes", s.bytes)
+    }
+}
+
+impl Problem for RealProblem {
+    type Genome = MixedGenome;
+    type Error = CompressError;
+    fn objectives(&self) -> &[ObjectiveSpec] {
+        &self.specs
+    }
+    fn n_constraints(&self) -> usize {
+        1
+    }
+    fn name(&self) -> &str {
+        "lenet-compression"
+    }
+    fn batch_hint(&self) -> usize {
+        1
+    }
+    fn evaluate(&self, g: &MixedGenome) -> Result<Evaluation> {
+        Ok(self.evaluation(&self.scores(g)?))
+    }
+}
+
+/// Surrogate features of a genome: its reals, then its ints.
+pub fn features(g: &MixedGenome) -> Vec<f64> {
+    g.reals
+        .0
+        .iter()
+        .copied()
+        .chain(g.ints.0.iter().map(|&v| v as f64))
+        .collect()
+}
+
+/// The problem the surrogates define: predicted objectives, predicted constraint.
+struct SurrogateProblem {
+    models: Vec<Model>,
+    floor: f64,
+    specs: Vec<ObjectiveSpec>,
+}
+
+impl SurrogateProblem {
+    fn predict(&self, genomes: &[&MixedGenome]) -> Result<Vec<Vec<f64>>> {
+        let x: Vec<Vec<f64>> = genomes.iter().map(|g| features(g)).collect();
+        let cols: Vec<Vec<f64>> = self
+            .models
+            .iter()
+            .map(|m| m.predict(&x))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok((0..x.len())
+            .map(|i| cols.iter().map(|c| c[i]).collect())
+            .collect())
+    }
+}
+
+impl Problem for SurrogateProblem {
+    type Genome = MixedGenome;
+    type Error = CompressError;
+    fn objectives(&self) -> &[ObjectiveSpec] {
+        &self.specs
+    }
+    fn n_constraints(&self) -> usize {
+        1
+    }
+    fn batch_hint(&self) -> usize {
+        100_000
+    }
+    fn evaluate(&self, g: &MixedGenome) -> Result<Evaluation> {
+        let p = self.predict(&[g])?.remove(0);
+        Ok(Evaluation::with_constraints(
+            p.clone(),
+            vec![self.floor - p[0]],
+        ))
+    }
+    fn evaluate_batch(&self, genomes: &[&MixedGenome]) -> Vec<Result<Evaluation>> {
+        match self.predict(genomes) {
+            Ok(rows) => rows
+                .into_iter()
+                .map(|p| {
+                    Ok(Evaluation::with_constraints(
+                        p.clone(),
+                        vec![self.floor - p[0]],
+                    ))
+                })
+                .collect(),
+            Err(e) => {
+                let msg = e.to_string();
+                genomes
+                    .iter()
+                    .map(|_| Err(CompressError::invalid("surrogate", msg.clone())))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Cross-validated error (MAE) of each kind for each target at one iteration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CvRecord {
+    /// Real evaluations the surrogates were fitted on.
+    pub samples: usize,
+    /// Per target (accuracy, non-zero fraction, bytes as a fraction of the dense model).
+    pub targets: Vec<TargetCv>,
+}
+
+/// The cross-validation of one target at one iteration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetCv {
+    /// `accuracy`, `nonzero` or `bytes`.
+    pub target: String,
+    /// Mean absolute error of every kind.
+    pub errors: Vec<(Kind, f64)>,
+    /// The kind chosen.
+    pub chosen: Kind,
+}
+
+/// `checkpoint/seed-S/surrogate.json`: the loop's state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Every real evaluation, in order.
+    pub evaluated: Vec<Evaluated>,
+    /// Cross-validation at each iteration.
+    pub cv: Vec<CvRecord>,
+}
+
+/// Search operators shared by the real search and the search on the surrogates (pymoo's
+/// defaults, as the paper: SBX 0.9 / eta 15, polynomial mutation eta 20).
+type Algo<S> = Nsga2<
+    MixedGenome,
+    S,
+    MixedCrossover<Sbx, IntSbx, UniformCrossover>,
+    MixedMutation<PolynomialMutation, IntPolynomialMutation, BitFlip>,
+>;
+
+fn algorithm<S: Sampling<MixedGenome>>(
+    b: &MixedBounds,
+    cfg: Nsga2Config,
+    sampling: S,
+) -> Result<Algo<S>> {
+    Ok(Nsga2::new(
+        cfg,
+        sampling,
+        MixedCrossover {
+            reals: Sbx::new(b.reals.clone()),
+            ints: IntSbx::new(b.ints.clone()),
+            bits: UniformCrossover::default(),
+        },
+        MixedMutation {
+            reals: PolynomialMutation::new(b.reals.clone()),
+            ints: IntPolynomialMutation::new(b.ints.clone()),
+            bits: BitFlip { rate: None },
+        },
+    )?)
+}
+
+/// Known genomes first, then samples.
+struct Seeded {
+    known: Vec<MixedGenome>,
+    sampling: MixedSampling,
+}
+
+impl Sampling<MixedGenome> for Seeded {
+    fn sample(&self, n: usize, rng: &mut evoprune::EvoRng) -> Vec<MixedGenome> {
+        let mut out: Vec<MixedGenome> = self.known.iter().take(n).cloned().collect();
+        let rest = n - out.len();
+        out.extend(self.sampling.sample(rest, rng));
+        out
+    }
+}
+
+fn minimised(s: &Scores, size: bool, dense_bytes: f64) -> Vec<f64> {
+    let mut v = vec![1.0 - s.accuracy, s.nonzero];
+    if size {
+        v.push(s.bytes / dense_bytes);
+    }
+    v
+}
+
+/// The feasible non-dominated evaluations (validation objectives), by non-zero fraction.
+pub fn front(evals: &[Evaluated], floor: f64, size: bool, dense_bytes: f64) -> Vec<Evaluated> {
+    let feas: Vec<&Evaluated> = evals
+        .iter()
+        .filter(|e| e.scores.accuracy >= floor)
+        .collect();
+    let pts: Vec<Vec<f64>> = feas
+        .iter()
+        .map(|e| minimised(&e.scores, size, dense_bytes))
+        .collect();
+    let mut f: Vec<Evaluated> = non_dominated_sort(&pts)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| feas[i].clone())
+        .collect();
+    f.sort_by(|a, b| {
+        a.scores
+            .nonzero
+            .total_cmp(&b.scores.nonzero)
+            .then(b.scores.accuracy.total_cmp(&a.scores.accuracy))
+    });
+    f.dedup_by(|a, b| a.genome == b.genome);
+    f
+}
+
+/// What one seed's runs need.
+pub struct Seed<'a> {
+    /// The config.
+    pub cfg: &'a Config,
+    /// The real problem.
+    pub problem: &'a RealProblem,
+    /// The seed.
+    pub seed: u64,
+    /// Its checkpoint folder.
+    pub dir: &'a Path,
+    /// Stop flag.
+    pub stop: Arc<AtomicBool>,
+    /// Threads of the real evaluations.
+    pub threads: usize,
+}
+
+impl Seed<'_> {
+    /// The surrogate-assisted loop (resumable from `dir/surrogate.json`).
+    pub fn surrogate(&self, mut on_eval: impl FnMut(usize)) -> Result<LoopState> {
+        let c = &self.cfg.surrogate;
+        let size = self.cfg.problem.size_objective;
+        let b = bounds(self.cfg.problem.max_amount)?;
+        let path = self.dir.join("surrogate.json");
+        let mut st: LoopState = match std::fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t)
+                .map_err(|e| CompressError::invalid(path.display().to_string(), e.to_string()))?,
+            Err(_) => LoopState::default(),
+        };
+        let save = |st: &LoopState| -> Result<()> {
+            evoprune_run::write_atomic(&path, &serde_json::to_vec(st).expect("serialisable"))?;
+            Ok(())
+        };
+        let eval_all = |gs: Vec<MixedGenome>| -> Result<Vec<Evaluated>> {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(self.threads)
+                .build()
+                .map_err(|e| CompressError::invalid("threads", e.to_string()))?;
+            pool.install(|| {
+                gs.into_par_iter()
+                    .map(|g| {
+                        let scores = self.problem.scores(&g)?;
+                        Ok(Evaluated { genome: g, scores })
+                    })
+                    .collect()
+            })
+        };
+        if st.evaluated.is_empty() {
+            // the same sampler and seed as the real search's initial population
+            let init = MixedSampling { bounds: b.clone() }
+                .sample(c.initial, &mut rng_from_seed(self.seed));
+            st.evaluated = eval_all(init)?;
+            save(&st)?;
+        }
+        on_eval(st.evaluated.len());
+        let dense = self.problem.dense_bytes;
+        while st.evaluated.len() < c.budget {
+            if self.stop.load(Ordering::SeqCst) {
+                return Err(CompressError::Interrupted {
+                    phase: format!("surrogate search, seed {}", self.seed),
+                    run_dir: self.dir.to_path_buf(),
+                });
+            }
+            let it = st.cv.len() as u64;
+            let x: Vec<Vec<f64>> = st.evaluated.iter().map(|e| features(&e.genome)).collect();
+            let mut targets: Vec<(String, Vec<f64>)> = vec![
+                (
+                    "accuracy".into(),
+                    st.evaluated.iter().map(|e| e.scores.accuracy).collect(),
+                ),
+                (
+                    "nonzero".into(),
+                    st.evaluated.iter().map(|e| e.scores.nonzero).collect(),
+                ),
+            ];
+            // bytes are always modelled (reported), an objective only with size_objective
+            targets.push((
+                "bytes".into(),
+                st.evaluated
+                    .iter()
+                    .map(|e| e.scores.bytes / dense)
+                    .collect(),
+            ));
+            let mut models = Vec::new();
+            let mut rec = CvRecord {
+                samples: x.len(),
+                targets: Vec::new(),
+            };
+            for (k, (name, y)) in targets.into_iter().enumerate() {
+                let folds = c.folds.min(x.len());
+                let (m, scores) =
+                    select(&c.kinds, &x, &y, folds, self.seed ^ (it << 8) ^ k as u64)?;
+                rec.targets.push(TargetCv {
+                    target: name,
+                    errors: scores,
+                    chosen: m.kind(),
+                });
+                if k < 2 || size {
+                    models.push(m);
+                }
+            }
+            st.cv.push(rec);
+            let sp = SurrogateProblem {
+                models,
+                floor: self.cfg.problem.accuracy_floor,
+                specs: specs(size),
+            };
+            // start from the real front (and the rest of the evaluated points), then samples
+            let mut known: Vec<MixedGenome> =
+                front(&st.evaluated, self.cfg.problem.accuracy_floor, size, dense)
+                    .into_iter()
+                    .map(|e| e.genome)
+                    .collect();
+            known.truncate(c.pop_size / 2);
+            let algo = algorithm(
+                &b,
+                Nsga2Config {
+                    pop_size: c.pop_size,
+                    ..Default::default()
+                },
+                Seeded {
+                    known,
+                    sampling: MixedSampling { bounds: b.clone() },
+                },
+            )?;
+            let out = Executor::new(&sp, algo)
+                .seed(self.seed.wrapping_mul(1000).wrapping_add(it))
+                .threads(1)
+                .cache(false)
+                .termination(MaxGenerations(c.generations))
+                .run()?;
+            let want = c.per_iteration.min(c.budget - st.evaluated.len());
+            let picks = pick(&out.state.population, &st.evaluated, want, size, dense);
+            if picks.is_empty() {
+                return Err(CompressError::invalid(
+                    "surrogate search",
+                    "no new candidate: every surrogate optimum was evaluated before",
+                ));
+            }
+            let new = eval_all(picks)?;
+            st.evaluated.extend(new);
+            save(&st)?;
+            on_eval(st.evaluated.len());
+        }
+        Ok(st)
+    }
+
+    /// The real search (resumable from `dir/real/`).
+    pub fn real(&self, mut on_eval: impl FnMut(usize) + Send + 'static) -> Result<Vec<Evaluated>> {
+        let c = &self.cfg.surrogate;
+        let b = bounds(self.cfg.problem.max_amount)?;
+        let algo = algorithm(
+            &b,
+            Nsga2Config::steady_state(c.initial, c.per_iteration),
+            MixedSampling { bounds: b.clone() },
+        )?;
+        let dir = self.dir.join("real");
+        let out = Executor::new(self.problem, algo)
+            .seed(self.seed)
+            .threads(self.threads)
+            .cache(true)
+            .fingerprint(format!("{}\nreal seed {}", self.cfg.to_toml()?, self.seed))
+            .termination(MaxEvaluations(c.budget as u64))
+            .checkpoint(FileCheckpoint::new(&dir, 1))
+            .resume(dir.join("run.id").exists())
+            .stop_flag(self.stop.clone())
+            .observer(
+                move |_: &evoprune::Event, s: &evoprune::State<MixedGenome>, _: f64| {
+                    on_eval(s.stats.evaluations as usize)
+                },
+            )
+            .run()?;
+        if out.reason == TerminationReason::Interrupted {
+            return Err(CompressError::Interrupted {
+                phase: format!("real search, seed {}", self.seed),
+                run_dir: self.dir.to_path_buf(),
+            });
+        }
+        // every evaluated genome, from the engine's cache (in no particular order: sort)
+        let cache = out.state.cache.as_ref().expect("cache on");
+        let mut evals: Vec<Evaluated> = cache
+            .iter()
+            .filter_map(|(g, o)| {
+                o.as_ref().ok().map(|e| Evaluated {
+                    genome: g.clone(),
+                    scores: Scores {
+                        accuracy: e.extras["accuracy"],
+                        nonzero: e.extras["nonzero"],
+                        bytes: e.extras["bytes"],
+                    },
+                })
+            })
+            .collect();
+        evals.sort_by(|a, b| {
+            serde_json::to_string(&a.genome)
+                .expect("serialisable")
+                .cmp(&serde_json::to_string(&b.genome).expect("serialisable"))
+        });
+        Ok(evals)
+    }
+}
+
+/// The `want` candidates of the surrogate population's predicted feasible front (then the
+/// rest of it) farthest from the evaluated points in normalised objective space, picked one at
+/// a time (max-min distance), skipping genomes evaluated before.
+fn pick(
+    pop: &[evoprune::Individual<MixedGenome>],
+    evaluated: &[Evaluated],
+    want: usize,
+    size: bool,
+    dense: f64,
+) -> Vec<MixedGenome> {
+    let done: std::collections::HashSet<&MixedGenome> =
+        evaluated.iter().map(|e| &e.genome).collect();
+    // minimisation-form predicted objectives: the engine stores `f` minimised already
+    let mut cands: Vec<(usize, Vec<f64>)> = pop
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| !done.contains(&i.genome))
+        .map(|(k, i)| (k, i.f.clone()))
+        .collect();
+    let feasible_first = |k: usize| (!pop[k].is_feasible(), pop[k].rank);
+    cands.sort_by_key(|(k, _)| (feasible_first(*k), *k));
+    let mut refs: Vec<Vec<f64>> = evaluated
+        .iter()
+        .map(|e| {
+            let mut v = vec![-e.scores.accuracy, e.scores.nonzero];
+            if size {
+                v.push(e.scores.bytes / dense);
+            }
+            v
+        })
+        .collect();
+    let m = refs.first().map_or(2, |r| r.len());
+    let lo: Vec<f64> = (0..m)
+        .map(|j| refs.iter().map(|r| r[j]).fold(f64::INFINITY, f64::min))
+        .collect();
+    let hi: Vec<f64> = (0..m)
+        .map(|j| refs.iter().map(|r| r[j]).fold(f64::NEG_INFINITY, f64::max))
+        .collect();
+    let dist = |a: &[f64], b: &[f64]| -> f64 {
+        (0..m)
+            .map(|j| ((a[j] - b[j]) / (hi[j] - lo[j]).max(1e-12)).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let mut out: Vec<MixedGenome> = Vec::new();
+    while out.len() < want && !cands.is_empty() {
+        // the best tier still available (feasible first front first)
+        let tier = feasible_first(cands[0].0);
+        let mut best: Option<(f64, usize)> = None;
+        for (ci, (k, f)) in cands.iter().enumerate() {
+            if feasible_first(*k) != tier {
+                break;
+            }
+            let d = refs
+                .iter()
+                .map(|r| dist(f, r))
+                .fold(f64::INFINITY, f64::min);
+            if best.is_none_or(|(bd, _)| d > bd) {
+                best = Some((d, ci));
+            }
+        }
+        let (_, ci) = best.expect("a candidate in the tier");
+        let (k, f) = cands.remove(ci);
+        if out.iter().all(|g| *g != pop[k].genome) {
+            out.push(pop[k].genome.clone());
+            refs.push(f);
+        }
+    }
+    out
+}
+
+/// A `BitString` of length 0 (the plan genome has no bits), for building genomes by hand.
+pub fn no_bits() -> BitString {
+    BitString::zeros(0)
+}
