@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use evoprune::{BitString, Event, Observer, State};
 use evoprune_deeptl::{Config, DeeptlError, Driver, Summary};
-use evoprune_run::{Reporter, RunDir};
+use evoprune_run::{MethodConfig, Reporter, RunDir};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -247,7 +247,7 @@ pub fn run(a: RunArgs) -> Result<Option<u8>> {
 
 pub fn resume(a: ResumeArgs) -> Result<Option<u8>> {
     let rd = RunDir::open(&a.run_dir)?;
-    let cfg = evoprune_deeptl::pipeline::load_run_config(&rd)
+    let cfg = Config::stored(&rd)
         .with_context(|| format!("{}: cannot read the run's config", a.run_dir.display()))?;
     let d = driver(&cfg, a.threads);
     finish(evoprune_deeptl::resume(&a.run_dir, d))

@@ -9,6 +9,7 @@ mod hierarchical;
 mod hv;
 mod moo;
 mod progress;
+mod staged;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -40,7 +41,7 @@ enum Command {
 
 /// The method a run folder's saved config names (`None`: MO-EvoPruneDeepTL).
 fn run_method(dir: &std::path::Path) -> Option<String> {
-    gaprune::method_of(&dir.join(evoprune_run::CONFIG_FILE))
+    staged::method_of(&dir.join(evoprune_run::CONFIG_FILE))
         .ok()
         .flatten()
 }
@@ -53,25 +54,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => match &a.config {
-            Some(p) => match gaprune::method_of(p) {
-                Ok(Some(m)) if m == GA => gaprune::run(a),
-                Ok(Some(m)) if m == HIER => hierarchical::run(a),
-                Ok(Some(m)) if m == SURR => compress::run(a),
+            Some(p) => match staged::method_of(p) {
+                Ok(Some(m)) if m == GA => staged::run::<gaprune::GaPrune>(a),
+                Ok(Some(m)) if m == HIER => staged::run::<hierarchical::Hierarchical>(a),
+                Ok(Some(m)) if m == SURR => staged::run::<compress::Compress>(a),
                 Ok(_) => deeptl::run(a),
                 Err(e) => Err(e),
             },
             None => deeptl::run(a),
         },
         Command::Resume(a) => match run_method(&a.run_dir).as_deref() {
-            Some(GA) => gaprune::resume(a),
-            Some(HIER) => hierarchical::resume(a),
-            Some(SURR) => compress::resume(a),
+            Some(GA) => staged::resume::<gaprune::GaPrune>(a),
+            Some(HIER) => staged::resume::<hierarchical::Hierarchical>(a),
+            Some(SURR) => staged::resume::<compress::Compress>(a),
             _ => deeptl::resume(a),
         },
         Command::Export(a) => match run_method(&a.run_dir).as_deref() {
-            Some(GA) => gaprune::export(a),
-            Some(HIER) => hierarchical::export(a),
-            Some(SURR) => compress::export(a),
+            Some(GA) => staged::export::<gaprune::GaPrune>(a),
+            Some(HIER) => staged::export::<hierarchical::Hierarchical>(a),
+            Some(SURR) => staged::export::<compress::Compress>(a),
             _ => deeptl::export(a),
         },
         Command::Moo(a) => moo::run(a).map(|()| None),

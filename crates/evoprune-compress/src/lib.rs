@@ -19,4 +19,6 @@ pub mod search;
 
 pub use config::Config;
 pub use error::{CompressError, Result};
+/// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
+pub use evoprune_run::MethodConfig;
 pub use pipeline::{Driver, Summary, export, resume, run};

@@ -13,11 +13,11 @@ use crate::search::{CvRecord, Evaluated, RealProblem, Seed, front};
 use crate::{CompressError, Result};
 use evoprune::pareto::hypervolume;
 use evoprune_data::digits28::{Data, Part, prepare};
-use evoprune_nn::lenet::{LeNet, Net, train};
+use evoprune_nn::lenet::Net;
+use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Marker, Series, chart};
 use evoprune_run::{Block, Report, Reporter, RunDir, Table};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -166,127 +166,31 @@ pub struct ResultFile {
     pub data: String,
 }
 
-/// What a finished run produced.
-#[derive(Clone, Debug)]
-pub struct Summary {
-    /// The run folder.
-    pub dir: std::path::PathBuf,
-    /// The result.
-    pub result: ResultFile,
-    /// Per-seed table for a terminal.
-    pub table: Table,
-}
+/// A finished run: its folder, result and result table.
+pub type Summary = evoprune_run::Summary<ResultFile>;
 
 /// Start a new run of `cfg` in `dir`.
 pub fn run(cfg: &Config, dir: &Path, driver: Driver) -> Result<Summary> {
-    let rd = RunDir::create(dir, &cfg.to_toml()?)?;
-    // run on the config as stored, exactly what a resume reads back
-    let cfg = load_run_config(&rd)?;
+    let (cfg, rd) = evoprune_run::start(cfg, dir)?;
     execute(&cfg, rd, driver)
 }
 
 /// Continue (or re-finalise) the run in `dir`.
 pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
-    let rd = RunDir::open(dir)?;
-    let cfg = load_run_config(&rd)?;
+    let (cfg, rd) = evoprune_run::reopen(dir)?;
     execute(&cfg, rd, driver)
 }
 
-/// The config saved in a run folder.
-pub fn load_run_config(rd: &RunDir) -> Result<Config> {
-    let path = rd.path(evoprune_run::CONFIG_FILE);
-    Ok(Config::parse(&rd.config_text()?, &path)?)
-}
-
-fn save_net(path: &Path, net: &Net, meta: HashMap<String, String>) -> Result<()> {
-    let t = net.tensors();
-    let views: Vec<(&str, &[usize], &[f32])> = t
-        .iter()
-        .map(|(k, s, v)| (*k, s.as_slice(), v.as_slice()))
-        .collect();
-    evoprune_data::tensors::write(path, &views, meta)?;
-    Ok(())
-}
-
-fn load_net(path: &Path) -> Result<Net> {
-    let named = evoprune_data::tensors::read_all(path)?;
-    let mut l = LeNet {
-        tensors: HashMap::new(),
-    };
-    for (name, shape) in evoprune_nn::lenet::lenet_shapes() {
-        let a = named.get(name).ok_or_else(|| {
-            CompressError::invalid(path.display().to_string(), format!("no tensor `{name}`"))
-        })?;
-        let n: usize = shape.iter().product();
-        if a.data.len() != n {
-            return Err(CompressError::invalid(
-                path.display().to_string(),
-                format!("`{name}` has {} values, LeNet needs {n}", a.data.len()),
-            ));
-        }
-        l.tensors.insert(name.to_string(), a.data.clone());
-    }
-    Ok(Net::from_lenet(&l)?)
-}
-
-/// The pre-trained LeNet: the configured file, or the cached result of training one.
+/// The pre-trained LeNet: the configured file, or the cached result of training one (the same
+/// cache as GA pruning's: the two methods share a trained baseline).
 pub fn baseline(cfg: &Config, data: &Data, rep: &mut dyn Reporter) -> Result<Net> {
-    if let Some(p) = &cfg.baseline.weights {
-        return load_net(p);
-    }
-    let mut h = Sha256::new();
-    for v in &data.train.x {
-        h.update(v.to_le_bytes());
-    }
-    for y in &data.train.y {
-        h.update(y.to_le_bytes());
-    }
-    h.update(evoprune_run::config::to_string(&cfg.baseline.solver)?.as_bytes());
-    h.update(cfg.seed.to_le_bytes());
-    h.update(b"lenet-caffe-glorot-v1");
-    let key: String = h
-        .finalize()
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    // the same key as GA pruning's: the two methods share a trained baseline
-    let path = cfg
-        .baseline
-        .cache_dir
-        .join(format!("lenet-{key}.safetensors"));
-    if path.exists() {
-        rep.note(&format!(
-            "baseline LeNet from the cache: {}",
-            path.display()
-        ));
-        return load_net(&path);
-    }
-    let s = &cfg.baseline.solver;
-    let total = (s.epochs * data.train.len().div_ceil(s.batch) as f64).round() as u64;
-    rep.stage("training the baseline LeNet", Some(total));
-    let mut net = Net::from_lenet(&LeNet::random(cfg.seed))?;
-    let mut solver = s.clone();
-    solver.seed = cfg.seed;
-    train(
-        &mut net,
-        None,
-        &data.train.x,
-        &data.train.y,
-        &solver,
-        |i, _| {
-            if i % 20 == 0 {
-                rep.progress(i as u64)
-            }
-        },
+    let (net, origin) = evoprune_nn::store::lenet_baseline(
+        &cfg.baseline,
+        cfg.seed,
+        &data.train,
+        evoprune_run::staged(rep, "training the baseline LeNet"),
     )?;
-    std::fs::create_dir_all(&cfg.baseline.cache_dir)
-        .map_err(|e| evoprune_run::RunError::io(&cfg.baseline.cache_dir, e))?;
-    save_net(&path, &net, HashMap::new())?;
-    rep.note(&format!(
-        "baseline LeNet trained and cached: {}",
-        path.display()
-    ));
+    rep.note(&origin.describe("baseline LeNet"));
     Ok(net)
 }
 
@@ -716,7 +620,7 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
             ),
         )
     })?;
-    let cfg = load_run_config(&rd)?;
+    let cfg = Config::stored(&rd)?;
     let data = prepare(&cfg.data, cfg.seed)?;
     let net = baseline(&cfg, &data, &mut evoprune_run::Silent)?;
     let t = score(&net, &m.plan, &data.test)?;
@@ -738,7 +642,7 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
         ),
         ("test_accuracy".to_string(), format!("{}", m.test_accuracy)),
     ]);
-    save_net(out, &c, meta)?;
+    c.save(out, meta)?;
     Ok(out.to_path_buf())
 }
 

@@ -18,13 +18,14 @@ use crate::plan::{Scores, bounds, decode, score};
 use crate::{CompressError, Result};
 use evoprune::pareto::non_dominated_sort;
 use evoprune::{
-    BitFlip, BitString, Evaluation, Executor, FileCheckpoint, IntPolynomialMutation, IntSbx,
-    MaxEvaluations, MaxGenerations, MixedBounds, MixedCrossover, MixedGenome, MixedMutation,
-    MixedSampling, Nsga2, Nsga2Config, ObjectiveSpec, PolynomialMutation, Problem, Sampling, Sbx,
-    TerminationReason, UniformCrossover, rng_from_seed,
+    BitFlip, Evaluation, Executor, FileCheckpoint, IntPolynomialMutation, IntSbx, MaxEvaluations,
+    MaxGenerations, MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Nsga2,
+    Nsga2Config, ObjectiveSpec, PolynomialMutation, Problem, Sampling, Sbx, TerminationReason,
+    UniformCrossover, rng_from_seed,
 };
 use evoprune_data::digits28::Part;
 use evoprune_nn::lenet::Net;
+use evoprune_run::MethodConfig;
 use evoprune_surrogate::{Kind, Model, select};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -485,10 +486,13 @@ impl Seed<'_> {
                 })
             })
             .collect();
-        evals.sort_by(|a, b| {
-            serde_json::to_string(&a.genome)
-                .expect("serialisable")
-                .cmp(&serde_json::to_string(&b.genome).expect("serialisable"))
+        // the plan genome has no bits; reals by bit pattern (a total order), then ints
+        evals.sort_by_cached_key(|e| {
+            let g = &e.genome;
+            (
+                g.reals.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                g.ints.0.clone(),
+            )
         });
         Ok(evals)
     }
@@ -563,9 +567,4 @@ fn pick(
         }
     }
     out
-}
-
-/// A `BitString` of length 0 (the plan genome has no bits), for building genomes by hand.
-pub fn no_bits() -> BitString {
-    BitString::zeros(0)
 }

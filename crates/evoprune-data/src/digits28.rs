@@ -49,6 +49,27 @@ impl Default for DataConfig {
     }
 }
 
+impl DataConfig {
+    /// The section's file paths, for making them relative to the config file's folder.
+    pub fn paths_mut(&mut self) -> impl Iterator<Item = &mut PathBuf> {
+        self.path.iter_mut()
+    }
+
+    /// Check the values; an error names the key (`data.val`, ...) and what is wrong.
+    pub fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.source == Source::Mnist && self.path.is_none() {
+            return Err(("data.path", "required for source \"mnist\"".into()));
+        }
+        if self.val == 0 {
+            return Err(("data.val", "must be at least 1".into()));
+        }
+        if self.source == Source::Synthetic && self.synthetic_per_class < 2 {
+            return Err(("data.synthetic_per_class", "must be at least 2".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Images and labels of one split (`n x 784`, values in [0, 1]).
 #[derive(Clone, Debug, Default)]
 pub struct Part {

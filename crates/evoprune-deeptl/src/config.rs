@@ -1,7 +1,7 @@
 //! The run config (TOML). Every section and key has a default; unknown keys are errors.
 //! Defaults follow the paper (REFERENCE-NOTES section 1) except where noted.
 
-use evoprune_run::{Result, RunError};
+use evoprune_run::{MethodConfig, Result, RunError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -412,42 +412,19 @@ impl Config {
         Config::parse(BUILTIN, Path::new("<built-in configs/digits.toml>"))
             .expect("the embedded default config is valid")
     }
+}
 
-    /// Parse a config file and make its relative paths relative to the file's folder.
-    pub fn load(path: &Path) -> Result<Config> {
-        let mut c: Config = evoprune_run::config::load(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        c.resolve_paths(base);
-        c.validate()?;
-        Ok(c)
+impl MethodConfig for Config {
+    fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        self.data
+            .path
+            .iter_mut()
+            .chain(self.features.weights.iter_mut())
+            .chain(std::iter::once(&mut self.features.cache_dir))
+            .collect()
     }
 
-    /// Parse config text (its relative paths stay relative to the working directory).
-    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-        let c: Config = evoprune_run::config::parse(text, origin)?;
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Prefix relative paths with `base` (absolute when possible).
-    pub fn resolve_paths(&mut self, base: &Path) {
-        let fix = |p: &mut PathBuf| *p = evoprune_run::config::resolve(base, p);
-        if let Some(p) = self.data.path.as_mut() {
-            fix(p);
-        }
-        if let Some(p) = self.features.weights.as_mut() {
-            fix(p);
-        }
-        fix(&mut self.features.cache_dir);
-    }
-
-    /// The config as TOML.
-    pub fn to_toml(&self) -> Result<String> {
-        evoprune_run::config::to_string(self)
-    }
-
-    /// Check every value; errors name the key.
-    pub fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         if let Some(m) = &self.method
             && m != METHOD
         {
@@ -637,11 +614,17 @@ mod tests {
 
     #[test]
     fn relative_paths_are_resolved_against_the_config_folder() {
-        let mut c = Config::default();
-        c.data.path = Some(PathBuf::from("../data/./mnist"));
-        c.features.cache_dir = PathBuf::from("/abs/cache");
-        c.resolve_paths(Path::new("/repo/configs"));
-        assert_eq!(c.data.path.unwrap(), PathBuf::from("/repo/data/mnist"));
+        let dir = tempfile::tempdir().unwrap();
+        let cfgs = dir.path().join("configs");
+        std::fs::create_dir(&cfgs).unwrap();
+        let f = cfgs.join("c.toml");
+        std::fs::write(
+            &f,
+            "[data]\nsource = \"mnist\"\npath = \"../data/./mnist\"\n[features]\ncache_dir = \"/abs/cache\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&f).unwrap();
+        assert_eq!(c.data.path.unwrap(), dir.path().join("data/mnist"));
         assert_eq!(c.features.cache_dir, PathBuf::from("/abs/cache"));
     }
 

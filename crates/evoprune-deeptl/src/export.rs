@@ -2,10 +2,11 @@
 //! active feature indices, plus a JSON file telling how to apply it.
 
 use crate::data::prepare;
-use crate::pipeline::{FrontFile, load_run_config};
+use crate::pipeline::FrontFile;
 use crate::problem::HeadPruning;
 use crate::{DeeptlError, Result};
 use evoprune::BitString;
+use evoprune_run::MethodConfig;
 use evoprune_run::{Reporter, RunDir};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -56,7 +57,7 @@ pub fn export(
             "the run has not finished; finish it with `evoprune resume` first",
         ));
     }
-    let cfg = load_run_config(&rd)?;
+    let cfg = crate::Config::stored(&rd)?;
     let fpath = rd.path("front.json");
     let text = std::fs::read_to_string(&fpath)
         .map_err(|e| DeeptlError::invalid(fpath.display().to_string(), e.to_string()))?;

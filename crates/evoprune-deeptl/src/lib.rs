@@ -28,4 +28,6 @@ pub mod problem;
 
 pub use config::Config;
 pub use error::{DeeptlError, Result};
+/// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
+pub use evoprune_run::MethodConfig;
 pub use pipeline::{Driver, FrontFile, Member, Summary, resume, run};

@@ -11,6 +11,7 @@ use evoprune::{
     MaxEvaluations, Nsga2, Nsga2Config, Observer, Sampling, State, TerminationReason, UniformBits,
     UniformCrossover,
 };
+use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Marker, Series, chart};
 use evoprune_run::{Block, Report, Reporter, RunDir, Table};
 use rand::Rng;
@@ -151,22 +152,15 @@ pub fn run<O: Observer<BitString> + 'static>(
     dir: &Path,
     driver: Driver<O>,
 ) -> Result<Summary> {
-    let rd = RunDir::create(dir, &cfg.to_toml()?)?;
-    execute(cfg, rd, false, driver)
+    let (cfg, rd) = evoprune_run::start(cfg, dir)?;
+    execute(&cfg, rd, false, driver)
 }
 
 /// Continue the run in `dir` (interrupted or finished: a finished run is re-finalised from its
 /// checkpoint without new evaluations).
 pub fn resume<O: Observer<BitString> + 'static>(dir: &Path, driver: Driver<O>) -> Result<Summary> {
-    let rd = RunDir::open(dir)?;
-    let cfg = load_run_config(&rd)?;
+    let (cfg, rd) = evoprune_run::reopen(dir)?;
     execute(&cfg, rd, true, driver)
-}
-
-/// The config saved in a run folder.
-pub fn load_run_config(rd: &RunDir) -> Result<Config> {
-    let path = rd.path(evoprune_run::CONFIG_FILE);
-    Ok(Config::parse(&rd.config_text()?, &path)?)
 }
 
 fn execute<O: Observer<BitString> + 'static>(

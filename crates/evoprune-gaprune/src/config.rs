@@ -2,9 +2,9 @@
 //! are errors naming the key.
 
 use evoprune_nn::lenet::SolverConfig;
-use evoprune_run::{Result, RunError};
+use evoprune_run::{MethodConfig, Result, RunError};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The `method` key of this method's configs.
 pub const METHOD: &str = "ga-prune";
@@ -56,32 +56,7 @@ impl Default for Config {
 }
 
 pub use evoprune_data::digits28::{DataConfig, Source};
-
-/// The pre-trained network.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BaselineConfig {
-    /// A trained LeNet (safetensors, PyTorch names `conv1.weight` ... `fc2.bias`); when absent
-    /// one is trained with `solver` and cached.
-    pub weights: Option<PathBuf>,
-    /// Folder of the trained-baseline cache (key: data + solver + seed).
-    pub cache_dir: PathBuf,
-    /// How the baseline is trained (Caffe's LeNet solver: 10,000 iterations of 64 = 10.7 epochs).
-    pub solver: SolverConfig,
-}
-
-impl Default for BaselineConfig {
-    fn default() -> Self {
-        BaselineConfig {
-            weights: None,
-            cache_dir: PathBuf::from("../.evoprune-cache"),
-            solver: SolverConfig {
-                epochs: 10.7,
-                ..SolverConfig::default()
-            },
-        }
-    }
-}
+pub use evoprune_nn::store::BaselineConfig;
 
 /// Which search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,51 +125,17 @@ fn bad(field: &str, reason: impl Into<String>) -> RunError {
     RunError::invalid(field, reason)
 }
 
-impl Config {
-    /// Parse a config file; relative paths become relative to the file's folder.
-    pub fn load(path: &Path) -> Result<Config> {
-        let mut c: Config = evoprune_run::config::load(path)?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        if let Some(p) = c.data.path.as_mut() {
-            *p = evoprune_run::config::resolve(base, p);
-        }
-        if let Some(p) = c.baseline.weights.as_mut() {
-            *p = evoprune_run::config::resolve(base, p);
-        }
-        c.baseline.cache_dir = evoprune_run::config::resolve(base, &c.baseline.cache_dir);
-        c.validate()?;
-        Ok(c)
+impl MethodConfig for Config {
+    fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        self.data
+            .paths_mut()
+            .chain(self.baseline.paths_mut())
+            .collect()
     }
 
-    /// Parse config text (paths stay as written).
-    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
-        let c: Config = evoprune_run::config::parse(text, origin)?;
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// As TOML (what the run folder stores).
-    pub fn to_toml(&self) -> Result<String> {
-        evoprune_run::config::to_string(self)
-    }
-
-    /// Check every value; errors name the key.
-    pub fn validate(&self) -> Result<()> {
-        if self.method != METHOD {
-            return Err(bad(
-                "method",
-                format!("this config is for \"{METHOD}\", got \"{}\"", self.method),
-            ));
-        }
-        if self.data.source == Source::Mnist && self.data.path.is_none() {
-            return Err(bad("data.path", "required for source \"mnist\""));
-        }
-        if self.data.val == 0 {
-            return Err(bad("data.val", "must be at least 1"));
-        }
-        if self.data.source == Source::Synthetic && self.data.synthetic_per_class < 2 {
-            return Err(bad("data.synthetic_per_class", "must be at least 2"));
-        }
+    fn validate(&self) -> Result<()> {
+        evoprune_run::config::check_method(&self.method, METHOD)?;
+        self.data.check().map_err(|(k, r)| bad(k, r))?;
         let s = &self.search;
         if s.lambdas.iter().any(|l| !(l.is_finite() && *l >= 0.0))
             || (s.lambdas.iter().sum::<f64>() - 1.0).abs() > 1e-6
@@ -260,6 +201,7 @@ pub fn synthetic() -> Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn defaults_are_the_papers_and_errors_name_the_key() {

@@ -12,11 +12,12 @@
 
 pub mod config;
 mod error;
-pub mod io;
 pub mod pipeline;
 pub mod problem;
 pub mod search;
 
 pub use config::Config;
 pub use error::{GapruneError, Result};
+/// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
+pub use evoprune_run::MethodConfig;
 pub use pipeline::{Driver, Summary, export, resume, run};

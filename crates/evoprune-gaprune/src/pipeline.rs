@@ -3,16 +3,16 @@
 //! the report.
 
 use crate::config::{Config, Mode};
-use crate::io::{load_net, save_net};
 use crate::problem::{Data, FULL_MACS, FULL_PARAMS, Part, decode, prepare};
 use crate::search::{Outcome, fitness, retrain, run_loop};
 use crate::{GapruneError, Result};
 use evoprune::pareto::{hypervolume, non_dominated_sort};
-use evoprune_nn::lenet::{LeNet, LeNetMask, Net, SparseLeNet, count_errors, train};
+use evoprune_nn::lenet::{LeNetMask, Net, SparseLeNet, count_errors};
+use evoprune_nn::store::lenet_baseline;
+use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Marker, Series, chart};
 use evoprune_run::{Block, Report, Reporter, RunDir, Table};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -84,94 +84,31 @@ pub struct ResultFile {
     pub test_images: usize,
 }
 
-/// What a finished run produced.
-#[derive(Clone, Debug)]
-pub struct Summary {
-    /// The run folder.
-    pub dir: std::path::PathBuf,
-    /// The result.
-    pub result: ResultFile,
-    /// The result as a table for a terminal.
-    pub table: Table,
-}
+/// A finished run: its folder, result and result table.
+pub type Summary = evoprune_run::Summary<ResultFile>;
 
 /// Start a new run of `cfg` in `dir`.
 pub fn run(cfg: &Config, dir: &Path, driver: Driver) -> Result<Summary> {
-    let rd = RunDir::create(dir, &cfg.to_toml()?)?;
-    // run on the config as stored, exactly what a resume reads back (an unset optional key,
-    // e.g. `data.path` of synthetic data, would otherwise come back as its default)
-    let cfg = load_run_config(&rd)?;
+    let (cfg, rd) = evoprune_run::start(cfg, dir)?;
     execute(&cfg, rd, driver)
 }
 
 /// Continue (or re-finalise) the run in `dir`.
 pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
-    let rd = RunDir::open(dir)?;
-    let cfg = load_run_config(&rd)?;
+    let (cfg, rd) = evoprune_run::reopen(dir)?;
     execute(&cfg, rd, driver)
-}
-
-/// The config saved in a run folder.
-pub fn load_run_config(rd: &RunDir) -> Result<Config> {
-    let path = rd.path(evoprune_run::CONFIG_FILE);
-    Ok(Config::parse(&rd.config_text()?, &path)?)
-}
-
-fn hash_part(h: &mut Sha256, p: &Part) {
-    for v in &p.x {
-        h.update(v.to_le_bytes());
-    }
-    for y in &p.y {
-        h.update(y.to_le_bytes());
-    }
 }
 
 /// The pre-trained LeNet: the configured file, or the cached result of training one with
 /// `baseline.solver` on the training split (key: data + solver + seed).
 pub fn baseline(cfg: &Config, data: &Data, rep: &mut dyn Reporter) -> Result<Net> {
-    if let Some(p) = &cfg.baseline.weights {
-        return load_net(p);
-    }
-    let mut h = Sha256::new();
-    hash_part(&mut h, &data.train);
-    h.update(evoprune_run::config::to_string(&cfg.baseline.solver)?.as_bytes());
-    h.update(cfg.seed.to_le_bytes());
-    h.update(b"lenet-caffe-glorot-v1");
-    let key: String = h
-        .finalize()
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let path = cfg
-        .baseline
-        .cache_dir
-        .join(format!("lenet-{key}.safetensors"));
-    if path.exists() {
-        rep.note(&format!(
-            "baseline LeNet from the cache: {}",
-            path.display()
-        ));
-        return load_net(&path);
-    }
-    let solver = &cfg.baseline.solver;
-    let total = (solver.epochs * data.train.len().div_ceil(solver.batch) as f64).round() as u64;
-    rep.stage("training the baseline LeNet", Some(total));
-    let mut net = Net::from_lenet(&LeNet::random(cfg.seed))?;
-    let mut s = solver.clone();
-    s.seed = cfg.seed;
-    train(&mut net, None, &data.train.x, &data.train.y, &s, |i, _| {
-        if i % 20 == 0 {
-            rep.progress(i as u64)
-        }
-    })?;
-    std::fs::create_dir_all(&cfg.baseline.cache_dir)
-        .map_err(|e| evoprune_run::RunError::io(&cfg.baseline.cache_dir, e))?;
-    save_net(&path, &net)?;
-    rep.note(&format!(
-        "baseline LeNet trained and cached: {}",
-        path.display()
-    ));
+    let (net, origin) = lenet_baseline(
+        &cfg.baseline,
+        cfg.seed,
+        &data.train,
+        evoprune_run::staged(rep, "training the baseline LeNet"),
+    )?;
+    rep.note(&origin.describe("baseline LeNet"));
     Ok(net)
 }
 
@@ -564,7 +501,7 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
     })?;
     let bytes = std::fs::read(rd.path(&m.file))
         .map_err(|e| evoprune_run::RunError::io(rd.path(&m.file), e))?;
-    let cfg = load_run_config(&rd)?;
+    let cfg = Config::stored(&rd)?;
     let data = prepare(&cfg)?;
     let s = SparseLeNet::from_safetensors(&bytes)
         .map_err(|e| GapruneError::invalid(m.file.clone(), e.to_string()))?;

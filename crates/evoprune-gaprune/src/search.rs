@@ -5,7 +5,6 @@
 //! at most the generation in flight.
 
 use crate::config::{Config, Mode};
-use crate::io::{load_net, save_net};
 use crate::problem::{LenetPruning, Part, PruneMutation, Seeding, decode, encode, measure};
 use crate::{GapruneError, Result};
 use evoprune::{
@@ -13,7 +12,7 @@ use evoprune::{
     TerminationReason, WeightedGa, WeightedGaConfig,
 };
 use evoprune_nn::lenet::{LeNetMask, Net, train};
-use evoprune_run::{Reporter, RunDir};
+use evoprune_run::{MethodConfig, Reporter, RunDir};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -179,7 +178,7 @@ pub fn run_loop(
         serde_json::from_str(&text)
             .map_err(|e| GapruneError::invalid(state_path.display().to_string(), e.to_string()))?
     } else {
-        save_net(&ck.join("weights-0000.safetensors"), base)?;
+        base.save(&ck.join("weights-0000.safetensors"), Default::default())?;
         LoopState {
             cycle: 0,
             generation: 0,
@@ -215,7 +214,7 @@ pub fn run_loop(
     rep.progress(st.generation);
     while st.stopped.is_none() {
         let k = st.cycle;
-        let net = Arc::new(load_net(&ck.join(&st.weights))?);
+        let net = Arc::new(Net::load(&ck.join(&st.weights))?);
         let problem = LenetPruning::new(net.clone(), val.clone());
         let seeds: Vec<BitString> = st
             .population
@@ -343,7 +342,7 @@ pub fn run_loop(
         }
         let old_weights = st.weights.clone();
         st.weights = format!("weights-{:04}.safetensors", st.cycle);
-        save_net(&ck.join(&st.weights), &new_net)?;
+        new_net.save(&ck.join(&st.weights), Default::default())?;
         let json = serde_json::to_vec_pretty(&st).expect("serialisable");
         evoprune_run::write_atomic(&state_path, &json)?;
         let _ = std::fs::remove_file(ck.join(old_weights));
@@ -363,7 +362,7 @@ pub fn run_loop(
             rep.progress(st.generation);
         }
     }
-    let net = load_net(&ck.join(&st.weights))?;
+    let net = Net::load(&ck.join(&st.weights))?;
     if last_pop.is_empty() {
         // finished before (a re-finalisation): the saved population, re-scored under the final
         // weights

@@ -20,4 +20,6 @@ pub mod pipeline;
 
 pub use config::Config;
 pub use error::{HierError, Result};
+/// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
+pub use evoprune_run::MethodConfig;
 pub use pipeline::{Driver, Summary, export, resume, run};

@@ -8,7 +8,7 @@
 use crate::config::ModelKind;
 use crate::{HierError, Result};
 use evoprune_data::digits28::Part;
-use evoprune_nn::dense::{DenseNet, DenseShape};
+use evoprune_nn::dense::{DenseNet, DenseShape, LENET_300_100};
 use evoprune_nn::lenet::{Dims, LeNet, Net, SolverConfig, T, count_errors};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
@@ -43,7 +43,7 @@ pub struct Model {
 fn layers_of(kind: ModelKind) -> Vec<(String, Range<usize>, usize)> {
     match kind {
         ModelKind::Lenet300100 => {
-            let s = DenseShape::new(&[784, 300, 100, 10]).expect("valid");
+            let s = DenseShape::new(&LENET_300_100).expect("valid");
             (0..3)
                 .map(|l| (format!("fc{}.weight", l + 1), s.weight_range(l), 1))
                 .collect()
@@ -167,7 +167,7 @@ impl Model {
     pub fn logits_par(&self, p: &[f32], x: &[f32]) -> Result<Vec<f32>> {
         Ok(match self.kind {
             ModelKind::Lenet300100 => {
-                DenseNet::from_params(&[784, 300, 100, 10], p.to_vec())?.logits_par(x)?
+                DenseNet::from_params(&LENET_300_100, p.to_vec())?.logits_par(x)?
             }
             ModelKind::Lenet => Net {
                 dims: Dims::FULL,
@@ -198,7 +198,7 @@ impl Model {
     ) -> Result<Vec<f32>> {
         Ok(match self.kind {
             ModelKind::Lenet300100 => {
-                let mut n = DenseNet::from_params(&[784, 300, 100, 10], p)?;
+                let mut n = DenseNet::from_params(&LENET_300_100, p)?;
                 evoprune_nn::dense::train_dense(&mut n, mask, &part.x, &part.y, solver, progress)?;
                 n.params
             }
@@ -217,7 +217,7 @@ impl Model {
     pub fn gradient(&self, part: &Part) -> Result<Vec<f32>> {
         Ok(match self.kind {
             ModelKind::Lenet300100 => {
-                DenseNet::from_params(&[784, 300, 100, 10], self.params.clone())?
+                DenseNet::from_params(&LENET_300_100, self.params.clone())?
                     .loss_gradient(&part.x, &part.y)?
                     .1
             }
@@ -236,7 +236,7 @@ impl Model {
     pub fn tensors(&self, p: &[f32]) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         match self.kind {
             ModelKind::Lenet300100 => {
-                let n = DenseNet::from_params(&[784, 300, 100, 10], p.to_vec()).expect("sized");
+                let n = DenseNet::from_params(&LENET_300_100, p.to_vec()).expect("sized");
                 n.tensors()
                     .into_iter()
                     .map(|(k, s, v)| (k, s, v.to_vec()))
@@ -273,48 +273,18 @@ impl Model {
     }
 
     /// Read trained weights (safetensors or PyTorch .pth) by PyTorch name; every tensor's
-    /// presence and size is checked, naming the file and tensor.
+    /// presence, size and finiteness is checked, naming the file and tensor.
     pub fn load(kind: ModelKind, path: &Path) -> Result<Model> {
-        let named = evoprune_data::tensors::read_all(path)?;
-        let bad = |r: String| HierError::invalid(path.display().to_string(), r);
-        let get = |name: &str, len: usize| -> Result<Vec<f32>> {
-            let t = named
-                .get(name)
-                .ok_or_else(|| bad(format!("no tensor `{name}`")))?;
-            if t.data.len() != len {
-                return Err(bad(format!(
-                    "`{name}` has {} values, {kind:?} needs {len}",
-                    t.data.len()
-                )));
-            }
-            Ok(t.data.clone())
-        };
         let params = match kind {
-            ModelKind::Lenet300100 => {
-                let mut p = Vec::new();
-                for (l, (i, o)) in [(784, 300), (300, 100), (100, 10)].into_iter().enumerate() {
-                    p.extend(get(&format!("fc{}.weight", l + 1), i * o)?);
-                    p.extend(get(&format!("fc{}.bias", l + 1), o)?);
-                }
-                p
-            }
-            ModelKind::Lenet => {
-                let mut l = LeNet {
-                    tensors: HashMap::new(),
-                };
-                for (name, shape) in evoprune_nn::lenet::lenet_shapes() {
-                    l.tensors
-                        .insert(name.to_string(), get(name, shape.iter().product())?);
-                }
-                Net::from_lenet(&l)?.params
-            }
+            ModelKind::Lenet300100 => DenseNet::load(path, &LENET_300_100)?.params,
+            ModelKind::Lenet => Net::load(path)?.params,
         };
         Model::new(kind, params)
     }
 }
 
 fn dense_shape() -> DenseShape {
-    DenseShape::new(&[784, 300, 100, 10]).expect("valid")
+    DenseShape::new(&LENET_300_100).expect("valid")
 }
 
 /// Parameters of the dense network of `kind`.

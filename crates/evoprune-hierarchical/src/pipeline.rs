@@ -7,7 +7,7 @@
 //! is done (`checkpoint/finetune.json` lists them), so an interruption loses at most the
 //! generation or the member in flight.
 
-use crate::config::{Config, Cost, Importance};
+use crate::config::{Config, Cost, Importance, ModelKind};
 use crate::model::Model;
 use crate::phase1::Thresholds;
 use crate::phase2::{Adapt, ImportanceMutation, ImportanceSampling, Rate, Space, Survivors};
@@ -18,10 +18,12 @@ use evoprune::{
     PolynomialMutation, RealBounds, Sbx, State, TerminationReason, UniformCrossover, UniformReal,
 };
 use evoprune_data::digits28::{Data, Part, prepare};
+use evoprune_nn::dense::LENET_300_100;
+use evoprune_nn::store::{dense_baseline, lenet_baseline};
+use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Marker, Series, chart};
 use evoprune_run::{Block, Report, Reporter, RunDir, Table};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,96 +130,42 @@ pub struct ResultFile {
     pub data: String,
 }
 
-/// What a finished run produced.
-#[derive(Clone, Debug)]
-pub struct Summary {
-    /// The run folder.
-    pub dir: std::path::PathBuf,
-    /// The result.
-    pub result: ResultFile,
-    /// The members as a table for a terminal.
-    pub table: Table,
-}
+/// A finished run: its folder, result and result table.
+pub type Summary = evoprune_run::Summary<ResultFile>;
 
 /// Start a new run of `cfg` in `dir`.
 pub fn run(cfg: &Config, dir: &Path, driver: Driver) -> Result<Summary> {
-    let rd = RunDir::create(dir, &cfg.to_toml()?)?;
-    // run on the config as stored, exactly what a resume reads back (an unset optional key,
-    // e.g. `data.path` of synthetic data, would otherwise come back as its default)
-    let cfg = load_run_config(&rd)?;
+    let (cfg, rd) = evoprune_run::start(cfg, dir)?;
     execute(&cfg, rd, driver)
 }
 
 /// Continue (or re-finalise) the run in `dir`.
 pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
-    let rd = RunDir::open(dir)?;
-    let cfg = load_run_config(&rd)?;
+    let (cfg, rd) = evoprune_run::reopen(dir)?;
     execute(&cfg, rd, driver)
 }
 
-/// The config saved in a run folder.
-pub fn load_run_config(rd: &RunDir) -> Result<Config> {
-    let path = rd.path(evoprune_run::CONFIG_FILE);
-    Ok(Config::parse(&rd.config_text()?, &path)?)
-}
-
 /// The pre-trained network: the configured file, or the cached result of training one with
-/// `baseline.solver` on the training split (key: model + data + solver + seed).
+/// `baseline.solver` on the training split (key: model + data + solver + seed; LeNet shares
+/// GA pruning's cache).
 pub fn baseline(cfg: &Config, data: &Data, rep: &Rep) -> Result<Model> {
-    if let Some(p) = &cfg.baseline.weights {
-        return Model::load(cfg.model, p);
-    }
-    let mut h = Sha256::new();
-    for v in &data.train.x {
-        h.update(v.to_le_bytes());
-    }
-    for y in &data.train.y {
-        h.update(y.to_le_bytes());
-    }
-    h.update(evoprune_run::config::to_string(&cfg.baseline.solver)?.as_bytes());
-    h.update(cfg.seed.to_le_bytes());
-    h.update(format!("{:?}-glorot-v1", cfg.model).as_bytes());
-    let key: String = h
-        .finalize()
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let name = match cfg.model {
-        crate::config::ModelKind::Lenet300100 => "lenet300100",
-        crate::config::ModelKind::Lenet => "lenet",
+    let progress = |done, total| {
+        let mut r = rep.lock().expect("reporter");
+        evoprune_run::staged(&mut **r, "training the baseline")(done, total)
     };
-    let path = cfg
-        .baseline
-        .cache_dir
-        .join(format!("{name}-{key}.safetensors"));
-    if path.exists() {
-        note(rep, &format!("baseline from the cache: {}", path.display()));
-        return Model::load(cfg.model, &path);
-    }
-    let solver = &cfg.baseline.solver;
-    let total = (solver.epochs * data.train.len().div_ceil(solver.batch) as f64).round() as u64;
-    rep.lock()
-        .expect("reporter")
-        .stage(&format!("training the baseline {name}"), Some(total));
-    let init = Model::random(cfg.model, cfg.seed);
-    let mut s = solver.clone();
-    s.seed = cfg.seed;
-    let params = init.train(init.params.clone(), None, &data.train, &s, |i, _| {
-        if i % 20 == 0 {
-            rep.lock().expect("reporter").progress(i as u64)
+    let b = &cfg.baseline;
+    let (params, origin) = match cfg.model {
+        ModelKind::Lenet300100 => {
+            let (n, o) = dense_baseline(b, cfg.seed, &LENET_300_100, &data.train, progress)?;
+            (n.params, o)
         }
-    })?;
-    let m = Model::new(cfg.model, params)?;
-    std::fs::create_dir_all(&cfg.baseline.cache_dir)
-        .map_err(|e| evoprune_run::RunError::io(&cfg.baseline.cache_dir, e))?;
-    let bytes = m.to_safetensors(&m.params, &HashMap::new())?;
-    evoprune_run::write_atomic(&path, &bytes)?;
-    note(
-        rep,
-        &format!("baseline trained and cached: {}", path.display()),
-    );
-    Ok(m)
+        ModelKind::Lenet => {
+            let (n, o) = lenet_baseline(b, cfg.seed, &data.train, progress)?;
+            (n.params, o)
+        }
+    };
+    note(rep, &origin.describe("baseline"));
+    Model::new(cfg.model, params)
 }
 
 /// Generation progress of one phase on the reporter.
@@ -930,7 +878,7 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
             format!("the run has members 0..{}", r.members.len()),
         )
     })?;
-    let cfg = load_run_config(&rd)?;
+    let cfg = Config::stored(&rd)?;
     let path = rd.path(&m.file);
     let model = Model::load(cfg.model, &path)?;
     let data = prepare(&cfg.data, cfg.seed)?;

@@ -82,12 +82,15 @@ impl DenseShape {
     }
 }
 
+/// Widths of LeNet-300-100 on 28x28 inputs.
+pub const LENET_300_100: [usize; 4] = [784, 300, 100, 10];
+
 impl DenseNet {
     /// LeNet-300-100 on 28x28 inputs (266,610 parameters), Glorot-uniform weights (Caffe's
     /// `xavier` filler of the reference prototxt uses the fan-in; PyTorch-style Glorot is used
     /// here as for [`crate::lenet::LeNet::random`]), zero biases.
     pub fn lenet_300_100(seed: u64) -> Self {
-        DenseNet::random(&[784, 300, 100, 10], seed).expect("valid sizes")
+        DenseNet::random(&LENET_300_100, seed).expect("valid sizes")
     }
 
     /// Random Glorot-uniform weights and zero biases.

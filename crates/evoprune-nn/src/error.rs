@@ -14,6 +14,9 @@ pub enum NnError {
         /// The offending loss value.
         loss: f32,
     },
+    /// A weights file could not be read or is not the network asked for (names the file).
+    #[error(transparent)]
+    Data(#[from] evoprune_data::DataError),
     /// Inputs of inconsistent sizes.
     #[error("shape mismatch: {0}")]
     Shape(String),

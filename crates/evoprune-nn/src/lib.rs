@@ -10,6 +10,7 @@
 //! | [`lenet`] | LeNet (Caffe variant, 431,080 parameters) for any layer widths: per-filter and per-connection masks, exact mask-aware parameter/MAC counts, im2col + gemm forward and backward, Caffe-solver training with fixed masks (bit-identical on 1 or N threads), physical compaction and a CSR sparse form with safetensors I/O |
 //! | [`dense`] | fully connected ReLU classifiers with biases (LeNet-300-100: 784-300-100-10, 266,610 parameters), weight-level masks, the same Caffe solver, and a tail forward from the first layer's pre-activations for incremental evaluation |
 //! | [`quant`] | symmetric per-channel 8/4-bit weight quantization (PyTorch rounding), PyTorch-style dynamic int8 quantization of linear layers, storage size in bytes (dense or CSR, whichever is smaller) |
+//! | [`store`] | weights files by PyTorch name (safetensors or .pth, each tensor checked), and the baseline trained once and cached under a key of data + solver + seed |
 //! | [`metrics`] | accuracy, per-class accuracy, confusion matrix, ODIN scores, exact AUROC with ties |
 //!
 //! Training runs on its own fused, allocation-free loop over the `gemm` crate: per candidate the
@@ -32,6 +33,7 @@ mod head;
 pub mod lenet;
 pub mod metrics;
 pub mod quant;
+pub mod store;
 
 pub use error::{NnError, Result};
 pub use head::{

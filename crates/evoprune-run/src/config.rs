@@ -26,6 +26,17 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String> {
     toml::to_string_pretty(value).map_err(|e| RunError::invalid("config", e.to_string()))
 }
 
+/// The `method` key must name the method whose config this is.
+pub fn check_method(got: &str, want: &str) -> Result<()> {
+    if got != want {
+        return Err(RunError::invalid(
+            "method",
+            format!("this config is for \"{want}\", got \"{got}\""),
+        ));
+    }
+    Ok(())
+}
+
 /// One line: "line L, column C: message (at `key = ...`)".
 fn describe(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim().to_string();

@@ -3,6 +3,8 @@
 //! - [`RunDir`]: the run folder (resolved config, checkpoints, outputs written atomically, a
 //!   completion marker written last, so an interrupted run never looks finished);
 //! - [`config`]: TOML configs whose errors name the file, the key and the line;
+//! - [`MethodConfig`], [`start`], [`reopen`]: a method's config loaded with its paths resolved,
+//!   validated, stored in the run folder and read back from it on resume;
 //! - [`Table`]: one table rendered as aligned text (terminal), Markdown, HTML and CSV;
 //! - [`plot`]: SVG scatter and line charts (front scatter with the baseline, hypervolume curve);
 //! - [`Report`]: a Markdown + HTML report that ties tables and figures together;
@@ -12,12 +14,14 @@
 
 pub mod config;
 mod error;
+mod method;
 pub mod plot;
 mod report;
 mod rundir;
 mod table;
 
 pub use error::{Result, RunError};
+pub use method::{MethodConfig, reopen, start};
 pub use report::{Block, Report};
 pub use rundir::{COMPLETE_FILE, CONFIG_FILE, RunDir, write_atomic};
 pub use table::Table;
@@ -34,6 +38,17 @@ pub struct Driver {
     pub threads: usize,
 }
 
+/// What a finished run returns: its folder, its result and the result as a table.
+#[derive(Clone, Debug)]
+pub struct Summary<R> {
+    /// The run folder.
+    pub dir: std::path::PathBuf,
+    /// The result (what `result.json` holds).
+    pub result: R,
+    /// The result as a table for a terminal.
+    pub table: Table,
+}
+
 /// Receives progress of a run's stages (feature extraction, baseline training, final scoring).
 /// The search itself reports through the engine's `Observer`.
 pub trait Reporter: Send {
@@ -43,6 +58,17 @@ pub trait Reporter: Send {
     fn progress(&mut self, done: u64);
     /// A one-line remark worth showing to the user.
     fn note(&mut self, message: &str);
+}
+
+/// A progress callback `(done, total)` for `rep` that opens the stage `name` at `done == 0`.
+pub fn staged<'a>(rep: &'a mut dyn Reporter, name: &'a str) -> impl FnMut(u64, u64) + 'a {
+    move |done, total| {
+        if done == 0 {
+            rep.stage(name, Some(total))
+        } else {
+            rep.progress(done)
+        }
+    }
 }
 
 /// A reporter that discards everything (library use and tests).
