@@ -167,6 +167,18 @@ pub struct FeaturesConfig {
     pub batch: usize,
     /// Where extracted features are cached (relative to the config file).
     pub cache_dir: PathBuf,
+    /// Where the backbone runs: `"cpu"` (default), or with a GPU build `"wgpu"`, `"wgpu:N"`,
+    /// `"wgpu:cpu"` (`--features wgpu`), `"cuda"`, `"cuda:N"` (`--features cuda`).
+    pub device: String,
+}
+
+impl FeaturesConfig {
+    /// The parsed `device`.
+    pub fn compute(
+        &self,
+    ) -> std::result::Result<evoprune_vision::Compute, evoprune_vision::VisionError> {
+        self.device.parse()
+    }
 }
 
 impl Default for FeaturesConfig {
@@ -177,6 +189,7 @@ impl Default for FeaturesConfig {
             input_size: 96,
             batch: 32,
             cache_dir: PathBuf::from(".evoprune-cache"),
+            device: "cpu".into(),
         }
     }
 }
@@ -502,6 +515,18 @@ impl MethodConfig for Config {
         if f.batch == 0 {
             return Err(bad("features.batch", "must be at least 1"));
         }
+        let c = f
+            .compute()
+            .map_err(|e| bad("features.device", e.to_string()))?;
+        if !c.built() {
+            return Err(bad(
+                "features.device",
+                format!(
+                    "\"{c}\" needs evoprune built with `--features {}`",
+                    c.feature().unwrap_or_default()
+                ),
+            ));
+        }
         if self.head.hidden.contains(&0) {
             return Err(bad("head.hidden", "widths must be positive"));
         }
@@ -656,5 +681,17 @@ mod tests {
         let e =
             Config::parse("[features]\nbackbone = \"resnet\"\n", Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().contains("backbone"), "{e}");
+        let e = Config::parse("[features]\ndevice = \"tpu\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().starts_with("features.device"), "{e}");
+        let gpu = Config::parse("[features]\ndevice = \"wgpu\"\n", Path::new("c.toml"));
+        if cfg!(feature = "wgpu") {
+            assert_eq!(gpu.unwrap().features.device, "wgpu");
+        } else {
+            let e = gpu.unwrap_err().to_string();
+            assert!(
+                e.contains("features.device") && e.contains("--features wgpu"),
+                "{e}"
+            );
+        }
     }
 }

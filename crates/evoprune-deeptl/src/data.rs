@@ -280,20 +280,20 @@ fn features_fn(cfg: &Config, notes: &mut Vec<String>) -> Result<Featurize> {
         }
         Backbone::EfficientnetLite0 => {
             let weights = cfg.features.weights.clone().expect("validated");
-            let model = evoprune_vision::EfficientNetLite0::load(
-                &weights,
-                &evoprune_vision::default_device(),
-            )?;
+            let compute = cfg.features.compute()?;
+            let model = evoprune_vision::EfficientNetLite0::load(&weights, &compute.open()?)?;
             let prep = Preprocessing {
                 input_size: cfg.features.input_size,
                 batch: cfg.features.batch,
+                compute,
             };
             let cache = cfg.features.cache_dir.clone();
             notes.push(format!(
-                "features: EfficientNet-Lite0 ({}) at {}x{} px, 1280 pooled features, cache {}",
+                "features: EfficientNet-Lite0 ({}) at {}x{} px on {}, 1280 pooled features, cache {}",
                 weights.display(),
                 prep.input_size,
                 prep.input_size,
+                prep.compute,
                 cache.display()
             ));
             Ok(Box::new(move |name, ds, rep, notes| {

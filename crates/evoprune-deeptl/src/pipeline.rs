@@ -549,7 +549,7 @@ fn finalize(
         rep.stage("Grad-CAM heat maps", None);
         let model = evoprune_vision::EfficientNetLite0::load(
             cfg.features.weights.as_deref().expect("validated"),
-            &evoprune_vision::default_device(),
+            &cfg.features.compute()?.open()?,
         )?;
         let feats: Vec<usize> = key
             .iter()

@@ -59,6 +59,7 @@ fn extraction_parallel(c: &mut Criterion) {
     let prep = Preprocessing {
         input_size: 96,
         batch: 32,
+        compute: evoprune_vision::Compute::Cpu,
     };
     let mut g = c.benchmark_group("efficientnet_lite0_extract_96px");
     g.sample_size(10);

@@ -25,6 +25,9 @@ pub enum VisionError {
         /// What is wrong.
         reason: String,
     },
+    /// A device this build cannot use, or an unknown device name.
+    #[error("{0}")]
+    Unsupported(String),
     /// Input of the wrong shape.
     #[error("shape mismatch: {0}")]
     Shape(String),

@@ -4,7 +4,7 @@
 //! dataset's values and labels, and a description of the preprocessing, so a second run is
 //! instant and a changed input is never served stale features.
 
-use crate::{EfficientNetLite0, Result, VisionError, preprocess};
+use crate::{Compute, EfficientNetLite0, Result, VisionError, preprocess};
 use evoprune_data::Dataset;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -17,14 +17,21 @@ pub struct Preprocessing {
     pub input_size: usize,
     /// Images per forward pass.
     pub batch: usize,
+    /// Where the backbone runs (a GPU's features differ from the CPU's in the last bits, so
+    /// the device is part of the cache key unless it is the CPU).
+    pub compute: Compute,
 }
 
 impl Preprocessing {
     fn describe(&self) -> String {
-        format!(
+        let mut d = format!(
             "grey-or-rgb->imagenet-normalised, bilinear resize to {0}x{0}",
             self.input_size
-        )
+        );
+        if self.compute != Compute::Cpu {
+            d.push_str(&format!(", computed on {}", self.compute));
+        }
+        d
     }
 }
 
@@ -70,9 +77,10 @@ pub fn to_input(row: &[f32], shape: &[usize], size: usize) -> Result<Vec<f32>> {
 /// Pooled features (`n x 1280`) of every sample, in batches; `progress(done, total)` is called
 /// after each group of batches.
 ///
-/// burn's flex backend runs one forward pass on about one core, so the batches are spread over
-/// the current rayon pool, one per thread at a time. The batches are the same whatever the
-/// thread count, so the features are too.
+/// burn's flex backend runs one forward pass on about one core, so on the CPU the batches are
+/// spread over the current rayon pool, one per thread at a time. The batches are the same
+/// whatever the thread count, so the features are too. On a GPU device they run one after the
+/// other (the device parallelises within a batch).
 pub fn extract(
     model: &EfficientNetLite0,
     data: &Dataset,
@@ -93,7 +101,12 @@ pub fn extract(
         .map(|a| (a, (a + prep.batch).min(n)))
         .collect();
     let mut out = Vec::with_capacity(n * 1280);
-    for group in batches.chunks(rayon::current_num_threads().max(1)) {
+    let at_once = if *model.device() == burn::tensor::Device::flex() {
+        rayon::current_num_threads().max(1)
+    } else {
+        1
+    };
+    for group in batches.chunks(at_once) {
         let feats: Vec<Result<Vec<f32>>> = group
             .par_iter()
             .map(|&(a, b)| {
@@ -122,6 +135,12 @@ pub fn cached(
     prep: &Preprocessing,
     progress: impl FnMut(usize, usize),
 ) -> Result<(Vec<f32>, bool)> {
+    if prep.compute.device()? != *model.device() {
+        return Err(VisionError::Unsupported(format!(
+            "the backbone was loaded on another device than {}",
+            prep.compute
+        )));
+    }
     let key = cache_key(weights, data, prep)?;
     let file: PathBuf = cache_dir.join(format!("efficientnet-lite0-{}.safetensors", &key[..32]));
     if file.exists() {

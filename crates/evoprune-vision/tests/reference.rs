@@ -1,11 +1,23 @@
 //! EfficientNet-Lite0 against the PyTorch reference outputs in ../shared/data (skipped when the
 //! shared data is absent), and structural checks that always run.
+//!
+//! `EVOPRUNE_TEST_DEVICE` (default `cpu`) runs them on another device, e.g. the wgpu backend:
+//! `EVOPRUNE_TEST_DEVICE=wgpu cargo test -p evoprune-vision --features wgpu --test reference`.
 
 use burn::tensor::{Tensor, TensorData};
 use evoprune_data::numpy::Array;
-use evoprune_vision::{EfficientNetLite0, default_device, preprocess};
+use evoprune_vision::{Compute, EfficientNetLite0, preprocess};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// The device under test (`EVOPRUNE_TEST_DEVICE`, default the CPU).
+fn compute() -> Compute {
+    std::env::var("EVOPRUNE_TEST_DEVICE").map_or(Compute::Cpu, |s| s.parse().unwrap())
+}
+
+fn default_device() -> burn::tensor::Device {
+    compute().open().unwrap()
+}
 
 /// The shared reference outputs, the real model and its device, when ../shared/data is present.
 fn shared() -> Option<(
@@ -221,6 +233,7 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
     let prep = Preprocessing {
         input_size: 32,
         batch: 2,
+        compute: compute(),
     };
     // batches run in parallel on the rayon pool, one per thread: the same features on 1 or 2
     // threads, progress after each group of batches
@@ -241,7 +254,11 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
     let (two, calls2) = on(2);
     assert_eq!(one, two);
     assert_eq!(calls1, vec![(2, 5), (4, 5), (5, 5)]);
-    assert_eq!(calls2, vec![(4, 5), (5, 5)]);
+    if compute() == Compute::Cpu {
+        assert_eq!(calls2, vec![(4, 5), (5, 5)]);
+    } else {
+        assert_eq!(calls2, calls1, "a GPU runs the batches one after the other");
+    }
     let (f1, hit1) = cached(
         &dir.join("cache"),
         &weights,
@@ -282,6 +299,7 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
     let other = Preprocessing {
         input_size: 64,
         batch: 2,
+        compute: compute(),
     };
     assert!(
         !cached(
@@ -294,6 +312,22 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
         )
         .unwrap()
         .1
+    );
+    // features of another device are another cache entry; a model loaded elsewhere is refused
+    let gpu = Preprocessing {
+        compute: if compute() == Compute::Cpu {
+            Compute::WgpuCpu
+        } else {
+            Compute::Cpu
+        },
+        ..prep.clone()
+    };
+    let key = |p: &Preprocessing| evoprune_vision::extract::cache_key(&weights, &data, p).unwrap();
+    assert_ne!(key(&gpu), key(&prep));
+    let e = cached(&dir.join("cache"), &weights, &model, &data, &gpu, |_, _| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("device") || e.to_string().contains("--features"),
+        "{e}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
