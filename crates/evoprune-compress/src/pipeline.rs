@@ -599,27 +599,9 @@ fn write_outputs(cfg: &Config, rd: &RunDir, r: &ResultFile) -> Result<Table> {
 /// `fronts.csv`) as a compressed LeNet (pruned and quantized weights, dequantized to `f32`,
 /// the plan in the metadata) after checking its recorded test accuracy. Returns the path.
 pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
-    let rd = RunDir::open(run_dir)?;
-    if !rd.is_complete() {
-        return Err(CompressError::invalid(
-            run_dir.display().to_string(),
-            "the run is not finished (run `evoprune resume` first)",
-        ));
-    }
-    let text = std::fs::read_to_string(rd.path("result.json"))
-        .map_err(|e| evoprune_run::RunError::io(rd.path("result.json"), e))?;
-    let r: ResultFile = serde_json::from_str(&text)
-        .map_err(|e| CompressError::invalid("result.json", e.to_string()))?;
+    let (rd, r): (RunDir, ResultFile) = RunDir::open_finished(run_dir)?;
     let front = &r.seeds[0].surrogate.front;
-    let m = front.get(member).ok_or_else(|| {
-        CompressError::invalid(
-            "--member",
-            format!(
-                "the first seed's surrogate front has members 0..{}",
-                front.len()
-            ),
-        )
-    })?;
+    let m = evoprune_run::member(front, member, "the first seed's surrogate front")?;
     let cfg = Config::stored(&rd)?;
     let data = prepare(&cfg.data, cfg.seed)?;
     let net = baseline(&cfg, &data, &mut evoprune_run::Silent)?;

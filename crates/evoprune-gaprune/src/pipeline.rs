@@ -482,23 +482,8 @@ fn write_outputs(
 /// Copy front member `member` of a finished run to `out` after checking that it loads and
 /// reproduces its recorded test error. Returns the path written.
 pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
-    let rd = RunDir::open(run_dir)?;
-    if !rd.is_complete() {
-        return Err(GapruneError::invalid(
-            run_dir.display().to_string(),
-            "the run is not finished (run `evoprune resume` first)",
-        ));
-    }
-    let text = std::fs::read_to_string(rd.path("result.json"))
-        .map_err(|e| evoprune_run::RunError::io(rd.path("result.json"), e))?;
-    let r: ResultFile = serde_json::from_str(&text)
-        .map_err(|e| GapruneError::invalid("result.json", e.to_string()))?;
-    let m = r.members.get(member).ok_or_else(|| {
-        GapruneError::invalid(
-            "--member",
-            format!("the run has members 0..{}", r.members.len()),
-        )
-    })?;
+    let (rd, r): (RunDir, ResultFile) = RunDir::open_finished(run_dir)?;
+    let m = evoprune_run::member(&r.members, member, "the run")?;
     let bytes = std::fs::read(rd.path(&m.file))
         .map_err(|e| evoprune_run::RunError::io(rd.path(&m.file), e))?;
     let cfg = Config::stored(&rd)?;

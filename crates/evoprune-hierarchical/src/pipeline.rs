@@ -861,23 +861,8 @@ fn write_outputs(
 /// Copy member `member` of a finished run to `out` after checking that it loads and
 /// reproduces its recorded test error. Returns the path written.
 pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
-    let rd = RunDir::open(run_dir)?;
-    if !rd.is_complete() {
-        return Err(HierError::invalid(
-            run_dir.display().to_string(),
-            "the run is not finished (run `evoprune resume` first)",
-        ));
-    }
-    let text = std::fs::read_to_string(rd.path("result.json"))
-        .map_err(|e| evoprune_run::RunError::io(rd.path("result.json"), e))?;
-    let r: ResultFile = serde_json::from_str(&text)
-        .map_err(|e| HierError::invalid("result.json", e.to_string()))?;
-    let m = r.members.get(member).ok_or_else(|| {
-        HierError::invalid(
-            "--member",
-            format!("the run has members 0..{}", r.members.len()),
-        )
-    })?;
+    let (rd, r): (RunDir, ResultFile) = RunDir::open_finished(run_dir)?;
+    let m = evoprune_run::member(&r.members, member, "the run")?;
     let cfg = Config::stored(&rd)?;
     let path = rd.path(&m.file);
     let model = Model::load(cfg.model, &path)?;

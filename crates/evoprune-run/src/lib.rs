@@ -23,7 +23,7 @@ mod table;
 pub use error::{Result, RunError};
 pub use method::{MethodConfig, reopen, start};
 pub use report::{Block, Report};
-pub use rundir::{COMPLETE_FILE, CONFIG_FILE, RunDir, write_atomic};
+pub use rundir::{COMPLETE_FILE, CONFIG_FILE, RunDir, member, write_atomic};
 pub use table::Table;
 
 /// How a staged method's run is driven (GA pruning, hierarchical pruning): the reporter of its

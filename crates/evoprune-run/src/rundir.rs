@@ -55,6 +55,23 @@ impl RunDir {
         })
     }
 
+    /// Open the finished run in `path` and read its `result.json` (for export): an error when
+    /// the run is not finished.
+    pub fn open_finished<R: serde::de::DeserializeOwned>(path: &Path) -> Result<(Self, R)> {
+        let rd = Self::open(path)?;
+        if !rd.is_complete() {
+            return Err(RunError::invalid(
+                path.display().to_string(),
+                "the run is not finished (run `evoprune resume` first)",
+            ));
+        }
+        let file = rd.path("result.json");
+        let text = std::fs::read_to_string(&file).map_err(|e| RunError::io(&file, e))?;
+        let r = serde_json::from_str(&text)
+            .map_err(|e| RunError::invalid("result.json", e.to_string()))?;
+        Ok((rd, r))
+    }
+
     /// The first of `base`, `base-2`, `base-3`, ... that does not exist yet.
     pub fn fresh_path(base: &Path) -> PathBuf {
         if !base.exists() {
@@ -131,6 +148,13 @@ impl RunDir {
         std::fs::create_dir_all(&p).map_err(|e| RunError::io(&p, e))?;
         Ok(p)
     }
+}
+
+/// Item `k` of `items` (the `--member` of an export), or an error giving the range of `what`.
+pub fn member<'a, T>(items: &'a [T], k: usize, what: &str) -> Result<&'a T> {
+    items.get(k).ok_or_else(|| {
+        RunError::invalid("--member", format!("{what} has members 0..{}", items.len()))
+    })
 }
 
 /// Write `bytes` to `path` through a temporary sibling and a rename.
