@@ -56,6 +56,8 @@ pub struct ExportArgs {
 /// A progress bar over evaluations with the best value of each objective.
 struct SearchBar {
     bar: ProgressBar,
+    /// Plain progress lines when standard error is not a terminal.
+    log: Option<crate::progress::LogLines>,
     names: Vec<String>,
     budget: u64,
 }
@@ -70,6 +72,10 @@ impl Observer<BitString> for SearchBar {
                         .println(format!("resuming at {} evaluations", s.stats.evaluations));
                 }
                 self.bar.reset_eta();
+                if let Some(l) = &self.log {
+                    l.stage("search", Some(self.budget), " evaluations");
+                    l.resumed_at(s.stats.evaluations.min(self.budget));
+                }
             }
             Event::Generation => {
                 self.bar.set_position(s.stats.evaluations.min(self.budget));
@@ -87,7 +93,12 @@ impl Observer<BitString> for SearchBar {
                         format!("{n} {b:.4}")
                     })
                     .collect();
-                self.bar.set_message(format!("best: {}", best.join(", ")));
+                let best = format!("best: {}", best.join(", "));
+                if let Some(l) = &self.log {
+                    l.message(best.clone());
+                    l.progress(s.stats.evaluations.min(self.budget));
+                }
+                self.bar.set_message(best);
             }
             Event::Finished(_) => self.bar.finish_and_clear(),
             _ => {}
@@ -99,7 +110,18 @@ impl Observer<BitString> for SearchBar {
 /// Stage progress (feature extraction, final scoring) and notes, on standard error.
 pub(crate) struct StageBar {
     pub(crate) bar: Option<ProgressBar>,
-    pub(crate) visible: bool,
+    /// Plain progress lines when standard error is not a terminal.
+    pub(crate) log: Option<crate::progress::LogLines>,
+}
+
+impl StageBar {
+    /// A bar on a terminal, progress lines elsewhere.
+    pub(crate) fn new() -> Self {
+        StageBar {
+            bar: None,
+            log: (!std::io::stderr().is_terminal()).then(crate::progress::LogLines::new),
+        }
+    }
 }
 
 impl Reporter for StageBar {
@@ -107,7 +129,8 @@ impl Reporter for StageBar {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
-        if !self.visible {
+        if let Some(l) = &self.log {
+            l.stage(name, total, "");
             return;
         }
         let b = match total {
@@ -126,6 +149,9 @@ impl Reporter for StageBar {
     fn progress(&mut self, done: u64) {
         if let Some(b) = &self.bar {
             b.set_position(done);
+        }
+        if let Some(l) = &self.log {
+            l.progress(done);
         }
     }
     fn note(&mut self, message: &str) {
@@ -167,6 +193,7 @@ fn driver(cfg: &Config, threads: usize) -> Driver<SearchBar> {
     Driver {
         observer: SearchBar {
             bar,
+            log: (!visible).then(crate::progress::LogLines::new),
             names: cfg
                 .search
                 .objectives
@@ -175,7 +202,7 @@ fn driver(cfg: &Config, threads: usize) -> Driver<SearchBar> {
                 .collect(),
             budget: cfg.search.evaluations,
         },
-        reporter: Box::new(StageBar { bar: None, visible }),
+        reporter: Box::new(StageBar::new()),
         stop,
         threads,
     }
@@ -254,10 +281,7 @@ pub fn resume(a: ResumeArgs) -> Result<Option<u8>> {
 }
 
 pub fn export(a: ExportArgs) -> Result<Option<u8>> {
-    let mut rep = StageBar {
-        bar: None,
-        visible: std::io::stderr().is_terminal(),
-    };
+    let mut rep = StageBar::new();
     let (w, j) = evoprune_deeptl::export::export(&a.run_dir, a.member, &a.out, &mut rep)?;
     drop(rep);
     println!("wrote {} and {}", w.display(), j.display());

@@ -6,19 +6,13 @@ use std::path::Path;
 /// Write `rows` atomically: to a temporary file beside `path`, then renamed, so an interrupted
 /// write never leaves a partial file that looks complete.
 pub fn write(path: &Path, rows: &[Vec<f64>], n_obj: usize) -> Result<()> {
-    let tmp = path.with_extension("csv.partial");
-    {
-        let mut w = csv::Writer::from_path(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        w.write_record((1..=n_obj).map(|i| format!("f{i}")))?;
-        for r in rows {
-            w.write_record(r.iter().map(|v| v.to_string()))?;
-        }
-        w.flush()
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record((1..=n_obj).map(|i| format!("f{i}")))?;
+    for r in rows {
+        w.write_record(r.iter().map(|v| v.to_string()))?;
     }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    let bytes = w.into_inner().context("cannot encode the front")?;
+    evoprune_run::write_atomic(path, &bytes)?;
     Ok(())
 }
 

@@ -152,10 +152,13 @@ pub fn run(a: MooArgs) -> Result<()> {
             } else {
                 2
             };
+            if m < 2 {
+                bail!("--n-obj: DTLZ needs at least 2 objectives, got {m}");
+            }
             let n = spec
                 .n_var
                 .unwrap_or(m - 1 + if variant == 1 { 5 } else { 10 });
-            if m < 2 || n < m {
+            if n < m {
                 bail!("--n-obj/--n-var: DTLZ needs at least 2 objectives and n-var >= n-obj");
             }
             let p = Dtlz::new(variant, m, n);

@@ -5,7 +5,6 @@
 use crate::deeptl::{ExportArgs, ResumeArgs, RunArgs, StageBar};
 use anyhow::{Context, Result};
 use evoprune_run::{Driver, MethodConfig, RunDir, Summary};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,10 +62,7 @@ pub fn driver(threads: usize) -> Driver {
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
     Driver {
-        reporter: Box::new(StageBar {
-            bar: None,
-            visible: std::io::stderr().is_terminal(),
-        }),
+        reporter: Box::new(StageBar::new()),
         stop,
         threads,
     }

@@ -71,6 +71,9 @@ pub struct SearchResult {
     pub front: Vec<Member>,
     /// Wall seconds.
     pub seconds: f64,
+    /// Why the search ended before its budget, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// `checkpoint/seed-S/done.json`.
@@ -273,12 +276,8 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
         let dir = rd.checkpoint_dir().join(format!("seed-{seed}"));
         std::fs::create_dir_all(&dir).map_err(|e| evoprune_run::RunError::io(&dir, e))?;
         let done = dir.join("done.json");
-        if let Ok(t) = std::fs::read_to_string(&done) {
-            results.push(
-                serde_json::from_str::<SeedResult>(&t).map_err(|e| {
-                    CompressError::invalid(done.display().to_string(), e.to_string())
-                })?,
-            );
+        if let Some(r) = evoprune_run::stage::read::<SeedResult>(&done)? {
+            results.push(r);
             continue;
         }
         let s = Seed {
@@ -297,6 +296,9 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
         let t = Instant::now();
         let st = s.surrogate(|n| rep.progress(n as u64))?;
         let secs = t.elapsed().as_secs_f64();
+        if let Some(why) = &st.stopped {
+            rep.note(&format!("seed {seed}: surrogate search ended early: {why}"));
+        }
         let (front_s, hv_s) = members(&net, &st.evaluated, cfg, &data.test)?;
         let surrogate = SearchResult {
             method: "surrogate".into(),
@@ -304,6 +306,7 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
             hypervolume: hv_s,
             front: front_s,
             seconds: secs,
+            stopped: st.stopped.clone(),
         };
         let real = if cfg.real.enabled {
             rep.stage(
@@ -321,6 +324,7 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
                 hypervolume: hv,
                 front: f,
                 seconds: secs,
+                stopped: None,
             })
         } else {
             None

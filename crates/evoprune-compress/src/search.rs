@@ -212,6 +212,9 @@ pub struct LoopState {
     pub evaluated: Vec<Evaluated>,
     /// Cross-validation at each iteration.
     pub cv: Vec<CvRecord>,
+    /// Why the loop ended before spending its budget (the surrogates had no new candidate left).
+    #[serde(default)]
+    pub stopped: Option<String>,
 }
 
 /// Search operators shared by the real search and the search on the surrogates (pymoo's
@@ -317,11 +320,7 @@ impl Seed<'_> {
         let size = self.cfg.problem.size_objective;
         let b = bounds(self.cfg.problem.max_amount)?;
         let path = self.dir.join("surrogate.json");
-        let mut st: LoopState = match std::fs::read_to_string(&path) {
-            Ok(t) => serde_json::from_str(&t)
-                .map_err(|e| CompressError::invalid(path.display().to_string(), e.to_string()))?,
-            Err(_) => LoopState::default(),
-        };
+        let mut st: LoopState = evoprune_run::stage::read(&path)?.unwrap_or_default();
         let save = |st: &LoopState| -> Result<()> {
             evoprune_run::write_atomic(&path, &serde_json::to_vec(st).expect("serialisable"))?;
             Ok(())
@@ -349,7 +348,7 @@ impl Seed<'_> {
         }
         on_eval(st.evaluated.len());
         let dense = self.problem.dense_bytes;
-        while st.evaluated.len() < c.budget {
+        while st.evaluated.len() < c.budget && st.stopped.is_none() {
             if self.stop.load(Ordering::SeqCst) {
                 return Err(CompressError::Interrupted {
                     phase: format!("surrogate search, seed {}", self.seed),
@@ -427,10 +426,15 @@ impl Seed<'_> {
             let want = c.per_iteration.min(c.budget - st.evaluated.len());
             let picks = pick(&out.state.population, &st.evaluated, want, size, dense);
             if picks.is_empty() {
-                return Err(CompressError::invalid(
-                    "surrogate search",
-                    "no new candidate: every surrogate optimum was evaluated before",
+                // converged: end this seed with what it has (saved, so a resume ends it too)
+                st.stopped = Some(format!(
+                    "no new candidate after {} of {} evaluations: every surrogate optimum was \
+                     evaluated before",
+                    st.evaluated.len(),
+                    c.budget
                 ));
+                save(&st)?;
+                break;
             }
             let new = eval_all(picks)?;
             st.evaluated.extend(new);

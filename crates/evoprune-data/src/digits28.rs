@@ -63,8 +63,12 @@ impl DataConfig {
         if self.val == 0 {
             return Err(("data.val", "must be at least 1".into()));
         }
-        if self.source == Source::Synthetic && self.synthetic_per_class < 2 {
-            return Err(("data.synthetic_per_class", "must be at least 2".into()));
+        // 100,000 per class is 1M images, 3 GB of f32: anything above is a typo, not a dataset
+        if self.source == Source::Synthetic && !(2..=100_000).contains(&self.synthetic_per_class) {
+            return Err((
+                "data.synthetic_per_class",
+                format!("must be in [2, 100000], got {}", self.synthetic_per_class),
+            ));
         }
         Ok(())
     }
@@ -150,6 +154,18 @@ pub fn prepare(d: &DataConfig, seed: u64) -> Result<Data> {
                 DataError::invalid("data.path", "the mnist source needs a folder")
             })?;
             let (tr, te) = crate::idx::mnist(dir)?;
+            for (ds, which) in [(&tr, "training"), (&te, "test")] {
+                if ds.shape() != [1, 28, 28] {
+                    return Err(DataError::invalid(
+                        "data.path",
+                        format!(
+                            "{}: the {which} images are {:?}, these methods take 28x28 digits",
+                            dir.display(),
+                            ds.shape()
+                        ),
+                    ));
+                }
+            }
             let part = |ds: &crate::Dataset| Part {
                 x: ds.features().to_vec(),
                 y: ds.labels().to_vec(),
@@ -195,4 +211,41 @@ pub fn prepare(d: &DataConfig, seed: u64) -> Result<Data> {
         val,
         test,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mnist_files_of_another_image_size_are_an_error_naming_the_size() {
+        let t = tempfile::tempdir().unwrap();
+        for (stem, n) in [("train", 20u32), ("t10k", 10)] {
+            let im = crate::idx::encode_u8(&[n, 16, 16], &vec![7u8; (n * 256) as usize]);
+            let lb =
+                crate::idx::encode_u8(&[n], &(0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>());
+            std::fs::write(t.path().join(format!("{stem}-images-idx3-ubyte")), im).unwrap();
+            std::fs::write(t.path().join(format!("{stem}-labels-idx1-ubyte")), lb).unwrap();
+        }
+        let cfg = DataConfig {
+            path: Some(t.path().to_path_buf()),
+            val: 5,
+            ..Default::default()
+        };
+        let e = prepare(&cfg, 1)
+            .err()
+            .expect("16x16 images are refused")
+            .to_string();
+        assert!(e.contains("data.path") && e.contains("[1, 16, 16]"), "{e}");
+    }
+
+    #[test]
+    fn a_synthetic_size_beyond_memory_is_a_config_error() {
+        let cfg = DataConfig {
+            source: Source::Synthetic,
+            synthetic_per_class: 10_000_000,
+            ..Default::default()
+        };
+        assert_eq!(cfg.check().unwrap_err().0, "data.synthetic_per_class");
+    }
 }

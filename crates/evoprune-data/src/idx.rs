@@ -124,17 +124,23 @@ pub fn mnist(dir: &Path) -> Result<(Dataset, Dataset)> {
     Ok((train, test))
 }
 
+/// An IDX file of `u8` values (tests of this crate write their own MNIST-like files).
+#[cfg(test)]
+pub(crate) fn encode_u8(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
-        let mut b = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            b.extend_from_slice(&d.to_be_bytes());
-        }
-        b.extend_from_slice(data);
-        b
+        encode_u8(dims, data)
     }
 
     #[test]
@@ -184,11 +190,9 @@ mod tests {
     }
 
     #[test]
-    fn real_mnist_when_present() {
+    #[ignore = "needs ../shared/data"]
+    fn real_mnist() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
-        if !dir.exists() {
-            return;
-        }
         let (train, test) = mnist(&dir).unwrap();
         assert_eq!(
             (train.len(), test.len(), train.shape()),

@@ -12,6 +12,7 @@
 //! | [`numpy`] | `.npy` matrices and `.npz` archives |
 //! | [`tensors`] | safetensors files |
 //! | [`split`] | stratified train/validation/test splits, class subsets |
+//! | [`fsio`] | atomic, durable file writes (unique temporaries, synced, renamed) |
 //! | [`noise`] | Gaussian and uniform noise of a dataset's shape (ODIN's synthetic OoD sets) |
 //!
 //! Every loader validates what it reads and returns a [`DataError`] naming the file and what is
@@ -30,6 +31,7 @@ mod dataset;
 pub mod digits;
 pub mod digits28;
 mod error;
+pub mod fsio;
 pub mod idx;
 pub mod noise;
 pub mod numpy;

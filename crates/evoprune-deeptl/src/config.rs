@@ -252,8 +252,11 @@ pub struct TrainSection {
     pub patience: usize,
     /// Smallest loss decrease that counts as an improvement.
     pub min_delta: f32,
-    /// Restore the weights of the best epoch when stopping.
+    /// Restore the weights of the best epoch when training stops early (Keras
+    /// `restore_best_weights`, as the paper's code: a run that uses all its epochs keeps the last).
     pub restore_best: bool,
+    /// With `restore_best`, restore them after a full run too (evoprune before issue 14).
+    pub restore_always: bool,
 }
 
 impl Default for TrainSection {
@@ -270,6 +273,7 @@ impl Default for TrainSection {
             patience: 10,
             min_delta: 1e-5,
             restore_best: true,
+            restore_always: false,
         }
     }
 }

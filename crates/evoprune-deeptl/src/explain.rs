@@ -92,10 +92,10 @@ pub fn write_overlay(
             p.0[k] = ((0.5 * base[k] + 0.5 * col[k]).clamp(0.0, 1.0) * 255.0).round() as u8;
         }
     }
-    let tmp = path.with_extension("partial.png");
-    img.save(&tmp)
-        .map_err(|e| DeeptlError::invalid(tmp.display().to_string(), e.to_string()))?;
-    std::fs::rename(&tmp, path)
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| DeeptlError::invalid(path.display().to_string(), e.to_string()))?;
+    evoprune_data::fsio::write_atomic(path, png.get_ref())
         .map_err(|e| DeeptlError::invalid(path.display().to_string(), e.to_string()))
 }
 

@@ -90,7 +90,7 @@ pub fn export(
     let problem = HeadPruning::new(&cfg, &data);
     reporter.stage(&format!("training member {k}"), None);
     let t = problem.train(&mask)?;
-    let s = problem.score(&t, &data.test, &data.ood_test);
+    let s = problem.score(&t, &data.test, &data.ood_test)?;
     if (s.accuracy - member.test_accuracy).abs() > 1e-9 {
         return Err(DeeptlError::invalid(
             "export",

@@ -268,8 +268,8 @@ fn train_and_score(problem: &HeadPruning, mask: &BitString) -> Result<Scored> {
     let t = problem.train(mask)?;
     let d = problem.data();
     Ok(Scored {
-        val: problem.score(&t, &d.val, &d.ood_val),
-        test: problem.score(&t, &d.test, &d.ood_test),
+        val: problem.score(&t, &d.val, &d.ood_val)?,
+        test: problem.score(&t, &d.test, &d.ood_test)?,
         trained: t,
     })
 }

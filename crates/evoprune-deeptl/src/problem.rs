@@ -82,6 +82,7 @@ pub fn train_config(cfg: &Config) -> TrainConfig {
             patience: t.patience,
             min_delta: t.min_delta,
             restore_best: t.restore_best,
+            restore_always: t.restore_always,
         }),
         seed: cfg.seed,
     }
@@ -133,25 +134,25 @@ impl<'a> HeadPruning<'a> {
     }
 
     /// Score a trained head on a split against OoD samples.
-    pub fn score(&self, t: &Trained, part: &Part, ood: &Part) -> Scores {
+    pub fn score(&self, t: &Trained, part: &Part, ood: &Part) -> Result<Scores, NnError> {
         let c = self.data.n_classes;
-        let xi = gather_columns(&part.x, self.data.d, &t.active);
-        let xo = gather_columns(&ood.x, self.data.d, &t.active);
-        let li = t.mlp.logits(&xi);
+        let xi = gather_columns(&part.x, self.data.d, &t.active)?;
+        let xo = gather_columns(&ood.x, self.data.d, &t.active)?;
+        let li = t.mlp.logits(&xi)?;
         let odin_ind = t
             .mlp
-            .odin_scores_perturbed(&xi, self.temperature, self.epsilon);
+            .odin_scores_perturbed(&xi, self.temperature, self.epsilon)?;
         let odin_ood = t
             .mlp
-            .odin_scores_perturbed(&xo, self.temperature, self.epsilon);
-        Scores {
-            accuracy: metrics::accuracy(&li, &part.y, c),
+            .odin_scores_perturbed(&xo, self.temperature, self.epsilon)?;
+        Ok(Scores {
+            accuracy: metrics::accuracy(&li, &part.y, c)?,
             // NaN scores (a diverged head) give no AUROC: count it as chance.
             auroc: metrics::auroc(&odin_ind, &odin_ood).unwrap_or(0.5),
-            predictions: metrics::argmax_rows(&li, c),
+            predictions: metrics::argmax_rows(&li, c)?,
             odin_ind,
             odin_ood,
-        }
+        })
     }
 
     /// The objective vector of scores (in config order).
@@ -193,7 +194,7 @@ impl Problem for HeadPruning<'_> {
             )));
         }
         let t = self.train(mask)?;
-        let s = self.score(&t, &self.data.val, &self.data.ood_val);
+        let s = self.score(&t, &self.data.val, &self.data.ood_val)?;
         Ok(Evaluation::new(self.objective_values(&s, t.active.len()))
             .extra("accuracy", s.accuracy)
             .extra("auroc", s.auroc)

@@ -159,8 +159,9 @@ fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
             driver.reporter.as_mut(),
         )
     })?;
+    let stop = driver.stop.clone();
     let summary =
-        pool.install(|| finalize(cfg, &rd, &data, &base, out, driver.reporter.as_mut()))?;
+        pool.install(|| finalize(cfg, &rd, &data, &base, out, &stop, driver.reporter.as_mut()))?;
     Ok(summary)
 }
 
@@ -174,6 +175,7 @@ fn finalize(
     data: &Data,
     base: &Net,
     out: Outcome,
+    stop: &std::sync::atomic::AtomicBool,
     rep: &mut dyn Reporter,
 ) -> Result<Summary> {
     let t_final = Instant::now();
@@ -213,11 +215,33 @@ fn finalize(
     let baseline_seconds = min_time(|| base.logits(&test.x).map(|_| ()).map_err(Into::into))?;
     let baseline_test_error = error_of(base, test)?;
     let baseline_val_error = error_of(base, &data.val)?;
-    let mut members = Vec::new();
     std::fs::create_dir_all(rd.path("models"))
         .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
+    // each finished member is stored at once: an interruption loses at most the one in flight
+    let done_path = rd.checkpoint_dir().join("final.json");
+    let mut members: Vec<Member> = evoprune_run::stage::read(&done_path)?.unwrap_or_default();
+    let usable = members
+        .iter()
+        .enumerate()
+        .take_while(|(k, m)| m.index == *k && *k < masks.len() && rd.path(&m.file).is_file())
+        .count();
+    members.truncate(usable);
+    if !members.is_empty() {
+        rep.note(&format!(
+            "final retraining: {} of {} members already done",
+            members.len(),
+            masks.len()
+        ));
+    }
+    rep.progress(members.len() as u64);
     let mut silent = evoprune_run::Silent;
-    for (i, m) in masks.iter().enumerate() {
+    for (i, m) in masks.iter().enumerate().skip(members.len()) {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(GapruneError::Interrupted {
+                generation: state.generation,
+                run_dir: rd.root().to_path_buf(),
+            });
+        }
         let tuned = retrain(&net, m, &data.train, &cfg.finetune, &mut silent)?;
         let c = tuned.compact(m)?;
         let sparse = SparseLeNet::from_compact(&c);
@@ -250,6 +274,7 @@ fn finalize(
             compact_seconds,
             file,
         });
+        evoprune_run::stage::write(&done_path, &members)?;
         rep.progress(i as u64 + 1);
     }
     let pts: Vec<[f64; 3]> = members

@@ -82,8 +82,8 @@ fn elite_of(pop: &[Individual<BitString>], cfg: &Config) -> usize {
     let mut best = 0;
     for (i, ind) in pop.iter().enumerate() {
         let take = match cfg.search.mode {
-            // the engine ranks by weighted fitness
-            Mode::Ga => ind.rank < pop[best].rank,
+            // the engine's weighted fitness (the first of equals, as its own order)
+            Mode::Ga => ind.fitness < pop[best].fitness,
             // the first front's member with the best weighted fitness
             Mode::Nsga2 => {
                 (ind.rank, fitness(&ind.f, l)) < (pop[best].rank, fitness(&pop[best].f, l))
@@ -94,6 +94,29 @@ fn elite_of(pop: &[Individual<BitString>], cfg: &Config) -> usize {
         }
     }
     best
+}
+
+/// Retrain the elite's weights on its mask, keeping every other weight as it was: in NSGA-II
+/// mode the population holds members denser than the elite, and they must still find their
+/// own weights in the shared network (a plain [`retrain`] zeroes everything outside the elite's
+/// mask, so those members paid FLOPs and parameters for dead weights). Weights the elite keeps
+/// take their retrained values; the others keep their previous ones.
+pub fn retrain_keeping_others(
+    net: &Net,
+    mask: &LeNetMask,
+    train_part: &Part,
+    solver: &evoprune_nn::lenet::SolverConfig,
+    rep: &mut dyn Reporter,
+) -> Result<Net> {
+    let trained = retrain(net, mask, train_part, solver, rep)?;
+    let keep = Net::mask_vector(mask)?;
+    let mut out = net.clone();
+    for ((o, t), k) in out.params.iter_mut().zip(&trained.params).zip(&keep) {
+        if *k != 0.0 {
+            *o = *t;
+        }
+    }
+    Ok(out)
 }
 
 /// Retrain `net` on `mask` (filters physically removed; pruned connections stay zero).
@@ -172,11 +195,8 @@ pub fn run_loop(
     std::fs::create_dir_all(&ck).map_err(|e| evoprune_run::RunError::io(&ck, e))?;
     let state_path = ck.join("cycles.json");
     let full = encode(&LeNetMask::full());
-    let mut st: LoopState = if state_path.exists() {
-        let text = std::fs::read_to_string(&state_path)
-            .map_err(|e| evoprune_run::RunError::io(&state_path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| GapruneError::invalid(state_path.display().to_string(), e.to_string()))?
+    let mut st: LoopState = if let Some(st) = evoprune_run::stage::read(&state_path)? {
+        st
     } else {
         base.save(&ck.join("weights-0000.safetensors"), Default::default())?;
         LoopState {
@@ -295,7 +315,11 @@ pub fn run_loop(
             Some((cfg.retrain.epochs * train_part.len().div_ceil(cfg.retrain.batch) as f64) as u64),
         );
         let t = Instant::now();
-        let new_net = retrain(&net, &mask, train_part, &cfg.retrain, rep)?;
+        let new_net = match s.mode {
+            // the population is the elite's mutants: no member uses a weight outside its mask
+            Mode::Ga => retrain(&net, &mask, train_part, &cfg.retrain, rep)?,
+            Mode::Nsga2 => retrain_keeping_others(&net, &mask, train_part, &cfg.retrain, rep)?,
+        };
         let retrain_seconds = t.elapsed().as_secs_f64();
         let after = measure(&new_net, &mask, &val)?;
         st.generation += gens;
@@ -392,4 +416,51 @@ pub fn run_loop(
         net,
         population: last_pop,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evoprune_nn::lenet::{LeNet, SolverConfig};
+
+    /// A denser member than the elite keeps its own weights through the elite's retraining;
+    /// the elite's weights are the retrained ones, as a plain retraining gives them.
+    #[test]
+    fn retraining_the_elite_keeps_the_weights_other_members_use() {
+        let net = Net::from_lenet(&LeNet::random(3)).unwrap();
+        let mut elite = LeNetMask::full();
+        elite.conv1[..10].fill(false);
+        elite.fc2[..2500].fill(false);
+        let part = crate::problem::synthetic_digits(40, 1);
+        let solver = SolverConfig {
+            epochs: 1.0,
+            batch: 20,
+            ..Default::default()
+        };
+        let mut silent = evoprune_run::Silent;
+        let plain = retrain(&net, &elite, &part, &solver, &mut silent).unwrap();
+        let kept = retrain_keeping_others(&net, &elite, &part, &solver, &mut silent).unwrap();
+        let keep = Net::mask_vector(&elite).unwrap();
+        let (mut inside, mut outside) = (0, 0);
+        for i in 0..net.params.len() {
+            if keep[i] != 0.0 {
+                assert_eq!(kept.params[i], plain.params[i]);
+                inside += usize::from(kept.params[i] != net.params[i]);
+            } else {
+                assert_eq!(
+                    kept.params[i], net.params[i],
+                    "weight {i} outside the elite"
+                );
+                assert_eq!(plain.params[i], 0.0);
+                outside += usize::from(net.params[i] != 0.0);
+            }
+        }
+        assert!(
+            inside > 1000 && outside > 1000,
+            "{inside} retrained, {outside} kept"
+        );
+        // the full network under the kept weights is not the elite's network
+        let x = &part.x[..784 * 4];
+        assert_ne!(kept.logits(x).unwrap(), plain.logits(x).unwrap());
+    }
 }

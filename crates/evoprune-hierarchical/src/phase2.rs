@@ -516,7 +516,8 @@ impl Adapt {
             .collect();
         nn.sort_unstable();
         let med = nn.get(nn.len() / 2).copied().unwrap_or(0);
-        (0.5 * med as f64 / len as f64).clamp(bounds.0, bounds.1)
+        // max then min, not clamp: crossed bounds (a tiny surviving space) must not panic
+        (0.5 * med as f64 / len as f64).max(bounds.0).min(bounds.1)
     }
 }
 
@@ -615,6 +616,8 @@ mod tests {
         (0..10).for_each(|j| b.set(j, false));
         assert!((Adapt::rate_for(&[&a, &b], (0.0, 1.0)) - 0.05).abs() < 1e-12);
         assert_eq!(Adapt::rate_for(&[&a, &b], (0.0, 0.01)), 0.01);
+        // crossed bounds (mutation_min / len above the cap on a tiny space): the cap, no panic
+        assert_eq!(Adapt::rate_for(&[&a, &b], (0.6, 0.5)), 0.5);
     }
 
     #[test]

@@ -184,13 +184,7 @@ impl<G: evoprune::Genome> evoprune::Observer<G> for Progress {
 }
 
 fn read_phase(path: &Path) -> Result<Option<PhaseResult>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| evoprune_run::RunError::io(path, e))?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| HierError::invalid(path.display().to_string(), e.to_string()))
+    Ok(evoprune_run::stage::read(path)?)
 }
 
 fn first_front<G: Clone>(pop: &[evoprune::Individual<G>]) -> Vec<usize> {
@@ -312,7 +306,13 @@ impl Ctx<'_> {
             return Ok(r);
         }
         let c = &self.cfg.phase2;
-        let [h, l] = anchors(&p1.front, base_err, c.heavy_tolerance, c.light_tolerance);
+        let [h, l] = anchors(&p1.front, base_err, c.heavy_tolerance, c.light_tolerance)
+            .ok_or_else(|| {
+                HierError::invalid(
+                    "phase 1",
+                    "its front is empty (every evaluation failed): no anchor for phase 2",
+                )
+            })?;
         let parse = |p: &Point| {
             BitString::from_hex(&p.keep).map_err(|e| HierError::invalid("phase1.json", e))
         };
@@ -345,7 +345,9 @@ impl Ctx<'_> {
             c.incremental,
         ));
         let len = space.len() as f64;
-        let bounds = (c.mutation_min / len, (c.mutation_max / len).min(0.5));
+        // a small surviving space can put mutation_min / len above the cap: the cap wins
+        let hi = (c.mutation_max / len).min(0.5);
+        let bounds = ((c.mutation_min / len).min(hi), hi);
         let rate = Rate::new(bounds.1);
         let algo = Nsga2::new(
             Nsga2Config {
@@ -444,22 +446,18 @@ fn dedup_points(front: &mut Vec<Point>, extra: &mut Vec<Vec<f64>>) {
 
 /// Indices of the heavy and light anchors in a phase-1 front sorted by the first cost: the
 /// sparsest members within `heavy` and `light` of the baseline's validation error (the densest
-/// member when none is).
-pub fn anchors(front: &[Point], base_err: f64, heavy: f64, light: f64) -> [usize; 2] {
+/// member when none is). `None` for an empty front (every phase-1 evaluation failed).
+pub fn anchors(front: &[Point], base_err: f64, heavy: f64, light: f64) -> Option<[usize; 2]> {
+    let densest = (0..front.len()).max_by(|&a, &b| front[a].f[1].total_cmp(&front[b].f[1]))?;
     let pick = |tol: f64| {
         front
             .iter()
             .enumerate()
             .filter(|(_, p)| p.f[0] <= base_err + tol + 1e-12)
             .min_by(|a, b| a.1.f[1].total_cmp(&b.1.f[1]))
-            .map(|(i, _)| i)
-            .unwrap_or_else(|| {
-                (0..front.len())
-                    .max_by(|&a, &b| front[a].f[1].total_cmp(&front[b].f[1]))
-                    .unwrap_or(0)
-            })
+            .map_or(densest, |(i, _)| i)
     };
-    [pick(heavy), pick(light)]
+    Some([pick(heavy), pick(light)])
 }
 
 fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
@@ -580,11 +578,7 @@ fn finalize(
     let test = &data.test;
     let baseline_test_error = model.error_par(&model.params, test)?;
     let ck = rd.checkpoint_dir().join("finetune.json");
-    let mut done: Finetuned = match std::fs::read_to_string(&ck) {
-        Ok(t) => serde_json::from_str(&t)
-            .map_err(|e| HierError::invalid(ck.display().to_string(), e.to_string()))?,
-        Err(_) => Finetuned::default(),
-    };
+    let mut done: Finetuned = evoprune_run::stage::read(&ck)?.unwrap_or_default();
     ctx.rep.lock().expect("reporter").stage(
         if cfg.finetune.max_members > 0 {
             "fine-tuning the front (masks fixed)"
@@ -904,8 +898,10 @@ mod tests {
             p(0.021, 0.3),
             p(0.02, 0.6),
         ];
-        assert_eq!(anchors(&front, 0.02, 0.002, 0.03), [3, 1]);
+        assert_eq!(anchors(&front, 0.02, 0.002, 0.03), Some([3, 1]));
         // nothing within tolerance: the densest member
-        assert_eq!(anchors(&front, 0.0, 0.0, 0.0), [4, 4]);
+        assert_eq!(anchors(&front, 0.0, 0.0, 0.0), Some([4, 4]));
+        // an empty phase-1 front (every evaluation failed) has no anchors: an error, no panic
+        assert_eq!(anchors(&[], 0.02, 0.002, 0.03), None);
     }
 }

@@ -85,7 +85,13 @@ fn main() {
             });
             pair = pair.min(t.elapsed().as_secs_f64() / 2.0);
         }
-        let acc = metrics::accuracy(&mlp.logits(&gather_columns(xe, d, &active)), ye, c);
+        let acc = metrics::accuracy(
+            &mlp.logits(&gather_columns(xe, d, &active).unwrap())
+                .unwrap(),
+            ye,
+            c,
+        )
+        .unwrap();
         println!(
             "{pct:5}%  {:>10.1} ms {:>26.1} ms {:>27.4}",
             single * 1e3,

@@ -9,7 +9,7 @@ use evoprune_nn::metrics::{accuracy, auroc, odin_scores};
 use evoprune_nn::{HeadConfig, TrainConfig, gather_columns, train_masked_head};
 use std::time::Instant;
 
-fn main() {
+fn main() -> Result<(), evoprune_nn::NnError> {
     for (name, classes) in [
         ("digits 0-9", (0..10).collect::<Vec<u32>>()),
         ("digits 0-4 (InD of the default run)", (0..5).collect()),
@@ -37,14 +37,14 @@ fn main() {
             )
             .expect("training");
             let secs = t.elapsed().as_secs_f64();
-            let xt = gather_columns(te.features(), 64, &active);
-            let acc = accuracy(&mlp.logits(&xt), te.labels(), d.n_classes());
-            let ind = odin_scores(&mlp.logits(&xt), d.n_classes(), 1000.0);
+            let xt = gather_columns(te.features(), 64, &active)?;
+            let acc = accuracy(&mlp.logits(&xt)?, te.labels(), d.n_classes())?;
+            let ind = odin_scores(&mlp.logits(&xt)?, d.n_classes(), 1000.0)?;
             let out = odin_scores(
-                &mlp.logits(&gather_columns(ood.features(), 64, &active)),
+                &mlp.logits(&gather_columns(ood.features(), 64, &active)?)?,
                 d.n_classes(),
                 1000.0,
-            );
+            )?;
             println!(
                 "{name}, {label}: test accuracy {:.4}, ODIN AUROC vs uniform noise {:.4}, {} epochs (best {}), {} params, {:.2} s",
                 acc,
@@ -56,4 +56,5 @@ fn main() {
             );
         }
     }
+    Ok(())
 }

@@ -583,7 +583,7 @@ mod tests {
         let (net, r) = run(1);
         assert!(r.epoch_loss.last().unwrap() < &(0.5 * r.epoch_loss[0]));
         let z = net.logits(&x).unwrap();
-        let errs = ((1.0 - crate::metrics::accuracy(&z, &y, 3)) * 300.0).round() as usize;
+        let errs = ((1.0 - crate::metrics::accuracy(&z, &y, 3).unwrap()) * 300.0).round() as usize;
         assert!(errs < 10, "{errs} errors, losses {:?}", r.epoch_loss);
         assert!(
             net.params

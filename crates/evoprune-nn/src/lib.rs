@@ -23,7 +23,7 @@
 //! let y: Vec<u32> = (0..200).map(|i| (i % 2) as u32).collect();
 //! let cfg = TrainConfig { max_epochs: 50, ..TrainConfig::adam(0.01) };
 //! let (mlp, _) = train_head(&x, 2, &y, 2, &HeadConfig { hidden: vec![16], ..Default::default() }, &cfg).unwrap();
-//! assert!(accuracy(&mlp.logits(&x), &y, 2) > 0.99);
+//! assert!(accuracy(&mlp.logits(&x).unwrap(), &y, 2).unwrap() > 0.99);
 //! ```
 
 pub mod dense;

@@ -54,7 +54,7 @@ fn paper_settings_reach_95_percent_on_uci_digits() {
     let (x, y, xt, yt, c) = digits_split(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     let (mlp, rep) =
         train_head(&x, 64, &y, c, &HeadConfig::default(), &TrainConfig::paper()).unwrap();
-    let acc = accuracy(&mlp.logits(&xt), &yt, c);
+    let acc = accuracy(&mlp.logits(&xt).unwrap(), &yt, c).unwrap();
     assert!(
         acc >= 0.95,
         "test accuracy {acc} after {} epochs",
@@ -78,6 +78,7 @@ fn early_stopping_stops_and_restores_the_best_epoch() {
             patience: 3,
             min_delta: 0.05,
             restore_best: true,
+            restore_always: false,
         }),
         ..TrainConfig::adam(1e-3)
     };
@@ -112,6 +113,42 @@ fn early_stopping_stops_and_restores_the_best_epoch() {
         rep.best_epoch + 1 + 3,
         "stops after exactly `patience` epochs without improvement"
     );
+}
+
+/// Keras semantics: the best epoch comes back only on an early stop. A huge `min_delta` makes
+/// epoch 0 the best and a huge patience means training never stops early.
+#[test]
+fn a_full_run_keeps_its_last_epoch_unless_told_to_restore_always() {
+    let (x, y, _, _, c) = digits_split(&[0, 1, 2]);
+    let head = HeadConfig {
+        hidden: vec![16],
+        ..Default::default()
+    };
+    let train = |epochs: usize, es: Option<EarlyStopping>| {
+        let cfg = TrainConfig {
+            max_epochs: epochs,
+            early_stopping: es,
+            ..TrainConfig::adam(1e-3)
+        };
+        train_head(&x, 64, &y, c, &head, &cfg).unwrap()
+    };
+    let es = |restore_always| EarlyStopping {
+        patience: 100,
+        min_delta: 10.0,
+        restore_best: true,
+        restore_always,
+    };
+    let (plain, _) = train(4, None);
+    let (keras, rep) = train(4, Some(es(false)));
+    assert!(!rep.stopped_early && rep.best_epoch == 0 && rep.epochs == 4);
+    assert_eq!(keras, plain, "no early stop: the last epoch's weights");
+    let (always, _) = train(4, Some(es(true)));
+    let (first, _) = train(1, None);
+    assert_eq!(
+        always, first,
+        "restore_always: the best (first) epoch's weights"
+    );
+    assert_ne!(always, plain);
 }
 
 #[test]
@@ -174,8 +211,10 @@ fn compact_training_equals_masked_full_training() {
             .collect::<Vec<f32>>()
     };
     let (full, _) = train_head(&mask(&x), 64, &y, c, &head, &cfg).unwrap();
-    let a = compact.logits(&gather_columns(&xt, 64, &active));
-    let b = full.logits(&mask(&xt));
+    let a = compact
+        .logits(&gather_columns(&xt, 64, &active).unwrap())
+        .unwrap();
+    let b = full.logits(&mask(&xt)).unwrap();
     let worst = a
         .iter()
         .zip(&b)
@@ -200,8 +239,8 @@ fn same_seed_same_head_and_odin_separates_ood_noise() {
     let (b, _) = train_head(&x, 64, &y, c, &head, &cfg).unwrap();
     assert_eq!(a, b);
     let noise = evoprune_data::noise::uniform(xt.len() / 64, &[64], (0.0, 1.0), 3).unwrap();
-    let ind = odin_scores(&a.logits(&xt), c, 1000.0);
-    let ood = odin_scores(&a.logits(noise.features()), c, 1000.0);
+    let ind = odin_scores(&a.logits(&xt).unwrap(), c, 1000.0).unwrap();
+    let ood = odin_scores(&a.logits(noise.features()).unwrap(), c, 1000.0).unwrap();
     let au = auroc(&ind, &ood).unwrap();
     assert!(au > 0.8, "AUROC {au}");
 }

@@ -98,6 +98,81 @@ fn pareto_tools(c: &mut Criterion) {
         });
     }
     g.finish();
+    // WFG with the last objective sliced off (the engine) against the recursion it replaced
+    // (issue 14), which stayed in m dimensions all the way down: same values, fewer calls.
+    let mut g = c.benchmark_group("hypervolume_wfg");
+    for &(n, m) in &[(50usize, 4usize), (30, 5), (20, 6)] {
+        let pts = sphere_points(n, m, 3);
+        let r = vec![1.1; m];
+        let (old, calls) = unsliced::hypervolume(&pts, &r);
+        let new = hypervolume(&pts, &r);
+        assert!((old - new).abs() <= 1e-12 * new, "m{m}: {old} vs {new}");
+        eprintln!("hypervolume m{m} n{n}: {new:.12}; unsliced WFG made {calls} recursive calls");
+        g.bench_with_input(BenchmarkId::new(format!("sliced_m{m}"), n), &pts, |b, p| {
+            b.iter(|| black_box(hypervolume(p, &r)))
+        });
+        g.bench_with_input(
+            BenchmarkId::new(format!("unsliced_m{m}"), n),
+            &pts,
+            |b, p| b.iter(|| black_box(unsliced::hypervolume(p, &r).0)),
+        );
+    }
+    g.finish();
+}
+
+/// The WFG recursion as it was before issue 14, kept here only as the bench's peer: the limit
+/// sets were recursed on in all m objectives, so the 3-D sweep was never reached.
+mod unsliced {
+    pub fn hypervolume(pts: &[Vec<f64>], r: &[f64]) -> (f64, u64) {
+        let mut calls = 0;
+        let pts: Vec<Vec<f64>> = pts
+            .iter()
+            .filter(|p| p.iter().zip(r).all(|(x, rr)| x < rr))
+            .cloned()
+            .collect();
+        (wfg(pts, r, &mut calls), calls)
+    }
+
+    fn wfg(mut pts: Vec<Vec<f64>>, r: &[f64], calls: &mut u64) -> f64 {
+        *calls += 1;
+        let m = r.len();
+        pts.sort_by(|a, b| b[m - 1].total_cmp(&a[m - 1]));
+        let mut total = 0.0;
+        for k in 0..pts.len() {
+            let incl: f64 = pts[k].iter().zip(r).map(|(x, rr)| rr - x).product();
+            let limit: Vec<Vec<f64>> = pts[k + 1..]
+                .iter()
+                .map(|q| q.iter().zip(&pts[k]).map(|(a, b)| a.max(*b)).collect())
+                .collect();
+            let limit = non_dominated_unique(limit);
+            let sub = match limit.len() {
+                0 => 0.0,
+                1 => limit[0].iter().zip(r).map(|(x, rr)| rr - x).product(),
+                _ => wfg(limit, r, calls),
+            };
+            total += incl - sub;
+        }
+        total
+    }
+
+    fn non_dominated_unique(pts: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+        let mut keep: Vec<Vec<f64>> = Vec::with_capacity(pts.len());
+        'outer: for p in pts {
+            let mut i = 0;
+            while i < keep.len() {
+                if keep[i].iter().zip(&p).all(|(a, b)| a <= b) {
+                    continue 'outer;
+                }
+                if p.iter().zip(&keep[i]).all(|(a, b)| a <= b) {
+                    keep.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            keep.push(p);
+        }
+        keep
+    }
 }
 
 fn bit_operators(c: &mut Criterion) {

@@ -8,22 +8,28 @@
 //! - [`Table`]: one table rendered as aligned text (terminal), Markdown, HTML and CSV;
 //! - [`plot`]: SVG scatter and line charts (front scatter with the baseline, hypervolume curve);
 //! - [`Report`]: a Markdown + HTML report that ties tables and figures together;
+//! - [`engine`]: checkpointed engine runs built one way (seed, threads, fingerprint, folder, stop);
+//! - [`seeds`]: every derived seed as a named stream, and the thread-pool policy;
+//! - [`stage`]: finished stages' results under `checkpoint/`, read back on resume;
 //! - [`Reporter`]: how long pipeline stages report progress without printing (the CLI renders).
 //!
 //! No function here prints.
 
 pub mod config;
+pub mod engine;
 mod error;
 mod method;
 pub mod plot;
 mod report;
 mod rundir;
+pub mod seeds;
+pub mod stage;
 mod table;
 
 pub use error::{Result, RunError};
 pub use method::{MethodConfig, reopen, start};
 pub use report::{Block, Report};
-pub use rundir::{COMPLETE_FILE, CONFIG_FILE, RunDir, member, write_atomic};
+pub use rundir::{COMPLETE_FILE, CONFIG_FILE, LOCK_FILE, RunDir, member, write_atomic};
 pub use table::Table;
 
 /// How a staged method's run is driven (GA pruning, hierarchical pruning): the reporter of its

@@ -55,7 +55,7 @@ pub fn start<C: MethodConfig>(cfg: &C, dir: &Path) -> Result<(C, RunDir)> {
 
 /// Reopen the run folder `dir` (to resume or re-finalise it): the folder and its config.
 pub fn reopen<C: MethodConfig>(dir: &Path) -> Result<(C, RunDir)> {
-    let rd = RunDir::open(dir)?;
+    let rd = RunDir::open_locked(dir)?;
     Ok((C::stored(&rd)?, rd))
 }
 
@@ -106,6 +106,11 @@ mod tests {
         assert_eq!(stored, toy);
         assert_eq!(rd.root(), run.as_path());
         assert!(start(&toy, &run).is_err(), "a used folder is refused");
+        assert!(
+            reopen::<Toy>(&run).is_err(),
+            "and locked while the run works in it"
+        );
+        drop(rd);
         let (again, _) = reopen::<Toy>(&run).unwrap();
         assert_eq!(again, toy);
         assert!(reopen::<Toy>(&sub).is_err());

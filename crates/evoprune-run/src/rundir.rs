@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_FILE: &str = "config.toml";
 /// Written last, when every output is in place.
 pub const COMPLETE_FILE: &str = "COMPLETE";
+/// Locked (and naming its holder) while a process works in the folder.
+pub const LOCK_FILE: &str = ".lock";
 
 /// A run folder: `config.toml` (the resolved config), `checkpoint/` (engine state and the
 /// evaluation journal), outputs, and `COMPLETE` once every output is written.
@@ -15,9 +17,15 @@ pub const COMPLETE_FILE: &str = "COMPLETE";
 /// Outputs are written atomically (temp file + rename), so a crash never leaves a half-written
 /// file under its final name, and `COMPLETE` is removed before outputs are (re)written, so an
 /// interrupted run never looks finished.
+///
+/// A folder is locked while a process works in it ([`RunDir::create`], [`RunDir::open_locked`]):
+/// a second `run` or `resume` of the same folder is refused with the holder's process id. The
+/// lock is an OS file lock on `.lock`, released when the last clone of the `RunDir` is dropped
+/// or the process dies (also by `kill -9`), so a crashed run never leaves a stale lock.
 #[derive(Clone, Debug)]
 pub struct RunDir {
     root: PathBuf,
+    lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl RunDir {
@@ -26,6 +34,10 @@ impl RunDir {
         if path.exists() {
             let mut it = std::fs::read_dir(path).map_err(|e| RunError::io(path, e))?;
             if it.next().is_some() {
+                // a run starting in it right now: say who holds it
+                if path.join(LOCK_FILE).is_file() {
+                    drop(lock(path)?);
+                }
                 return Err(RunError::RunDir {
                     path: path.to_path_buf(),
                     reason: "already exists and is not empty; continue it with `evoprune resume`, \
@@ -37,8 +49,17 @@ impl RunDir {
         std::fs::create_dir_all(path).map_err(|e| RunError::io(path, e))?;
         let dir = RunDir {
             root: path.to_path_buf(),
+            lock: Some(std::sync::Arc::new(lock(path)?)),
         };
         dir.write(CONFIG_FILE, config_toml.as_bytes())?;
+        Ok(dir)
+    }
+
+    /// [`RunDir::open`] and lock the folder for this process (to resume or re-finalise it):
+    /// an error naming the holder when another process works in it.
+    pub fn open_locked(path: &Path) -> Result<Self> {
+        let mut dir = Self::open(path)?;
+        dir.lock = Some(std::sync::Arc::new(lock(path)?));
         Ok(dir)
     }
 
@@ -52,6 +73,7 @@ impl RunDir {
         }
         Ok(RunDir {
             root: path.to_path_buf(),
+            lock: None,
         })
     }
 
@@ -150,6 +172,49 @@ impl RunDir {
     }
 }
 
+/// Lock `dir/.lock` for this process and record the holder in it.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    let p = dir.join(LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&p)
+        .map_err(|e| RunError::io(&p, e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(RunError::RunDir {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "another evoprune process is working in this folder ({}); wait for it \
+                     to finish or stop it first",
+                    if holder.is_empty() {
+                        "holder unknown"
+                    } else {
+                        holder
+                    }
+                ),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(RunError::io(&p, e)),
+    }
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let who = format!("pid {}, locked at unix time {since}\n", std::process::id());
+    f.set_len(0)
+        .and_then(|()| f.rewind())
+        .and_then(|()| f.write_all(who.as_bytes()))
+        .map_err(|e| RunError::io(&p, e))?;
+    Ok(f)
+}
+
 /// Item `k` of `items` (the `--member` of an export), or an error giving the range of `what`.
 pub fn member<'a, T>(items: &'a [T], k: usize, what: &str) -> Result<&'a T> {
     items.get(k).ok_or_else(|| {
@@ -157,16 +222,10 @@ pub fn member<'a, T>(items: &'a [T], k: usize, what: &str) -> Result<&'a T> {
     })
 }
 
-/// Write `bytes` to `path` through a temporary sibling and a rename.
+/// Write `bytes` to `path` atomically and durably ([`evoprune_data::fsio::write_atomic`]: a
+/// uniquely named temporary sibling, synced, then renamed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| RunError::io(parent, e))?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(|e| RunError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| RunError::io(path, e))
+    evoprune_data::fsio::write_atomic(path, bytes).map_err(|e| RunError::io(path, e))
 }
 
 #[cfg(test)]
@@ -179,11 +238,34 @@ mod tests {
         let p = t.path().join("run");
         let d = RunDir::create(&p, "seed = 1\n").unwrap();
         assert_eq!(d.config_text().unwrap(), "seed = 1\n");
+        drop(d); // released: the folder is refused for being used, not for being locked
         let e = RunDir::create(&p, "x").unwrap_err().to_string();
         assert!(e.contains("not empty"), "{e}");
         assert!(RunDir::open(t.path()).is_err());
         assert!(RunDir::open(&p).is_ok());
         assert_eq!(RunDir::fresh_path(&p), t.path().join("run-2"));
+    }
+
+    #[test]
+    fn a_folder_in_use_is_refused_naming_its_holder_until_released() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("run");
+        let first = RunDir::create(&p, "seed = 1\n").unwrap();
+        let held = first.clone();
+        drop(first); // a clone keeps the lock
+        let e = RunDir::open_locked(&p).unwrap_err().to_string();
+        let pid = format!("pid {}", std::process::id());
+        assert!(
+            e.contains("another evoprune process") && e.contains(&pid),
+            "{e}"
+        );
+        let e = RunDir::create(&p, "x").unwrap_err().to_string();
+        assert!(e.contains(&pid), "{e}");
+        // reading a finished run (export) does not need the lock
+        assert!(RunDir::open(&p).is_ok());
+        drop(held);
+        let again = RunDir::open_locked(&p).unwrap();
+        assert_eq!(again.config_text().unwrap(), "seed = 1\n");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! EfficientNet-Lite0 against the PyTorch reference outputs in ../shared/data (skipped when the
-//! shared data is absent), and structural checks that always run.
+//! EfficientNet-Lite0 against the PyTorch reference outputs in ../shared/data (`#[ignore]`d:
+//! `.ci/run` runs them with `--ignored` when the data is there), and structural checks that
+//! always run.
 //!
 //! `EVOPRUNE_TEST_DEVICE` (default `cpu`) runs them on another device, e.g. the wgpu backend:
 //! `EVOPRUNE_TEST_DEVICE=wgpu cargo test -p evoprune-vision --features wgpu --test reference`.
@@ -19,31 +20,34 @@ fn default_device() -> burn::tensor::Device {
     compute().open().unwrap()
 }
 
-/// The shared reference outputs, the real model and its device, when ../shared/data is present.
-fn shared() -> Option<(
+/// The shared reference outputs, the real model and its device (../shared/data must be there).
+fn shared() -> (
     PathBuf,
     serde_json::Value,
     EfficientNetLite0,
     burn::tensor::Device,
-)> {
+) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/efficientnet-lite0");
     let weights = dir.join("efficientnet-lite0.safetensors");
-    if !weights.exists() {
-        return None;
-    }
+    assert!(
+        weights.exists(),
+        "{} is missing: this test needs ../shared/data",
+        weights.display()
+    );
     let reference =
         serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
             .unwrap();
     let dev = default_device();
     let model = EfficientNetLite0::load(&weights, &dev).unwrap();
-    Some((dir, reference, model, dev))
+    (dir, reference, model, dev)
 }
 
+/// Reached: 6.7e-6 (logits) and 8.8e-6 (features) on burn flex, 8.0e-6 on wgpu; the bound
+/// leaves room for another CPU's summation order, not for a wrong layer.
 #[test]
-fn synthetic_input_matches_pytorch_logits_and_features_within_1e_3() {
-    let Some((_, reference, model, dev)) = shared() else {
-        return;
-    };
+#[ignore = "needs ../shared/data"]
+fn synthetic_input_matches_pytorch_logits_and_features_within_5e_5() {
+    let (_, reference, model, dev) = shared();
     let x: Vec<f32> = (0..3 * 224 * 224)
         .map(|i| (i as f64 * 0.001).sin() as f32)
         .collect();
@@ -80,22 +84,21 @@ fn synthetic_input_matches_pytorch_logits_and_features_within_1e_3() {
         err(&feats, &wf)
     );
     assert!(
-        err(&logits, &wl) < 1e-3,
+        err(&logits, &wl) < 5e-5,
         "max logit error {}",
         err(&logits, &wl)
     );
     assert!(
-        err(&feats, &wf) < 1e-3,
+        err(&feats, &wf) < 5e-5,
         "max feature error {}",
         err(&feats, &wf)
     );
 }
 
 #[test]
+#[ignore = "needs ../shared/data"]
 fn real_photos_get_the_reference_top5() {
-    let Some((dir, reference, model, dev)) = shared() else {
-        return;
-    };
+    let (dir, reference, model, dev) = shared();
     for name in ["china", "flower"] {
         let img = dir.join(format!("../images/{name}.jpg"));
         let x = preprocess::imagenet(&img, 256, 224).unwrap();

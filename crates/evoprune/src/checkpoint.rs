@@ -68,6 +68,13 @@ impl FileCheckpoint {
         self.dir.join(STATE_FILE)
     }
 
+    /// True when a run has started in this directory (its identity or a checkpoint is there):
+    /// such a run is to be resumed, not started again. Callers ask this instead of looking
+    /// for the engine's files themselves.
+    pub fn started(&self) -> bool {
+        self.dir.join(IDENTITY_FILE).is_file() || self.state_path().is_file()
+    }
+
     /// True when a checkpoint is due after generation `generation`.
     pub fn due(&self, generation: u64) -> bool {
         generation % self.every == 0

@@ -52,7 +52,11 @@ pub struct Executor<P: Problem, A> {
     hv_reference: Option<Vec<f64>>,
     fingerprint: String,
     stop: Option<Arc<AtomicBool>>,
+    stall_limit: u64,
 }
+
+/// Default of [`Executor::stall_limit`].
+pub const DEFAULT_STALL_LIMIT: u64 = 100;
 
 impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
     /// A run of `algorithm` on `problem` (seed 0, one thread, cache on, 100 generations unless a
@@ -72,7 +76,16 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
             hv_reference: None,
             fingerprint: String::new(),
             stop: None,
+            stall_limit: DEFAULT_STALL_LIMIT,
         }
+    }
+
+    /// Stop with [`TerminationReason::SearchSpaceExhausted`] after this many consecutive
+    /// generations that evaluated no new genome (default [`DEFAULT_STALL_LIMIT`]; at least 1).
+    /// Without it, a budget larger than the number of distinct genomes would never be reached.
+    pub fn stall_limit(mut self, generations: u64) -> Self {
+        self.stall_limit = generations.max(1);
+        self
     }
 
     /// The RNG seed.
@@ -160,6 +173,7 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
             hv_reference,
             fingerprint,
             stop,
+            stall_limit,
         } = self;
         let mut run = Run {
             algorithm,
@@ -169,6 +183,7 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
             hv_reference,
             fingerprint,
             stop,
+            stall_limit,
         };
         if run.termination.0.is_empty() {
             run.termination.0.push(Box::new(MaxGenerations(100)));
@@ -218,6 +233,7 @@ struct Run<P: Problem, A> {
     hv_reference: Option<Vec<f64>>,
     fingerprint: String,
     stop: Option<Arc<AtomicBool>>,
+    stall_limit: u64,
 }
 
 impl<P: Problem, A: Algorithm<P>> Run<P, A> {
@@ -295,6 +311,13 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
             if let Some(r) = self.termination.met(&state.stats) {
                 break r;
             }
+            if state.stats.stalled_generations >= self.stall_limit {
+                let distinct = state
+                    .cache
+                    .as_ref()
+                    .map_or(state.stats.evaluations, |c| c.len() as u64);
+                break TerminationReason::SearchSpaceExhausted { distinct };
+            }
             if self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
                 break TerminationReason::Interrupted;
             }
@@ -304,8 +327,14 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
             } else {
                 front_key(&state)
             };
+            let evaluated_before = state.stats.evaluations;
             self.algorithm.step(ev, &mut state)?;
             state.stats.generation += 1;
+            if state.stats.evaluations == evaluated_before {
+                state.stats.stalled_generations += 1;
+            } else {
+                state.stats.stalled_generations = 0;
+            }
             state.stats.elapsed_secs = base_elapsed + clock.elapsed().as_secs_f64();
             self.record(&mut state);
             self.emit(&Event::Generation, &state)?;

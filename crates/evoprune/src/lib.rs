@@ -44,7 +44,7 @@ pub use algorithm::{Algorithm, Nsga2, Nsga2Config, WeightedGa, WeightedGaConfig}
 pub use checkpoint::{FileCheckpoint, Snapshot};
 pub use error::{Error, Result};
 pub use evaluator::Evaluator;
-pub use executor::{Executor, RunResult};
+pub use executor::{DEFAULT_STALL_LIMIT, Executor, RunResult};
 pub use genome::{
     BitString, Genome, GenomeDistance, IntBounds, IntVector, Linear, MixedBounds, MixedGenome,
     RealBounds, RealVector,

@@ -21,6 +21,10 @@ pub struct Stats {
     pub failures: u64,
     /// Wall time spent in the run, summed over resumes, in seconds.
     pub elapsed_secs: f64,
+    /// Consecutive generations that evaluated nothing new (every offspring was a duplicate or
+    /// came from the cache); the executor stops the run when this reaches its stall limit.
+    #[serde(default)]
+    pub stalled_generations: u64,
     /// Hypervolume of the feasible first front after each generation (when a reference point is set).
     pub hv_history: Vec<HvRecord>,
 }

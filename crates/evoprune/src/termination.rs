@@ -18,6 +18,13 @@ pub enum TerminationReason {
     HvStagnation,
     /// The caller asked the run to stop (Ctrl-C); it can be resumed.
     Interrupted,
+    /// Generation after generation produced no genome that had not been evaluated already (the
+    /// search space holds fewer distinct genomes than the budget, or the search has collapsed
+    /// onto what it has seen); see [`Executor::stall_limit`](crate::Executor::stall_limit).
+    SearchSpaceExhausted {
+        /// Distinct genomes evaluated by then.
+        distinct: u64,
+    },
 }
 
 impl std::fmt::Display for TerminationReason {
@@ -28,6 +35,12 @@ impl std::fmt::Display for TerminationReason {
             TerminationReason::MaxTime => "time budget reached",
             TerminationReason::HvStagnation => "hypervolume stagnated",
             TerminationReason::Interrupted => "interrupted",
+            TerminationReason::SearchSpaceExhausted { distinct } => {
+                return write!(
+                    f,
+                    "search space exhausted: {distinct} distinct genomes evaluated"
+                );
+            }
         })
     }
 }

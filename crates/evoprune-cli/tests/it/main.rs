@@ -51,6 +51,7 @@ fn bad_input_is_a_clear_error_with_status_2() {
         (vec!["hv", "--ref", "4,4", "missing.csv"], "missing.csv"),
         (vec!["hv", "--ref", "4,x", "bad.csv"], "'x' is not a number"),
         (vec!["moo", "--pop-size", "1"], "--pop-size"),
+        (vec!["moo", "--problem", "dtlz2", "--n-obj", "0"], "--n-obj"),
         (vec!["moo", "--problem", "zdt1", "--ref", "1,1,1"], "--ref"),
         (vec!["moo", "--resume", "nowhere"], "run.json"),
     ] {
@@ -94,6 +95,51 @@ fn moo_writes_the_front_and_prints_its_hypervolume_last() {
     let again = evoprune(&["hv", "--ref", "1.1,1.1", "front.csv"], d.path());
     assert_eq!(last_line(&again).parse::<f64>().unwrap(), hv);
     assert!(hv > 0.6, "{hv}");
+}
+
+/// 3 items = 8 genomes against a budget of 200 evaluations: the run used to spin forever.
+/// The child is killed after 60 s so that a regression fails instead of hanging the suite.
+#[test]
+fn a_search_space_smaller_than_the_budget_ends_with_a_named_reason() {
+    let d = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evoprune"))
+        .args([
+            "moo",
+            "--problem",
+            "knapsack",
+            "--n-items",
+            "3",
+            "--algorithm",
+            "nsga2-steady",
+            "--evaluations",
+            "200",
+            "--out",
+            "front.csv",
+        ])
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the run did not end within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("stopped: search space exhausted: 8 distinct genomes evaluated"),
+        "{out}"
+    );
+    assert!(
+        d.path().join("front.csv").exists(),
+        "the outputs are written as usual"
+    );
 }
 
 #[test]
@@ -242,11 +288,14 @@ fn run_and_kill_9(dir: &Path, config: &str, marker: &str, delay_ms: u64) {
     std::thread::sleep(std::time::Duration::from_millis(delay_ms));
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
-    if !dir.join("killed/COMPLETE").exists() {
-        let o = evoprune(&["export", "killed", "--member", "0"], dir);
-        assert_eq!(o.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
-    }
+    // the kill must really have interrupted the run, or the resume below proves nothing
+    assert!(
+        ck.exists() && !dir.join("killed/COMPLETE").exists(),
+        "the run was not interrupted: it finished before the kill"
+    );
+    let o = evoprune(&["export", "killed", "--member", "0"], dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
 }
 
 #[test]

@@ -50,14 +50,20 @@ pub struct Mlp {
 
 /// Rows `rows` of a row-major `n x d` matrix restricted to columns `cols`: the physically
 /// compacted input of a masked head (`n x cols.len()`).
-pub fn gather_columns(x: &[f32], d: usize, cols: &[usize]) -> Vec<f32> {
-    assert!(cols.iter().all(|&c| c < d), "column index out of range");
-    let n = x.len() / d.max(1);
+/// A column index `>= d`, `d = 0` or a length that is not a multiple of `d` is a
+/// [`NnError::Shape`](crate::NnError::Shape).
+pub fn gather_columns(x: &[f32], d: usize, cols: &[usize]) -> crate::Result<Vec<f32>> {
+    let n = crate::metrics::rows_of(x.len(), d, "input")?;
+    if let Some(c) = cols.iter().find(|&&c| c >= d) {
+        return Err(crate::NnError::Shape(format!(
+            "column {c} of an input with {d} columns"
+        )));
+    }
     let mut out = Vec::with_capacity(n * cols.len());
     for r in x.chunks_exact(d) {
         out.extend(cols.iter().map(|&c| r[c]));
     }
-    out
+    Ok(out)
 }
 
 impl Mlp {
@@ -124,12 +130,20 @@ impl Mlp {
 
     /// Inputs expected.
     pub fn n_in(&self) -> usize {
-        self.layers[0].n_in
+        self.layers.first().map_or(0, |l| l.n_in)
     }
 
     /// Classes.
     pub fn n_classes(&self) -> usize {
-        self.layers.last().expect("at least one layer").n_out
+        self.layers.last().map_or(0, |l| l.n_out)
+    }
+
+    /// Rows of `x`, or why `x` cannot be this head's input.
+    fn input_rows(&self, x: &[f32]) -> crate::Result<usize> {
+        if self.layers.is_empty() {
+            return Err(crate::NnError::Shape("a head without layers".into()));
+        }
+        crate::metrics::rows_of(x.len(), self.n_in(), "input")
     }
 
     /// Trainable parameters.
@@ -146,10 +160,11 @@ impl Mlp {
     }
 
     /// Logits (`n x classes`, row-major) for `x` (`n x n_in`), in chunks of 256 rows.
-    pub fn logits(&self, x: &[f32]) -> Vec<f32> {
+    /// An input whose length is not a multiple of `n_in` is a
+    /// [`NnError::Shape`](crate::NnError::Shape).
+    pub fn logits(&self, x: &[f32]) -> crate::Result<Vec<f32>> {
         let d = self.n_in();
-        assert_eq!(x.len() % d, 0, "input length is not a multiple of {d}");
-        let n = x.len() / d;
+        let n = self.input_rows(x)?;
         let c = self.n_classes();
         let mut out = vec![0.0; n * c];
         let widest = self.layers.iter().map(|l| l.n_out).max().unwrap_or(0);
@@ -168,7 +183,7 @@ impl Mlp {
             }
             out[ci * 256 * c..ci * 256 * c + rows * c].copy_from_slice(input);
         }
-        out
+        Ok(out)
     }
 }
 
@@ -176,10 +191,9 @@ impl Mlp {
     /// Gradient of ODIN's log-score `log max_k softmax(f(x) / T)_k` with respect to each input
     /// row (`n x n_in`), by back-propagation through the head (the predicted class is held
     /// fixed, as in ODIN).
-    pub fn odin_input_gradient(&self, x: &[f32], temperature: f32) -> Vec<f32> {
+    pub fn odin_input_gradient(&self, x: &[f32], temperature: f32) -> crate::Result<Vec<f32>> {
         let d = self.n_in();
-        assert_eq!(x.len() % d, 0, "input length is not a multiple of {d}");
-        let n = x.len() / d;
+        let n = self.input_rows(x)?;
         let c = self.n_classes();
         let nl = self.layers.len();
         let mut grad = vec![0.0f32; n * d];
@@ -240,18 +254,23 @@ impl Mlp {
             }
             grad[ci * 256 * d..ci * 256 * d + rows * d].copy_from_slice(&delta);
         }
-        grad
+        Ok(grad)
     }
 
     /// ODIN scores with input perturbation (Liang et al. 2018): each input moves by `epsilon`
     /// along the sign of the gradient that raises its own max-softmax score, then is scored at
     /// temperature `T`. `epsilon = 0` gives plain [`odin_scores`](crate::metrics::odin_scores).
-    pub fn odin_scores_perturbed(&self, x: &[f32], temperature: f32, epsilon: f32) -> Vec<f32> {
+    pub fn odin_scores_perturbed(
+        &self,
+        x: &[f32],
+        temperature: f32,
+        epsilon: f32,
+    ) -> crate::Result<Vec<f32>> {
         let c = self.n_classes();
         if epsilon == 0.0 {
-            return crate::metrics::odin_scores(&self.logits(x), c, temperature);
+            return crate::metrics::odin_scores(&self.logits(x)?, c, temperature);
         }
-        let g = self.odin_input_gradient(x, temperature);
+        let g = self.odin_input_gradient(x, temperature)?;
         let moved: Vec<f32> = x
             .iter()
             .zip(&g)
@@ -266,7 +285,7 @@ impl Mlp {
                     }
             })
             .collect();
-        crate::metrics::odin_scores(&self.logits(&moved), c, temperature)
+        crate::metrics::odin_scores(&self.logits(&moved)?, c, temperature)
     }
 }
 
@@ -316,9 +335,9 @@ mod tests {
             .map(|_| rng.random::<f32>() * 2.0 - 1.0)
             .collect();
         let t = 2.0;
-        let g = mlp.odin_input_gradient(&x, t);
+        let g = mlp.odin_input_gradient(&x, t).unwrap();
         let log_score = |x: &[f32]| -> f64 {
-            f64::from(crate::metrics::odin_scores(&mlp.logits(x), 3, t)[0]).ln()
+            f64::from(crate::metrics::odin_scores(&mlp.logits(x).unwrap(), 3, t).unwrap()[0]).ln()
         };
         let h = 1e-3f32;
         let mut agree = 0;
@@ -333,13 +352,13 @@ mod tests {
         }
         assert!(agree >= 7, "{agree} of 8 coordinates agree");
         // a small step along the gradient's sign raises every sample's own score
-        let before = crate::metrics::odin_scores(&mlp.logits(&x), 3, t);
-        let after = mlp.odin_scores_perturbed(&x, t, 1e-3);
+        let before = crate::metrics::odin_scores(&mlp.logits(&x).unwrap(), 3, t).unwrap();
+        let after = mlp.odin_scores_perturbed(&x, t, 1e-3).unwrap();
         assert!(
             before.iter().zip(&after).all(|(b, a)| a >= b),
             "{before:?} {after:?}"
         );
-        assert_eq!(mlp.odin_scores_perturbed(&x, t, 0.0), before);
+        assert_eq!(mlp.odin_scores_perturbed(&x, t, 0.0).unwrap(), before);
     }
 
     #[test]
@@ -397,8 +416,16 @@ mod tests {
             .enumerate()
             .map(|(i, v)| if active.contains(&(i % 6)) { *v } else { 0.0 })
             .collect();
-        let a = full.logits(&masked);
-        let b = compact.logits(&gather_columns(&x, 6, &active));
+        let a = full.logits(&masked).unwrap();
+        let b = compact
+            .logits(&gather_columns(&x, 6, &active).unwrap())
+            .unwrap();
+        // a bad input is a shape error, not a panic
+        assert!(compact.logits(&x[..5]).is_err());
+        assert!(gather_columns(&x, 6, &[6]).is_err());
+        assert!(gather_columns(&x, 0, &[]).is_err());
+        assert!(compact.odin_input_gradient(&x[..3], 1.0).is_err());
+        assert!(Mlp { layers: vec![] }.logits(&x).is_err());
         for (p, q) in a.iter().zip(&b) {
             assert!((p - q).abs() < 1e-5, "{a:?} vs {b:?}");
         }

@@ -48,6 +48,11 @@ pub enum Optimizer {
 
 /// Stop when the epoch's training loss has not improved by more than `min_delta` for
 /// `patience` epochs (Keras `EarlyStopping(monitor="loss")`).
+///
+/// Restoring follows Keras (2.2.4, the MO-EvoPruneDeepTL authors' version, which they ran with
+/// `restore_best_weights=True`): the best epoch's weights come back only when training stops
+/// early; a run that uses its whole epoch budget keeps its last epoch. `restore_always` also
+/// restores after a full run (evoprune's behaviour before issue 14).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EarlyStopping {
@@ -55,8 +60,11 @@ pub struct EarlyStopping {
     pub patience: usize,
     /// Smallest decrease that counts as an improvement.
     pub min_delta: f32,
-    /// Return the weights of the best epoch (applied whether or not training stopped early).
+    /// Return the weights of the best epoch when training stops early (Keras
+    /// `restore_best_weights`).
     pub restore_best: bool,
+    /// With `restore_best`, also return them when training ran all its epochs.
+    pub restore_always: bool,
 }
 
 impl Default for EarlyStopping {
@@ -65,6 +73,7 @@ impl Default for EarlyStopping {
             patience: 10,
             min_delta: 1e-5,
             restore_best: true,
+            restore_always: false,
         }
     }
 }
@@ -216,7 +225,7 @@ pub fn train_masked_head(
     }
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
     let mut mlp = Mlp::new(d, n_classes, head, Some(active), &mut rng)?;
-    let xa = super::gather_columns(x, d, active);
+    let xa = super::gather_columns(x, d, active)?;
     let report = train(&mut mlp, &xa, y, cfg, &mut rng)?;
     Ok((mlp, report))
 }
@@ -447,7 +456,11 @@ pub(crate) fn train(
             }
         }
     }
-    if cfg.early_stopping.as_ref().is_some_and(|e| e.restore_best) {
+    if cfg
+        .early_stopping
+        .as_ref()
+        .is_some_and(|e| e.restore_best && (report.stopped_early || e.restore_always))
+    {
         *mlp = best;
     }
     Ok(report)

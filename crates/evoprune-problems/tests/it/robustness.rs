@@ -2,9 +2,109 @@
 
 use evoprune::test_utils::OneMax;
 use evoprune::{
-    BitFlip, DensitySpread, Executor, MaxGenerations, Microbial, Nsga2, Nsga2Config, UniformBits,
-    UniformCrossover, WeightedGa, WeightedGaConfig, pareto::hypervolume,
+    BitFlip, DensitySpread, Executor, MaxEvaluations, MaxGenerations, MaxTime, Microbial, Nsga2,
+    Nsga2Config, TerminationReason, UniformBits, UniformCrossover, WeightedGa, WeightedGaConfig,
+    pareto::hypervolume,
 };
+use std::time::Duration;
+
+/// A budget of 200 evaluations over a space of 2^3 = 8 genomes: every algorithm must stop
+/// with a named reason once nothing new is left, not spin (a wall-time backstop turns a spin
+/// into a failure instead of a hung test).
+#[test]
+fn a_budget_larger_than_the_search_space_ends_the_run() {
+    fn check<A: evoprune::Algorithm<Knapsack>>(algo: A, what: &str) {
+        let r = Executor::new(Knapsack::random(3, 2, 5), algo)
+            .seed(2)
+            .termination(MaxEvaluations(200))
+            .termination(MaxTime(Duration::from_secs(60)))
+            .run()
+            .unwrap();
+        let TerminationReason::SearchSpaceExhausted { distinct } = r.reason else {
+            panic!("{what}: stopped by {:?}", r.reason);
+        };
+        assert!(
+            distinct <= 8 && distinct == r.state.stats.evaluations,
+            "{what}: {distinct}"
+        );
+        assert_eq!(
+            r.state.stats.stalled_generations,
+            evoprune::DEFAULT_STALL_LIMIT
+        );
+        assert_eq!(
+            r.reason.to_string(),
+            format!("search space exhausted: {distinct} distinct genomes evaluated")
+        );
+        assert!(!r.front().is_empty(), "{what}: the outputs are still there");
+    }
+    check(
+        Nsga2::binary(Nsga2Config::steady_state(4, 2), 3).unwrap(),
+        "nsga2-steady",
+    );
+    check(
+        Nsga2::binary(
+            Nsga2Config {
+                pop_size: 6,
+                ..Default::default()
+            },
+            3,
+        )
+        .unwrap(),
+        "nsga2",
+    );
+    let weighted = WeightedGa::new(
+        WeightedGaConfig {
+            pop_size: 6,
+            top_k: 3,
+            weights: vec![0.5, 0.5],
+            ..Default::default()
+        },
+        DensitySpread::new(3),
+        Microbial::default(),
+        BitFlip::default(),
+    )
+    .unwrap();
+    check(weighted, "weighted-ga");
+}
+
+/// The weighted GA keeps `rank` as the non-domination rank: on OneMax/ZeroMax every genome is
+/// Pareto-optimal, so its first front is every distinct member, not the fitness winner alone.
+#[test]
+fn weighted_ga_reports_the_non_dominated_front() {
+    let algo = WeightedGa::new(
+        WeightedGaConfig {
+            weights: vec![0.5, 0.5],
+            ..Default::default()
+        },
+        DensitySpread::new(40),
+        Microbial::default(),
+        BitFlip::default(),
+    )
+    .unwrap();
+    let r = Executor::new(OneMax::new(40, 0), algo)
+        .seed(4)
+        .hv_reference(vec![0.0, 0.0])
+        .termination(MaxGenerations(5))
+        .run()
+        .unwrap();
+    let pop = &r.state.population;
+    // all members are mutually non-dominated (rank 0); the elite is still first by fitness
+    assert!(
+        pop.iter().all(|i| i.rank == 0),
+        "{:?}",
+        pop.iter().map(|i| i.rank).collect::<Vec<_>>()
+    );
+    assert!(pop.windows(2).all(|w| w[0].fitness <= w[1].fitness));
+    let ones: std::collections::BTreeSet<usize> =
+        pop.iter().map(|i| i.genome.count_ones()).collect();
+    assert!(ones.len() > 1 && r.front().len() == pop.len());
+    // and the hypervolume history measures that front, not one point of it
+    let front: Vec<&[f64]> = r.front().iter().map(|i| i.f.as_slice()).collect();
+    let last = r.state.stats.hv_history.last().unwrap().hypervolume;
+    assert_eq!(last, hypervolume(&front, &[0.0, 0.0]));
+    let one = hypervolume(&[pop[0].f.as_slice()], &[0.0, 0.0]);
+    assert!(last > one, "{last} vs the elite alone {one}");
+}
 use evoprune_problems::{Dtlz, Knapsack};
 
 #[test]

@@ -82,6 +82,9 @@ impl<G: Linear + Clone + Send + Sync> Crossover<G> for Microbial {
         w.uniform_swap(&mut l, self.infection, rng);
         [winner.clone(), l]
     }
+    fn better_parent_first(&self) -> bool {
+        true
+    }
 }
 
 /// Simulated binary crossover, bounded variant (Deb & Agrawal 1995; Deb et al. 2002), exactly as

@@ -46,6 +46,14 @@ pub trait Crossover<G>: Send + Sync {
     /// Two children of `a` and `b`. Operators that treat parents asymmetrically (microbial)
     /// take the better parent as `a`.
     fn crossover(&self, a: &G, b: &G, rng: &mut EvoRng) -> [G; 2];
+
+    /// True when the operator treats its parents asymmetrically and must get the better one
+    /// first (microbial crossover: the winner passes on unchanged). Algorithms whose selection
+    /// does not already order each pair (NSGA-II's tournaments) then order it by the crowded
+    /// comparison. Symmetric operators keep the drawn order, so their runs are unchanged.
+    fn better_parent_first(&self) -> bool {
+        false
+    }
 }
 
 /// Perturbs one genome in place.

@@ -37,7 +37,8 @@ impl Sampling<BitString> for UniformBits {
 
 /// MO-EvoPruneDeepTL's initialisation: individual `i` draws a density `p ~ U(0,1)` and gets
 /// exactly `round(p * L)` ones at uniformly random positions, so the population spans every
-/// density from nearly empty to nearly full.
+/// density from nearly empty to nearly full. At least one bit is set: the empty mask is a
+/// network with nothing left, an evaluation that can only fail.
 #[derive(Clone, Debug)]
 pub struct DensitySpread {
     /// Genome length `L`.
@@ -56,7 +57,7 @@ impl Sampling<BitString> for DensitySpread {
         (0..n)
             .map(|_| {
                 let p: f64 = rng.random();
-                let k = ((p * self.len as f64).round() as usize).min(self.len);
+                let k = ((p * self.len as f64).round() as usize).clamp(1.min(self.len), self.len);
                 BitString::from_ones(self.len, rand::seq::index::sample(rng, self.len, k))
             })
             .collect()

@@ -96,6 +96,24 @@ fn density_spread_gives_round_p_l_ones_across_densities() {
 }
 
 #[test]
+fn density_spread_never_draws_the_empty_mask() {
+    // with L = 2, round(p * L) = 0 for p < 0.25: a quarter of the draws were empty before
+    let mut rng = rng_from_seed(3);
+    for len in [1, 2, 3] {
+        let pop = DensitySpread::new(len).sample(400, &mut rng);
+        assert!(pop.iter().all(|g| g.count_ones() >= 1), "len {len}");
+        // and the full mask is still drawn
+        assert!(pop.iter().any(|g| g.count_ones() == len), "len {len}");
+    }
+    assert!(
+        DensitySpread::new(0)
+            .sample(3, &mut rng)
+            .iter()
+            .all(|g| g.is_empty())
+    );
+}
+
+#[test]
 fn biased_bits_follow_keep_probabilities() {
     let mut rng = rng_from_seed(5);
     let keep: Vec<f64> = (0..1000)

@@ -4,7 +4,10 @@
 ///
 /// For each objective the points are sorted, the two extremes get `+inf`, and inner points add
 /// the normalised gap between their neighbours. Fronts of one or two points are all `+inf`.
-/// An objective with zero (or non-finite) range adds nothing. As in pymoo, a point whose
+/// An objective with zero range adds nothing, to the extremes neither (as pymoo, whose
+/// normalisation turns it into 0): a constant objective has no extremes, and giving `+inf` to
+/// whichever points happened to sort first and last would protect them for no reason. An
+/// objective with a non-finite range (a failed evaluation's `+inf`) only marks its extremes. As in pymoo, a point whose
 /// objective vector repeats an earlier one gets 0 and is left out of its neighbours' gaps, so
 /// duplicates in objective space do not crowd out distinct solutions.
 pub fn crowding_distance<P: AsRef<[f64]>>(points: &[P], front: &[usize]) -> Vec<f64> {
@@ -56,9 +59,12 @@ fn distinct_crowding<P: AsRef<[f64]>>(points: &[P], front: &[usize]) -> Vec<f64>
         let v = |i: usize| points[front[i]].as_ref()[k];
         order.sort_by(|&a, &b| v(a).total_cmp(&v(b)).then(a.cmp(&b)));
         let (lo, hi) = (v(order[0]), v(order[n - 1]));
+        let range = hi - lo;
+        if range == 0.0 {
+            continue;
+        }
         d[order[0]] = f64::INFINITY;
         d[order[n - 1]] = f64::INFINITY;
-        let range = hi - lo;
         if !(range.is_finite() && range > 0.0) {
             continue;
         }
@@ -91,6 +97,24 @@ mod tests {
         assert!((d[2] - (3.0 / 4.0 + 3.0 / 4.0)).abs() < 1e-12);
     }
 
+    #[test]
+    fn a_constant_objective_marks_no_extremes() {
+        // pymoo: calc_crowding_distance(np.array([[0,5],[1,5],[2,5],[4,5]])) = [inf, .25, .375, inf]
+        // (it divides by the number of objectives; we do not, so 0.5 and 0.75 here). The front
+        // lists point 1 first, so a constant objective sorted by position would mark it +inf.
+        let p = vec![
+            vec![0.0, 5.0],
+            vec![1.0, 5.0],
+            vec![2.0, 5.0],
+            vec![4.0, 5.0],
+        ];
+        let d = crowding_distance(&p, &[1, 0, 2, 3]);
+        assert_eq!(d, vec![0.5, f64::INFINITY, 0.75, f64::INFINITY]);
+        // the constant objective listed first changes nothing
+        let q: Vec<Vec<f64>> = p.iter().map(|v| vec![v[1], v[0]]).collect();
+        assert_eq!(crowding_distance(&q, &[1, 0, 2, 3]), d);
+    }
+
     proptest! {
         #[test]
         fn boundary_crowding_is_infinite(p in proptest::collection::vec(proptest::collection::vec(-10.0f64..10.0, 2..4), 1..30)) {
@@ -101,7 +125,10 @@ mod tests {
             for k in 0..m {
                 let min = p.iter().map(|v| v[k]).fold(f64::INFINITY, f64::min);
                 let max = p.iter().map(|v| v[k]).fold(f64::NEG_INFINITY, f64::max);
-                // some point holding the min (and the max) of every objective is infinite
+                if min == max {
+                    continue; // a constant objective has no extremes
+                }
+                // some point holding the min (and the max) of every varying objective is infinite
                 prop_assert!(front.iter().any(|&i| p[i][k] == min && d[i].is_infinite()));
                 prop_assert!(front.iter().any(|&i| p[i][k] == max && d[i].is_infinite()));
             }

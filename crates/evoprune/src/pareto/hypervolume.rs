@@ -3,8 +3,8 @@
 //! Hand-written: no maintained Rust crate computes exact hypervolume in any dimension.
 //! Algorithms: a sweep for 2 objectives (O(N log N)), a z-sweep over an incrementally
 //! maintained 2-D staircase for 3 objectives (O(N²) worst case, O(N log N) typical), and WFG
-//! (While, Bradstreet & Barone 2012, doi:10.1109/TEVC.2010.2077298) for 4 or more, whose
-//! recursion bottoms out in the 3-objective sweep.
+//! (While, Bradstreet & Barone 2012, doi:10.1109/TEVC.2010.2077298) for 4 or more, slicing off
+//! the last objective at each level so that the recursion bottoms out in the 3-objective sweep.
 
 /// Exact hypervolume (minimisation) of the region dominated by `points` and bounded by
 /// `reference`. Points that do not strictly dominate the reference point in every objective
@@ -112,27 +112,32 @@ fn hv3(pts: &mut [Vec<f64>], r: &[f64]) -> f64 {
     vol
 }
 
-/// WFG: HV(S) = sum_k [ inclhv(p_k) - HV(nds(limitset(S, k))) ].
+/// WFG: HV(S) = sum_k [ inclhv(p_k) - HV(nds(limitset(S, k))) ], with the last objective
+/// sliced off. Points are sorted worst first in the last objective, so every point after `p_k`
+/// is at least as good there and its limit point `max(q, p_k)` takes `p_k`'s last value: the
+/// whole limit set lies in one slice, and both terms are `(r_m - p_k,m)` times an (m-1)-D
+/// volume. The recursion therefore drops one objective per level and bottoms out in the 3-D
+/// sweep (before issue 14 it recursed in m dimensions and never did; see the engine bench).
 fn wfg(mut pts: Vec<Vec<f64>>, r: &[f64]) -> f64 {
-    // Sorting by the last objective (worst first) keeps limit sets small.
     let m = r.len();
     pts.sort_by(|a, b| b[m - 1].total_cmp(&a[m - 1]));
+    let (r_low, r_last) = (&r[..m - 1], r[m - 1]);
     let mut total = 0.0;
     for k in 0..pts.len() {
-        let incl: f64 = pts[k].iter().zip(r).map(|(x, rr)| rr - x).product();
+        let p = &pts[k][..m - 1];
+        let depth = r_last - pts[k][m - 1];
+        let incl: f64 = p.iter().zip(r_low).map(|(x, rr)| rr - x).product();
         let limit: Vec<Vec<f64>> = pts[k + 1..]
             .iter()
-            .map(|q| q.iter().zip(&pts[k]).map(|(a, b)| a.max(*b)).collect())
+            .map(|q| q[..m - 1].iter().zip(p).map(|(a, b)| a.max(*b)).collect())
             .collect();
         let limit = non_dominated_unique(limit);
-        let sub = if limit.is_empty() {
-            0.0
-        } else if limit.len() == 1 {
-            limit[0].iter().zip(r).map(|(x, rr)| rr - x).product()
-        } else {
-            hv(limit, r)
+        let sub = match limit.len() {
+            0 => 0.0,
+            1 => limit[0].iter().zip(r_low).map(|(x, rr)| rr - x).product(),
+            _ => hv(limit, r_low),
         };
-        total += incl - sub;
+        total += depth * (incl - sub);
     }
     total
 }

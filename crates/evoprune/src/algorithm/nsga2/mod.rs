@@ -126,6 +126,11 @@ where
                 break;
             }
             for (a, b) in self.selection.select(pop, need.div_ceil(2), rng) {
+                let (a, b) = if self.crossover.better_parent_first() && crowded_better(pop, b, a) {
+                    (b, a)
+                } else {
+                    (a, b)
+                };
                 let (pa, pb) = (&pop[a].genome, &pop[b].genome);
                 let pair = if rng.random::<f64>() < self.config.crossover_prob {
                     self.crossover.crossover(pa, pb, rng)
@@ -149,6 +154,19 @@ where
         }
         kids
     }
+}
+
+/// Deb's crowded comparison under constraints: `x` is strictly better than `y` when it violates
+/// less, or ranks in a better front, or lies in the same front where it is less crowded.
+fn crowded_better<G>(pop: &[Individual<G>], x: usize, y: usize) -> bool {
+    let (x, y) = (&pop[x], &pop[y]);
+    if x.cv != y.cv {
+        return x.cv < y.cv;
+    }
+    if x.rank != y.rank {
+        return x.rank < y.rank;
+    }
+    x.crowding > y.crowding
 }
 
 impl<P, S, X, M, Sel, Sur> Algorithm<P> for Nsga2<P::Genome, S, X, M, Sel, Sur>
@@ -195,5 +213,69 @@ where
             .survival
             .survive(merged, self.config.pop_size, &mut state.rng);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Evaluation, Microbial, ObjectiveSpec};
+
+    /// Always the same pair, worse member first.
+    struct Fixed(usize, usize);
+    impl<G> Selection<G> for Fixed {
+        fn select(&self, _: &[Individual<G>], n: usize, _: &mut EvoRng) -> Vec<(usize, usize)> {
+            vec![(self.0, self.1); n]
+        }
+    }
+
+    fn member(bits: &[usize], f: [f64; 2]) -> Individual<BitString> {
+        let specs = [ObjectiveSpec::minimize("a"), ObjectiveSpec::minimize("b")];
+        let g = BitString::from_ones(8, bits.iter().copied());
+        Individual::from_outcome(g, Ok(Evaluation::new(f.to_vec())), &specs, 0).unwrap()
+    }
+
+    #[test]
+    fn microbial_crossover_gets_the_crowded_comparison_winner_first() {
+        // member 0 dominates member 1; the selection hands them over as (1, 0)
+        let mut pop = vec![member(&[0, 1], [0.0, 0.0]), member(&[5, 6, 7], [1.0, 1.0])];
+        RankAndCrowding::assign(&mut pop);
+        assert_eq!((pop[0].rank, pop[1].rank), (0, 1));
+        let algo = Nsga2::new(
+            cfg_no_dedup(),
+            UniformBits::new(8),
+            Microbial { infection: 0.5 },
+            BitFlip::with_rate(0.0),
+        )
+        .unwrap()
+        .with_selection(Fixed(1, 0));
+        let mut rng = crate::rng_from_seed(1);
+        let kids = algo.mate(&pop, 2, &mut rng);
+        // the winner passes on unchanged; the loser takes genes from it
+        assert_eq!(kids[0], pop[0].genome);
+        assert!(
+            kids[1]
+                .iter_ones()
+                .all(|i| pop[0].genome.get(i) || pop[1].genome.get(i))
+        );
+        // a symmetric operator keeps the drawn order (runs with it are unchanged)
+        let sym = Nsga2::new(
+            cfg_no_dedup(),
+            UniformBits::new(8),
+            UniformCrossover { swap_prob: 0.0 },
+            BitFlip::with_rate(0.0),
+        )
+        .unwrap()
+        .with_selection(Fixed(1, 0));
+        assert_eq!(sym.mate(&pop, 2, &mut rng)[0], pop[1].genome);
+    }
+
+    fn cfg_no_dedup() -> Nsga2Config {
+        Nsga2Config {
+            pop_size: 2,
+            crossover_prob: 1.0,
+            eliminate_duplicates: false,
+            ..Default::default()
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::Algorithm;
 use crate::genome::Genome;
-use crate::operator::{Crossover, Mutation, Sampling, Selection, TopK};
+use crate::operator::{Crossover, Mutation, RankAndCrowding, Sampling, Selection, TopK};
 use crate::{Error, Evaluator, Individual, Problem, Result, State};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -108,11 +108,20 @@ impl<S, X, M> WeightedGa<S, X, M> {
                 ind.fitness = f64::INFINITY;
             }
         }
-        let order = TopK::order(pop);
-        for (r, &i) in order.iter().enumerate() {
-            pop[i].rank = r;
-            pop[i].crowding = 0.0;
-        }
+        // `rank` and `crowding` keep their meaning (non-domination rank, crowding distance), so
+        // `State::front` and hypervolume histories see the population's real first front; the
+        // fitness order lives in `fitness` and the population's order (best first).
+        RankAndCrowding::assign(pop);
+    }
+
+    /// Sort `pop` best first by (violation, fitness), the order elitism and top-K use.
+    fn sort_by_fitness<G>(pop: Vec<Individual<G>>) -> Vec<Individual<G>> {
+        let order = TopK::order(&pop);
+        let mut slots: Vec<Option<Individual<G>>> = pop.into_iter().map(Some).collect();
+        order
+            .into_iter()
+            .map(|i| slots[i].take().expect("an order visits each member once"))
+            .collect()
     }
 
     fn check_weights<P: Problem>(&self, p: &P) -> Result<()> {
@@ -144,8 +153,7 @@ where
         let genomes = self.sampling.sample(self.config.pop_size, &mut state.rng);
         let mut pop = ev.evaluate(genomes, state)?;
         self.assign_fitness(&mut pop);
-        pop.sort_by_key(|i| i.rank);
-        state.population = pop;
+        state.population = Self::sort_by_fitness(pop);
         Ok(())
     }
 
@@ -177,8 +185,7 @@ where
         let mut next = vec![elite];
         next.extend(ev.evaluate(kids, state)?);
         self.assign_fitness(&mut next);
-        next.sort_by_key(|i| i.rank);
-        state.population = next;
+        state.population = Self::sort_by_fitness(next);
         Ok(())
     }
 }
