@@ -174,20 +174,17 @@ impl LogLines {
         s.line();
     }
 
-    /// `done` units finished; a line when one is due.
+    /// `done` units finished; a line when one is due. A count reported as the stage opens
+    /// (work done before a resume) is not counted in the rate of the estimate.
     pub fn progress(&self, done: u64) {
         let mut s = self.state();
+        if s.done == 0 && s.started.elapsed() < std::time::Duration::from_millis(500) {
+            s.base = done;
+        }
         s.done = done;
         if s.last_line.elapsed() >= s.every {
             s.line();
         }
-    }
-
-    /// Work already done when this session started (a resume): not counted in the rate.
-    pub fn resumed_at(&self, done: u64) {
-        let mut s = self.state();
-        s.done = done;
-        s.base = done;
     }
 
     /// A detail appended to the lines (best objective values, hypervolume).

@@ -13,6 +13,7 @@
 
 pub mod config;
 mod error;
+pub mod method;
 pub mod pipeline;
 pub mod plan;
 pub mod search;
@@ -21,4 +22,5 @@ pub use config::Config;
 pub use error::{CompressError, Result};
 /// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
 pub use evoprune_run::MethodConfig;
+pub use method::Compress;
 pub use pipeline::{Driver, Summary, export, resume, run};

@@ -246,11 +246,7 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     let data = prepare(&cfg.data, cfg.seed)?;
     rep.note(&data.description);
     let net = Arc::new(baseline(cfg, &data, rep)?);
-    let threads = match (driver.threads, cfg.threads) {
-        (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        (0, t) => t,
-        (t, _) => t,
-    };
+    let threads = evoprune_run::seeds::threads(driver.threads, cfg.threads);
     let val = Arc::new(data.val.take(cfg.problem.fitness_subset));
     let problem = RealProblem::new(
         net.clone(),

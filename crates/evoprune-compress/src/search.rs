@@ -18,14 +18,16 @@ use crate::plan::{Scores, bounds, decode, score};
 use crate::{CompressError, Result};
 use evoprune::pareto::non_dominated_sort;
 use evoprune::{
-    BitFlip, Evaluation, Executor, FileCheckpoint, IntPolynomialMutation, IntSbx, MaxEvaluations,
-    MaxGenerations, MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Nsga2,
-    Nsga2Config, ObjectiveSpec, PolynomialMutation, Problem, Sampling, Sbx, TerminationReason,
-    UniformCrossover, rng_from_seed,
+    BitFlip, Evaluation, Executor, IntPolynomialMutation, IntSbx, MaxEvaluations, MaxGenerations,
+    MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Nsga2, Nsga2Config,
+    ObjectiveSpec, PolynomialMutation, Problem, Sampling, Sbx, TerminationReason, UniformCrossover,
+    rng_from_seed,
 };
 use evoprune_data::digits28::Part;
 use evoprune_nn::lenet::Net;
 use evoprune_run::MethodConfig;
+use evoprune_run::engine::EngineStage;
+use evoprune_run::seeds::{self, Purpose};
 use evoprune_surrogate::{Kind, Model, select};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -326,10 +328,7 @@ impl Seed<'_> {
             Ok(())
         };
         let eval_all = |gs: Vec<MixedGenome>| -> Result<Vec<Evaluated>> {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.threads)
-                .build()
-                .map_err(|e| CompressError::invalid("threads", e.to_string()))?;
+            let pool = evoprune_run::seeds::pool(self.threads)?;
             pool.install(|| {
                 gs.into_par_iter()
                     .map(|g| {
@@ -382,8 +381,13 @@ impl Seed<'_> {
             };
             for (k, (name, y)) in targets.into_iter().enumerate() {
                 let folds = c.folds.min(x.len());
-                let (m, scores) =
-                    select(&c.kinds, &x, &y, folds, self.seed ^ (it << 8) ^ k as u64)?;
+                let (m, scores) = select(
+                    &c.kinds,
+                    &x,
+                    &y,
+                    folds,
+                    seeds::derive(self.seed, Purpose::SurrogateFolds, (it << 8) ^ k as u64),
+                )?;
                 rec.targets.push(TargetCv {
                     target: name,
                     errors: scores,
@@ -418,7 +422,7 @@ impl Seed<'_> {
                 },
             )?;
             let out = Executor::new(&sp, algo)
-                .seed(self.seed.wrapping_mul(1000).wrapping_add(it))
+                .seed(seeds::derive(self.seed, Purpose::SurrogateSearch, it))
                 .threads(1)
                 .cache(false)
                 .termination(MaxGenerations(c.generations))
@@ -454,15 +458,18 @@ impl Seed<'_> {
             MixedSampling { bounds: b.clone() },
         )?;
         let dir = self.dir.join("real");
-        let out = Executor::new(self.problem, algo)
-            .seed(self.seed)
-            .threads(self.threads)
+        let stage = EngineStage {
+            dir,
+            seed: self.seed,
+            threads: self.threads,
+            fingerprint: format!("{}\nreal seed {}", self.cfg.to_toml()?, self.seed),
+            stop: self.stop.clone(),
+            every: 1,
+        };
+        let out = stage
+            .executor(self.problem, algo)
             .cache(true)
-            .fingerprint(format!("{}\nreal seed {}", self.cfg.to_toml()?, self.seed))
             .termination(MaxEvaluations(c.budget as u64))
-            .checkpoint(FileCheckpoint::new(&dir, 1))
-            .resume(dir.join("run.id").exists())
-            .stop_flag(self.stop.clone())
             .observer(
                 move |_: &evoprune::Event, s: &evoprune::State<MixedGenome>, _: f64| {
                     on_eval(s.stats.evaluations as usize)

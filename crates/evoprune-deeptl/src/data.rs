@@ -165,7 +165,7 @@ pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
         let mut d = all.with_classes(&cfg.ood.classes);
         let mut idx: Vec<usize> = (0..d.len()).collect();
         idx.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
-            cfg.seed ^ 0x00d,
+            evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::OodShuffle, 0),
         ));
         d = d.subset(&idx);
         Some(d)
@@ -198,7 +198,11 @@ pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
         let k = cfg.ood.noise.len().max(1);
         for (j, kind) in cfg.ood.noise.iter().enumerate() {
             let m = n_noise / k + usize::from(j < n_noise % k);
-            let seed = cfg.seed.wrapping_mul(31).wrapping_add(which * 7 + j as u64);
+            let seed = evoprune_run::seeds::derive(
+                cfg.seed,
+                evoprune_run::seeds::Purpose::OodNoise,
+                which * 7 + j as u64,
+            );
             let range = (lo, hi.max(lo + f32::EPSILON));
             let d = match kind {
                 Noise::Gaussian => {

@@ -23,6 +23,7 @@ pub mod ensemble;
 mod error;
 pub mod explain;
 pub mod export;
+pub mod method;
 pub mod pipeline;
 pub mod problem;
 
@@ -30,4 +31,5 @@ pub use config::Config;
 pub use error::{DeeptlError, Result};
 /// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
 pub use evoprune_run::MethodConfig;
+pub use method::Deeptl;
 pub use pipeline::{Driver, FrontFile, Member, Summary, resume, run};

@@ -7,9 +7,8 @@ use crate::explain::{feature_counts, heat_maps, top_features};
 use crate::problem::{HeadPruning, Scores, Trained};
 use crate::{DeeptlError, Result};
 use evoprune::{
-    BitFlip, BitString, DensitySpread, EvoRng, Executor, FileCheckpoint, Individual,
-    MaxEvaluations, Nsga2, Nsga2Config, Observer, Sampling, State, TerminationReason, UniformBits,
-    UniformCrossover,
+    BitFlip, BitString, DensitySpread, Event, EvoRng, Individual, MaxEvaluations, Nsga2,
+    Nsga2Config, Observer, Sampling, State, TerminationReason, UniformBits, UniformCrossover,
 };
 use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Marker, Series, chart};
@@ -18,8 +17,7 @@ use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 /// The initial population of the config (one type for every kind).
 #[derive(Clone, Debug)]
@@ -134,43 +132,70 @@ pub struct Summary {
     pub notes: Vec<String>,
 }
 
-/// How a run is driven: observer of the search, reporter of the other stages, stop flag.
-pub struct Driver<O> {
-    /// Receives search events (progress bar).
-    pub observer: O,
-    /// Receives stage progress.
-    pub reporter: Box<dyn Reporter>,
-    /// Set to stop after the current step (with a checkpoint).
-    pub stop: Arc<AtomicBool>,
-    /// Override of `search.threads` (0 = keep).
-    pub threads: usize,
+pub use evoprune_run::Driver;
+
+type Rep = Arc<Mutex<Box<dyn Reporter>>>;
+
+/// The search's progress through the run's reporter: the stage "search" over the evaluation
+/// budget, with the best value of each objective as its detail.
+struct SearchProgress {
+    rep: Rep,
+    names: Vec<String>,
+    budget: u64,
+}
+
+impl Observer<BitString> for SearchProgress {
+    fn notify(&mut self, event: &Event, s: &State<BitString>, _: f64) -> evoprune::Result<()> {
+        let mut r = self.rep.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Event::Started { resumed } => {
+                r.stage("search", Some(self.budget));
+                if *resumed {
+                    r.note(&format!("resuming at {} evaluations", s.stats.evaluations));
+                }
+                r.progress(s.stats.evaluations.min(self.budget));
+            }
+            Event::Generation => {
+                let best: Vec<String> = self
+                    .names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        let b = s
+                            .population
+                            .iter()
+                            .filter(|i| i.is_feasible())
+                            .map(|i| i.f[k])
+                            .fold(f64::INFINITY, f64::min);
+                        format!("{n} {b:.4}")
+                    })
+                    .collect();
+                r.detail(&format!("best: {}", best.join(", ")));
+                r.progress(s.stats.evaluations.min(self.budget));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// Start a new run of `cfg` in `dir` (which must not exist or be empty).
-pub fn run<O: Observer<BitString> + 'static>(
-    cfg: &Config,
-    dir: &Path,
-    driver: Driver<O>,
-) -> Result<Summary> {
+pub fn run(cfg: &Config, dir: &Path, driver: Driver) -> Result<Summary> {
     let (cfg, rd) = evoprune_run::start(cfg, dir)?;
-    execute(&cfg, rd, false, driver)
+    execute(&cfg, rd, driver)
 }
 
 /// Continue the run in `dir` (interrupted or finished: a finished run is re-finalised from its
 /// checkpoint without new evaluations).
-pub fn resume<O: Observer<BitString> + 'static>(dir: &Path, driver: Driver<O>) -> Result<Summary> {
+pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
     let (cfg, rd) = evoprune_run::reopen(dir)?;
-    execute(&cfg, rd, true, driver)
+    execute(&cfg, rd, driver)
 }
 
-fn execute<O: Observer<BitString> + 'static>(
-    cfg: &Config,
-    rd: RunDir,
-    resume: bool,
-    mut driver: Driver<O>,
-) -> Result<Summary> {
+fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     rd.mark_incomplete()?;
-    let data = prepare(cfg, driver.reporter.as_mut())?;
+    let rep: Rep = Arc::new(Mutex::new(driver.reporter));
+    let data = prepare(cfg, rep.lock().expect("reporter").as_mut())?;
     let problem = HeadPruning::new(cfg, &data);
     let nsga = Nsga2Config {
         pop_size: cfg.search.pop_size,
@@ -191,25 +216,30 @@ fn execute<O: Observer<BitString> + 'static>(
             rate: (cfg.search.mutation_rate > 0.0).then_some(cfg.search.mutation_rate),
         },
     )?;
-    let threads = match (driver.threads, cfg.search.threads) {
-        (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        (0, t) => t,
-        (t, _) => t,
-    };
+    let threads = evoprune_run::seeds::threads(driver.threads, cfg.search.threads);
     let m = cfg.search.objectives.len();
-    let res = Executor::new(&problem, algo)
-        .seed(cfg.seed)
-        .threads(threads)
+    let stage = evoprune_run::engine::EngineStage {
+        dir: rd.checkpoint_dir(),
+        seed: cfg.seed,
+        threads,
+        fingerprint: cfg.to_toml()?,
+        stop: driver.stop.clone(),
+        every: cfg.search.checkpoint_every,
+    };
+    let res = stage
+        .executor(&problem, algo)
         .hv_reference(vec![1.0; m])
-        .fingerprint(cfg.to_toml()?)
         .termination(MaxEvaluations(cfg.search.evaluations))
-        .checkpoint(FileCheckpoint::new(
-            rd.checkpoint_dir(),
-            cfg.search.checkpoint_every,
-        ))
-        .resume(resume)
-        .stop_flag(driver.stop.clone())
-        .observer(driver.observer)
+        .observer(SearchProgress {
+            rep: rep.clone(),
+            names: cfg
+                .search
+                .objectives
+                .iter()
+                .map(|o| o.name().to_string())
+                .collect(),
+            budget: cfg.search.evaluations,
+        })
         .run()?;
     if res.reason == TerminationReason::Interrupted {
         return Err(DeeptlError::Interrupted {
@@ -222,7 +252,7 @@ fn execute<O: Observer<BitString> + 'static>(
         &rd,
         &problem,
         &res.state,
-        driver.reporter.as_mut(),
+        rep.lock().expect("reporter").as_mut(),
         threads,
     )
 }
@@ -294,10 +324,7 @@ fn finalize(
         "scoring the front and the baseline on test",
         Some(front.len() as u64 + 1),
     );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| DeeptlError::invalid("threads", e.to_string()))?;
+    let pool = evoprune_run::seeds::pool(threads)?;
     let mut masks: Vec<BitString> = front.iter().map(|i| i.genome.clone()).collect();
     masks.push(BitString::ones(data.d));
     let scored: Vec<Result<Scored>> = pool.install(|| {

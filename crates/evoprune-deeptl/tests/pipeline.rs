@@ -1,10 +1,10 @@
 //! The whole pipeline on the embedded digits with a tiny budget: outputs, consistency of the
 //! recorded front, resume equality after an interruption, and the export round trip.
 
-use evoprune::{BitString, Event, State};
+use evoprune::BitString;
 use evoprune_deeptl::pipeline::{Driver, FrontFile};
 use evoprune_deeptl::{Config, DeeptlError};
-use evoprune_run::Silent;
+use evoprune_run::{Reporter, Silent};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,19 +20,37 @@ fn tiny() -> Config {
     c
 }
 
-type Obs = Box<dyn FnMut(&Event, &State<BitString>, f64) + Send>;
+/// Sets the stop flag after `after` generations of the search (one progress report each, after
+/// the one that opens the stage).
+struct StopAfter {
+    after: Option<u64>,
+    generations: Option<u64>,
+    stop: Arc<AtomicBool>,
+}
 
-fn driver(stop_after_generation: Option<u64>) -> Driver<Obs> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let observer: Obs = Box::new(move |e: &Event, st: &State<BitString>, _| {
-        if matches!(e, Event::Generation) && Some(st.stats.generation) == stop_after_generation {
-            s2.store(true, Ordering::SeqCst);
+impl Reporter for StopAfter {
+    fn stage(&mut self, name: &str, _: Option<u64>) {
+        self.generations = (name == "search").then_some(0);
+    }
+    fn progress(&mut self, _: u64) {
+        if let Some(g) = &mut self.generations {
+            if Some(*g) == self.after {
+                self.stop.store(true, Ordering::SeqCst);
+            }
+            *g += 1;
         }
-    });
+    }
+    fn note(&mut self, _: &str) {}
+}
+
+fn driver(stop_after_generation: Option<u64>) -> Driver {
+    let stop = Arc::new(AtomicBool::new(false));
     Driver {
-        observer,
-        reporter: Box::new(Silent),
+        reporter: Box::new(StopAfter {
+            after: stop_after_generation,
+            generations: None,
+            stop: stop.clone(),
+        }),
         stop,
         threads: 0,
     }

@@ -12,6 +12,7 @@
 
 pub mod config;
 mod error;
+pub mod method;
 pub mod pipeline;
 pub mod problem;
 pub mod search;
@@ -20,4 +21,5 @@ pub use config::Config;
 pub use error::{GapruneError, Result};
 /// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
 pub use evoprune_run::MethodConfig;
+pub use method::GaPrune;
 pub use pipeline::{Driver, Summary, export, resume, run};

@@ -132,15 +132,8 @@ fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
     let data = prepare(cfg)?;
     rep.note(&data.description);
     let base = baseline(cfg, &data, rep)?;
-    let threads = match (driver.threads, cfg.search.threads) {
-        (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        (0, t) => t,
-        (t, _) => t,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| GapruneError::invalid("threads", e.to_string()))?;
+    let threads = evoprune_run::seeds::threads(driver.threads, cfg.search.threads);
+    let pool = evoprune_run::seeds::pool(threads)?;
     let mut val = data.val.clone();
     if cfg.search.fitness_subset > 0 && cfg.search.fitness_subset < val.len() {
         val.x.truncate(cfg.search.fitness_subset * 784);

@@ -8,10 +8,12 @@ use crate::config::{Config, Mode};
 use crate::problem::{LenetPruning, Part, PruneMutation, Seeding, decode, encode, measure};
 use crate::{GapruneError, Result};
 use evoprune::{
-    BitString, Executor, FileCheckpoint, Individual, MaxGenerations, Microbial, Nsga2, Nsga2Config,
+    BitString, Executor, Individual, MaxGenerations, Microbial, Nsga2, Nsga2Config,
     TerminationReason, WeightedGa, WeightedGaConfig,
 };
 use evoprune_nn::lenet::{LeNetMask, Net, train};
+use evoprune_run::engine::EngineStage;
+use evoprune_run::seeds::{self, Purpose};
 use evoprune_run::{MethodConfig, Reporter, RunDir};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -146,33 +148,17 @@ pub fn retrain(
     Ok(out)
 }
 
-/// The settings of one cycle's engine run (checkpointed every generation in its own folder).
-struct CycleRun {
-    seed: u64,
-    threads: usize,
-    fingerprint: String,
+/// A cycle's engine run: `gens` generations, no cache (the weights change between cycles).
+fn cycle_executor<'p, A: evoprune::Algorithm<&'p LenetPruning>>(
+    stage: &EngineStage,
+    problem: &'p LenetPruning,
+    algo: A,
     gens: u64,
-    dir: std::path::PathBuf,
-    resume: bool,
-    stop: Arc<AtomicBool>,
-}
-
-impl CycleRun {
-    fn executor<'p, A: evoprune::Algorithm<&'p LenetPruning>>(
-        &self,
-        problem: &'p LenetPruning,
-        algo: A,
-    ) -> Executor<&'p LenetPruning, A> {
-        Executor::new(problem, algo)
-            .seed(self.seed)
-            .threads(self.threads)
-            .cache(false)
-            .fingerprint(self.fingerprint.clone())
-            .termination(MaxGenerations(self.gens))
-            .checkpoint(FileCheckpoint::new(&self.dir, 1))
-            .resume(self.resume)
-            .stop_flag(self.stop.clone())
-    }
+) -> Executor<&'p LenetPruning, A> {
+    stage
+        .executor(problem, algo)
+        .cache(false)
+        .termination(MaxGenerations(gens))
 }
 
 fn cycle_dir(rd: &RunDir, k: u64) -> std::path::PathBuf {
@@ -256,19 +242,17 @@ pub fn run_loop(
         };
         let gens = s.retrain_every.min(s.max_generations - st.generation);
         let dir = cycle_dir(rd, k);
-        let resume = dir.join("run.id").exists();
         let t = Instant::now();
-        let fingerprint = format!("{}\ncycle {k}", cfg.to_toml()?);
-        let seed = cfg.seed.wrapping_add(k.wrapping_mul(0x9e37_79b9));
-        let opts = CycleRun {
-            seed,
-            threads,
-            fingerprint,
-            gens,
+        // one engine run per cycle, checkpointed every generation in its own folder
+        let stage = EngineStage {
             dir: dir.clone(),
-            resume,
+            seed: seeds::derive(cfg.seed, Purpose::GaCycle, k),
+            threads,
+            fingerprint: format!("{}\ncycle {k}", cfg.to_toml()?),
             stop: stop.clone(),
+            every: 1,
         };
+
         let exec_state = match s.mode {
             Mode::Ga => {
                 let algo = WeightedGa::new(
@@ -282,7 +266,7 @@ pub fn run_loop(
                     Microbial::default(),
                     mutation.clone(),
                 )?;
-                opts.executor(&problem, algo).run()?
+                cycle_executor(&stage, &problem, algo, gens).run()?
             }
             Mode::Nsga2 => {
                 let algo = Nsga2::new(
@@ -295,7 +279,7 @@ pub fn run_loop(
                     Microbial::default(),
                     mutation.clone(),
                 )?;
-                opts.executor(&problem, algo).run()?
+                cycle_executor(&stage, &problem, algo, gens).run()?
             }
         };
         if exec_state.reason == TerminationReason::Interrupted {

@@ -13,6 +13,7 @@
 
 pub mod config;
 mod error;
+pub mod method;
 pub mod model;
 pub mod phase1;
 pub mod phase2;
@@ -22,4 +23,5 @@ pub use config::Config;
 pub use error::{HierError, Result};
 /// `Config::load`, `Config::parse`, `to_toml`: the config methods every method shares.
 pub use evoprune_run::MethodConfig;
+pub use method::Hierarchical;
 pub use pipeline::{Driver, Summary, export, resume, run};

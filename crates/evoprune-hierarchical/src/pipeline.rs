@@ -14,14 +14,16 @@ use crate::phase2::{Adapt, ImportanceMutation, ImportanceSampling, Rate, Space, 
 use crate::{HierError, Result};
 use evoprune::pareto::{hypervolume, non_dominated_sort};
 use evoprune::{
-    BitString, Event, Executor, FileCheckpoint, MaxGenerations, Nsga2, Nsga2Config,
-    PolynomialMutation, RealBounds, Sbx, State, TerminationReason, UniformCrossover, UniformReal,
+    BitString, Event, MaxGenerations, Nsga2, Nsga2Config, PolynomialMutation, RealBounds, Sbx,
+    State, TerminationReason, UniformCrossover, UniformReal,
 };
 use evoprune_data::digits28::{Data, Part, prepare};
 use evoprune_nn::dense::LENET_300_100;
 use evoprune_nn::store::{dense_baseline, lenet_baseline};
 use evoprune_run::MethodConfig;
+use evoprune_run::engine::EngineStage;
 use evoprune_run::plot::{Marker, Series, chart};
+use evoprune_run::seeds::{self, Purpose};
 use evoprune_run::{Block, Report, Reporter, RunDir, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -218,8 +220,16 @@ impl Ctx<'_> {
         }
     }
 
-    fn fingerprint(&self, phase: &str) -> Result<String> {
-        Ok(format!("{}\n{phase}", self.cfg.to_toml()?))
+    /// The checkpointed engine run of `phase` in `dir`.
+    fn engine(&self, dir: &Path, seed: u64, phase: &str) -> Result<EngineStage> {
+        Ok(EngineStage {
+            dir: dir.to_path_buf(),
+            seed,
+            threads: self.threads,
+            fingerprint: format!("{}\n{phase}", self.cfg.to_toml()?),
+            stop: self.stop.clone(),
+            every: 1,
+        })
     }
 
     fn phase1(&self) -> Result<PhaseResult> {
@@ -250,15 +260,11 @@ impl Ctx<'_> {
             ),
             Some(c.generations),
         );
-        let out = Executor::new(&problem, algo)
-            .seed(self.cfg.seed)
-            .threads(self.threads)
+        let out = self
+            .engine(&dir, self.cfg.seed, "phase1")?
+            .executor(&problem, algo)
             .cache(true)
-            .fingerprint(self.fingerprint("phase1")?)
             .termination(MaxGenerations(c.generations))
-            .checkpoint(FileCheckpoint::new(&dir, 1))
-            .resume(dir.join("run.id").exists())
-            .stop_flag(self.stop.clone())
             .observer(Progress(self.rep.clone()))
             .run()?;
         if out.reason == TerminationReason::Interrupted {
@@ -370,17 +376,14 @@ impl Ctx<'_> {
             &format!("phase 2: {} bits", space.len()),
             Some(c.generations),
         );
-        let out = Executor::new(problem.as_ref(), algo)
-            .seed(self.cfg.seed ^ 0x5eed_0002)
-            .threads(self.threads)
+        let seed = seeds::derive(self.cfg.seed, Purpose::Phase2, 0);
+        let out = self
+            .engine(&dir, seed, "phase2")?
+            .executor(problem.as_ref(), algo)
             // no evaluation cache: genomes of ~10^5 bits would make every per-generation
             // checkpoint carry all of them; duplicates of the population are eliminated anyway
             .cache(false)
-            .fingerprint(self.fingerprint("phase2")?)
             .termination(MaxGenerations(c.generations))
-            .checkpoint(FileCheckpoint::new(&dir, 1))
-            .resume(dir.join("run.id").exists())
-            .stop_flag(self.stop.clone())
             .observer(Adapt {
                 problem: problem.clone(),
                 rate,
@@ -466,15 +469,8 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     let data = prepare(&cfg.data, cfg.seed)?;
     note(&rep, &data.description);
     let model = Arc::new(baseline(cfg, &data, &rep)?);
-    let threads = match (driver.threads, cfg.search.threads) {
-        (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        (0, t) => t,
-        (t, _) => t,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| HierError::invalid("threads", e.to_string()))?;
+    let threads = evoprune_run::seeds::threads(driver.threads, cfg.search.threads);
+    let pool = evoprune_run::seeds::pool(threads)?;
     let val = Arc::new(data.val.take(cfg.search.fitness_subset));
     let ctx = Ctx {
         cfg,

@@ -5,6 +5,8 @@
 //! - [`config`]: TOML configs whose errors name the file, the key and the line;
 //! - [`MethodConfig`], [`start`], [`reopen`]: a method's config loaded with its paths resolved,
 //!   validated, stored in the run folder and read back from it on resume;
+//! - [`Method`], [`MethodSpec`], [`registry`]: one interface to run, resume and export any
+//!   method, found by its config's `method` key;
 //! - [`Table`]: one table rendered as aligned text (terminal), Markdown, HTML and CSV;
 //! - [`plot`]: SVG scatter and line charts (front scatter with the baseline, hypervolume curve);
 //! - [`Report`]: a Markdown + HTML report that ties tables and figures together;
@@ -20,6 +22,7 @@ pub mod engine;
 mod error;
 mod method;
 pub mod plot;
+pub mod registry;
 mod report;
 mod rundir;
 pub mod seeds;
@@ -28,6 +31,7 @@ mod table;
 
 pub use error::{Result, RunError};
 pub use method::{MethodConfig, reopen, start};
+pub use registry::{Finished, Method, MethodSpec, Overrides, Registered, Stopped};
 pub use report::{Block, Report};
 pub use rundir::{COMPLETE_FILE, CONFIG_FILE, LOCK_FILE, RunDir, member, write_atomic};
 pub use table::Table;
@@ -64,6 +68,8 @@ pub trait Reporter: Send {
     fn progress(&mut self, done: u64);
     /// A one-line remark worth showing to the user.
     fn note(&mut self, message: &str);
+    /// A detail of the current stage shown beside its progress (best values so far).
+    fn detail(&mut self, _message: &str) {}
 }
 
 /// A progress callback `(done, total)` for `rep` that opens the stage `name` at `done == 0`.

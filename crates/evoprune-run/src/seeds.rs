@@ -16,7 +16,10 @@ pub enum Purpose {
     GaCycle,
     /// Hierarchical pruning's phase-2 engine run (legacy: `seed ^ 0x5eed0002`).
     Phase2,
-    /// MO-EvoPruneDeepTL's synthetic noise out-of-distribution images (legacy: `seed ^ 0x00d`).
+    /// MO-EvoPruneDeepTL's shuffle of the out-of-distribution classes (legacy: `seed ^ 0x00d`).
+    OodShuffle,
+    /// MO-EvoPruneDeepTL's noise images, kind `j` of split `which`, `index = which * 7 + j`
+    /// (legacy: `seed * 31 + index`).
     OodNoise,
     /// The engine run on the surrogates at iteration `index` of a surrogate loop.
     SurrogateSearch,
@@ -30,7 +33,8 @@ pub fn derive(seed: u64, purpose: Purpose, index: u64) -> u64 {
     match purpose {
         Purpose::GaCycle => seed.wrapping_add(index.wrapping_mul(0x9e37_79b9)),
         Purpose::Phase2 => seed ^ 0x5eed_0002,
-        Purpose::OodNoise => seed ^ 0x00d,
+        Purpose::OodShuffle => seed ^ 0x00d,
+        Purpose::OodNoise => seed.wrapping_mul(31).wrapping_add(index),
         Purpose::SurrogateFolds => seed ^ index,
         Purpose::SurrogateSearch => mix(seed, 0x5a77_0a7e_5ea7_c400, index),
     }
@@ -86,7 +90,8 @@ mod tests {
     #[test]
     fn legacy_streams_keep_their_values() {
         assert_eq!(derive(7, Purpose::Phase2, 0), 7 ^ 0x5eed_0002);
-        assert_eq!(derive(7, Purpose::OodNoise, 0), 7 ^ 0x00d);
+        assert_eq!(derive(7, Purpose::OodShuffle, 0), 7 ^ 0x00d);
+        assert_eq!(derive(7, Purpose::OodNoise, 2 * 7 + 1), 7 * 31 + 15);
         assert_eq!(derive(7, Purpose::GaCycle, 3), 7 + 3 * 0x9e37_79b9);
         assert_eq!(
             derive(7, Purpose::SurrogateFolds, (2 << 8) ^ 1),

@@ -298,6 +298,54 @@ fn run_and_kill_9(dir: &Path, config: &str, marker: &str, delay_ms: u64) {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
 }
 
+/// A run whose output is not a terminal prints progress lines (here every 0.05 s, not 30):
+/// stage, done/total, elapsed and an estimate. While it works, its folder is locked: a second
+/// `resume` of it exits 2 naming the holder.
+#[test]
+fn piped_runs_print_progress_lines_and_lock_their_folder() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("tiny.toml"), TINY).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_evoprune"))
+        .args([
+            "run",
+            "tiny.toml",
+            "--out",
+            "r",
+            "--threads",
+            "1",
+            "--evaluations",
+            "400",
+        ])
+        .env("EVOPRUNE_PROGRESS_SECS", "0.05")
+        .current_dir(d.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ck = d.path().join("r/checkpoint/state.ckpt");
+    for _ in 0..60_000 {
+        if ck.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let second = evoprune(&["resume", "r"], d.path());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("another evoprune process") && err.contains("pid"),
+        "{err}"
+    );
+    let log = String::from_utf8_lossy(&o.stderr);
+    let search: Vec<&str> = log.lines().filter(|l| l.contains("] search: ")).collect();
+    assert!(search.len() >= 2, "{log}");
+    assert!(search.iter().all(|l| l.contains("/400 (")), "{log}");
+    assert!(search.iter().any(|l| l.contains("left")), "{log}");
+    assert!(log.lines().any(|l| l.starts_with("run folder: r")), "{log}");
+}
+
 #[test]
 fn run_kill_9_resume_and_export() {
     let d = tempfile::tempdir().unwrap();

@@ -1,0 +1,74 @@
+//! MO-EvoPruneDeepTL as a registered [`Method`](evoprune_run::Method).
+
+use crate::{Config, DeeptlError, Summary};
+use evoprune_run::{Driver, Finished, MethodSpec, Overrides};
+use std::path::Path;
+
+/// MO-EvoPruneDeepTL (`method = "mo-evoprune-deeptl"`, the default method: a config without a
+/// `method` key, or no config at all, runs it).
+pub struct Deeptl;
+
+impl MethodSpec for Deeptl {
+    type Config = Config;
+    type Output = Summary;
+    type Error = DeeptlError;
+    const KEY: &'static str = crate::config::METHOD;
+    const ABOUT: &'static str =
+        "MO-EvoPruneDeepTL: NSGA-II over the features entering the dense head of a frozen backbone";
+    const EXPORT_FILE: &'static str = "head.safetensors";
+
+    fn builtin() -> Option<Config> {
+        Some(Config::builtin())
+    }
+    fn name(cfg: &Config) -> &str {
+        &cfg.name
+    }
+    fn apply(cfg: &mut Config, o: &Overrides) -> evoprune_run::Result<()> {
+        if let Some(s) = o.seed {
+            cfg.seed = s;
+        }
+        if let Some(e) = o.evaluations {
+            cfg.search.evaluations = e;
+        }
+        Ok(())
+    }
+    fn run(cfg: &Config, dir: &Path, d: Driver) -> Result<Summary, DeeptlError> {
+        crate::run(cfg, dir, d)
+    }
+    fn resume(dir: &Path, d: Driver) -> Result<Summary, DeeptlError> {
+        crate::resume(dir, d)
+    }
+    fn export(dir: &Path, member: usize, out: &Path) -> Result<Vec<String>, DeeptlError> {
+        let (w, j) = crate::export::export(dir, member, out, &mut evoprune_run::Silent)?;
+        Ok(vec![format!("wrote {} and {}", w.display(), j.display())])
+    }
+    fn interrupted(e: &DeeptlError) -> bool {
+        matches!(e, DeeptlError::Interrupted { .. })
+    }
+    fn finished(s: &Summary) -> Finished {
+        let mut lines = s.notes.clone();
+        lines.push(format!(
+            "\n{} evaluations in {:.1} s; final front of {} members (validation drove the search; test shown):",
+            s.front.evaluations,
+            s.front.search_seconds,
+            s.front.members.len()
+        ));
+        let key: Vec<String> = s
+            .key_features
+            .iter()
+            .map(|(j, c)| format!("{j} ({c})"))
+            .collect();
+        Finished {
+            dir: s.dir.clone(),
+            lines,
+            tables: vec![
+                (String::new(), s.table.clone()),
+                ("ensembles (test):".into(), s.ensemble_table.clone()),
+            ],
+            footer: vec![format!(
+                "most frequently active features (members): {}",
+                key.join(", ")
+            )],
+        }
+    }
+}
