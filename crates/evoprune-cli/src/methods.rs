@@ -159,7 +159,10 @@ pub fn resume(a: ResumeArgs) -> Result<Option<u8>> {
 /// `evoprune export RUN_DIR --member K`.
 pub fn export(a: ExportArgs) -> Result<Option<u8>> {
     let m = method_of_run(&a.run_dir)?;
-    for l in m.export(&a.run_dir, a.member, a.out.as_deref())? {
+    let mut rep = StageBar::new();
+    let written = m.export(&a.run_dir, a.member, a.out.as_deref(), &mut rep);
+    drop(rep);
+    for l in written? {
         println!("{l}");
     }
     Ok(None)

@@ -35,7 +35,12 @@ impl MethodSpec for Compress {
     fn resume(dir: &Path, d: Driver) -> Result<Summary, CompressError> {
         crate::resume(dir, d)
     }
-    fn export(dir: &Path, member: usize, out: &Path) -> Result<Vec<String>, CompressError> {
+    fn export(
+        dir: &Path,
+        member: usize,
+        out: &Path,
+        _: &mut dyn evoprune_run::Reporter,
+    ) -> Result<Vec<String>, CompressError> {
         let w = crate::export(dir, member, out)?;
         Ok(vec![format!(
             "wrote {} (pruned + quantized weights as f32, the plan in the metadata)",

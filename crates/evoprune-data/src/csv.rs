@@ -73,11 +73,12 @@ pub(crate) fn parse_labelled(path: &Path, bytes: &[u8]) -> Result<Dataset> {
                 ),
             )
         })?;
-        if l < 0.0 || l.fract() != 0.0 || l > u32::MAX as f64 {
+        // class counts are allocated per label value: a label of 4e9 would mean 4e9 classes
+        if !(0.0..=f64::from(u16::MAX)).contains(&l) || l.fract() != 0.0 {
             return Err(DataError::format(
                 path,
                 format!(
-                    "line {line_no}, last column: label '{}' is not a non-negative integer",
+                    "line {line_no}, last column: label '{}' is not an integer in [0, 65535]",
                     label[0]
                 ),
             ));
@@ -110,8 +111,9 @@ mod tests {
         let cases = [
             ("1,2,0\n3,x,1\n", "line 2, column 2: 'x' is not a number"),
             ("1,2,0\n3,4\n", "line 2: 2 columns, earlier lines have 3"),
-            ("1,2,0\n3,4,1.5\n", "is not a non-negative integer"),
-            ("1,2,0\n3,4,-1\n", "is not a non-negative integer"),
+            ("1,2,0\n3,4,1.5\n", "is not an integer in [0, 65535]"),
+            ("1,2,0\n3,4,70000\n", "is not an integer in [0, 65535]"),
+            ("1,2,0\n3,4,-1\n", "is not an integer in [0, 65535]"),
             ("", "no data rows"),
             ("1,inf,0\n", "not finite"),
         ];

@@ -28,15 +28,40 @@ pub fn write_atomic_with(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     // `.partial` in the name: a leftover from a killed process is recognisably not an output
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(parent)?;
+    let prefix = format!(".{name}.");
+    let mut b = tempfile::Builder::new();
+    b.prefix(&prefix).suffix(".partial");
+    // tempfile creates 0600 files; results and caches are meant to be shared like any file
+    // `std::fs::write` creates (0644 under the usual umask)
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = b.tempfile_in(parent)?;
     fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(parent);
     Ok(())
+}
+
+/// Remove the temporaries (`.NAME.XXXXXX.partial`) that processes killed mid-write left in
+/// `dir` and its subfolders. Only call it on a folder no other process writes to (a locked run
+/// folder).
+pub fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => remove_leftovers(&p),
+            Ok(t) if t.is_file() && name.starts_with('.') && name.ends_with(".partial") => {
+                let _ = std::fs::remove_file(&p);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Sync a folder so a rename inside it is durable. Best effort: some file systems refuse to
@@ -83,6 +108,37 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    fn files_are_readable_by_others_and_leftovers_are_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("a.txt");
+        write_atomic(&p, b"x").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o044, 0o044, "{mode:o}");
+        }
+        std::fs::create_dir(t.path().join("sub")).unwrap();
+        std::fs::write(t.path().join("sub/.b.bin.Xy12ab.partial"), b"half").unwrap();
+        std::fs::write(t.path().join(".c.json.Zz99zz.partial"), b"half").unwrap();
+        remove_leftovers(t.path());
+        let mut left: Vec<String> = walk(t.path());
+        left.sort();
+        assert_eq!(left, vec!["a.txt".to_string(), "sub".to_string()]);
+    }
+
+    fn walk(d: &Path) -> Vec<String> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            v.push(e.file_name().to_string_lossy().into_owned());
+            if e.file_type().unwrap().is_dir() {
+                v.extend(walk(&e.path()));
+            }
+        }
+        v
     }
 
     #[test]

@@ -14,7 +14,23 @@ pub struct Array {
     pub data: Vec<f32>,
 }
 
+/// Arrays above this many elements are refused before reading (a header can declare any
+/// shape; 2^32 f32 values are 16 GiB).
+const MAX_ELEMENTS: u64 = 1 << 32;
+
 fn to_f32<R: Read>(path: &Path, what: &str, npy: NpyFile<R>) -> Result<Array> {
+    // npyz multiplies the declared shape unchecked: check it before anything reads it
+    let n = npy
+        .shape()
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| {
+            DataError::format(
+                path,
+                format!("{what}: declared shape {:?} is too large", npy.shape()),
+            )
+        })?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if npy.order() == npyz::Order::Fortran && shape.len() > 1 {
         return Err(DataError::format(
@@ -70,7 +86,7 @@ fn to_f32<R: Read>(path: &Path, what: &str, npy: NpyFile<R>) -> Result<Array> {
             ));
         }
     };
-    if data.len() != shape.iter().product::<usize>() {
+    if data.len() as u64 != n {
         return Err(DataError::format(
             path,
             format!(
@@ -82,28 +98,84 @@ fn to_f32<R: Read>(path: &Path, what: &str, npy: NpyFile<R>) -> Result<Array> {
     Ok(Array { shape, data })
 }
 
+/// Refuse a `.npy` header whose shape does not fit [`MAX_ELEMENTS`] before npyz parses it: npyz
+/// multiplies the shape unchecked when it opens the array (a panic in debug builds). Headers
+/// this cannot read are left to npyz, which reports them.
+fn check_header(path: &Path, what: &str, b: &[u8]) -> Result<()> {
+    if b.len() < 12 || &b[..6] != b"\x93NUMPY" {
+        return Ok(());
+    }
+    let (len, start): (usize, usize) = if b[6] == 1 {
+        (usize::from(u16::from_le_bytes([b[8], b[9]])), 10)
+    } else {
+        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+    };
+    let Some(header) = b.get(start..start.saturating_add(len)) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(header);
+    let Some(shape) = text
+        .find("'shape'")
+        .and_then(|i| text[i..].find('(').map(|j| i + j + 1))
+        .and_then(|i| text[i..].find(')').map(|j| &text[i..i + j]))
+    else {
+        return Ok(());
+    };
+    let mut n = 1u64;
+    for d in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let Ok(d) = d.trim_end_matches('L').parse::<u64>() else {
+            return Ok(());
+        };
+        n = match n.checked_mul(d) {
+            Some(n) if n <= MAX_ELEMENTS => n,
+            _ => {
+                return Err(DataError::format(
+                    path,
+                    format!("{what}: declared shape ({shape}) is too large"),
+                ));
+            }
+        };
+    }
+    Ok(())
+}
+
 /// Read a `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Array> {
-    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let npy = NpyFile::new(std::io::BufReader::new(f))
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    check_header(path, "array", &bytes)?;
+    let npy = NpyFile::new(&bytes[..])
         .map_err(|e| DataError::format(path, format!("not a valid .npy file: {e}")))?;
     to_f32(path, "array", npy)
 }
 
-/// Read the array `name` from a `.npz` archive.
+/// Read the array `name` from a `.npz` archive (a zip of `.npy` files).
 pub fn read_npz(path: &Path, name: &str) -> Result<Array> {
-    let mut z = npyz::npz::NpzArchive::open(path)
+    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut z = zip::ZipArchive::new(f)
         .map_err(|e| DataError::format(path, format!("not a valid .npz archive: {e}")))?;
-    let names: Vec<String> = z.array_names().map(str::to_string).collect();
-    let npy = z
-        .by_name(name)
-        .map_err(|e| DataError::format(path, format!("array '{name}': {e}")))?
-        .ok_or_else(|| {
-            DataError::format(
+    let names: Vec<String> = z
+        .file_names()
+        .map(|n| n.strip_suffix(".npy").unwrap_or(n).to_string())
+        .collect();
+    let mut entry = match z.by_name(&format!("{name}.npy")) {
+        Ok(e) => e,
+        Err(zip::result::ZipError::FileNotFound) => {
+            return Err(DataError::format(
                 path,
                 format!("no array '{name}' (has: {})", names.join(", ")),
-            )
-        })?;
+            ));
+        }
+        Err(e) => return Err(DataError::format(path, format!("array '{name}': {e}"))),
+    };
+    let mut bytes = Vec::new();
+    entry
+        .by_ref()
+        .take(MAX_ELEMENTS * 8 + (1 << 20))
+        .read_to_end(&mut bytes)
+        .map_err(|e| DataError::format(path, format!("array '{name}': {e}")))?;
+    check_header(path, name, &bytes)?;
+    let npy = NpyFile::new(&bytes[..])
+        .map_err(|e| DataError::format(path, format!("array '{name}': {e}")))?;
     to_f32(path, name, npy)
 }
 
@@ -129,10 +201,10 @@ pub fn dataset(path: &Path, x: Array, y: Array) -> Result<Dataset> {
     }
     let mut labels = Vec::with_capacity(y.data.len());
     for (i, &l) in y.data.iter().enumerate() {
-        if l < 0.0 || l.fract() != 0.0 {
+        if !(0.0..=f32::from(u16::MAX)).contains(&l) || l.fract() != 0.0 {
             return Err(DataError::format(
                 path,
-                format!("label {l} of sample {i} is not a non-negative integer"),
+                format!("label {l} of sample {i} is not an integer in [0, 65535]"),
             ));
         }
         labels.push(l as u32);
@@ -165,6 +237,25 @@ mod tests {
             w.finish().unwrap();
         }
         std::fs::write(path, buf).unwrap();
+    }
+
+    #[test]
+    fn a_declared_shape_beyond_memory_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("huge.npy");
+        let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (8589934592, 8589934592), }"
+            .to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(&[0; 16]);
+        std::fs::write(&p, &b).unwrap();
+        let e = read_npy(&p).unwrap_err().to_string();
+        assert!(e.contains("huge.npy") && e.contains("too large"), "{e}");
     }
 
     #[test]

@@ -303,11 +303,16 @@ fn features_fn(cfg: &Config, notes: &mut Vec<String>) -> Result<Featurize> {
             Ok(Box::new(move |name, ds, rep, notes| {
                 rep.stage(&format!("features: {name}"), Some(ds.len() as u64));
                 let t = std::time::Instant::now();
-                let (f, hit) = extract::cached(&cache, &weights, &model, ds, &prep, |done, _| {
+                let (f, used) = extract::cached(&cache, &weights, &model, ds, &prep, |done, _| {
                     rep.progress(done as u64)
                 })?;
                 let secs = t.elapsed().as_secs_f64();
-                notes.push(if hit {
+                if let extract::CacheUse::Replaced(why) = &used {
+                    rep.note(&format!(
+                        "warning: damaged feature cache entry replaced ({why})"
+                    ));
+                }
+                notes.push(if used == extract::CacheUse::Hit {
                     format!(
                         "features of {name} ({} images) read from the cache",
                         ds.len()

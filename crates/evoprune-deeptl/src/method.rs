@@ -38,8 +38,13 @@ impl MethodSpec for Deeptl {
     fn resume(dir: &Path, d: Driver) -> Result<Summary, DeeptlError> {
         crate::resume(dir, d)
     }
-    fn export(dir: &Path, member: usize, out: &Path) -> Result<Vec<String>, DeeptlError> {
-        let (w, j) = crate::export::export(dir, member, out, &mut evoprune_run::Silent)?;
+    fn export(
+        dir: &Path,
+        member: usize,
+        out: &Path,
+        rep: &mut dyn evoprune_run::Reporter,
+    ) -> Result<Vec<String>, DeeptlError> {
+        let (w, j) = crate::export::export(dir, member, out, rep)?;
         Ok(vec![format!("wrote {} and {}", w.display(), j.display())])
     }
     fn interrupted(e: &DeeptlError) -> bool {

@@ -29,7 +29,12 @@ impl MethodSpec for GaPrune {
     fn resume(dir: &Path, d: Driver) -> Result<Summary, GapruneError> {
         crate::resume(dir, d)
     }
-    fn export(dir: &Path, member: usize, out: &Path) -> Result<Vec<String>, GapruneError> {
+    fn export(
+        dir: &Path,
+        member: usize,
+        out: &Path,
+        _: &mut dyn evoprune_run::Reporter,
+    ) -> Result<Vec<String>, GapruneError> {
         let w = crate::export(dir, member, out)?;
         Ok(vec![format!(
             "wrote {} (narrowed convolutions + CSR FC layers; see its metadata)",

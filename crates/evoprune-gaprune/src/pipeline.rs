@@ -55,6 +55,14 @@ pub struct Member {
     pub file: String,
 }
 
+/// `checkpoint/final.json`: the masks of the final training, fixed when it starts, and the
+/// members finished so far.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct FinalStage {
+    masks: Vec<String>,
+    members: Vec<Member>,
+}
+
 /// `result.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultFile {
@@ -197,9 +205,33 @@ fn finalize(
     };
     // in the order of the report (remaining FLOPs, known from the mask), so each model file is
     // written once under its final name
-    let mut masks: Vec<LeNetMask> = genomes.iter().map(decode).collect();
+    let mut genomes = genomes;
+    genomes.sort_by_cached_key(|g| decode(g).macs());
+    // The masks to finish are fixed the first time (a resume re-scores the population under the
+    // final weights and could pick another front), then each finished member is stored at once:
+    // an interruption loses at most the one in flight.
+    let done_path = rd.checkpoint_dir().join("final.json");
+    let mut fin: FinalStage = match evoprune_run::stage::read(&done_path)? {
+        Some(f) => f,
+        None => {
+            let f = FinalStage {
+                masks: genomes.iter().map(|g| g.to_hex()).collect(),
+                members: Vec::new(),
+            };
+            evoprune_run::stage::write(&done_path, &f)?;
+            f
+        }
+    };
     drop(genomes);
-    masks.sort_by_key(LeNetMask::macs);
+    let masks: Vec<LeNetMask> = fin
+        .masks
+        .iter()
+        .map(|h| {
+            evoprune::BitString::from_hex(h)
+                .map(|g| decode(&g))
+                .map_err(|e| GapruneError::invalid(done_path.display().to_string(), e))
+        })
+        .collect::<Result<_>>()?;
     rep.stage(
         "final retraining and test scoring",
         Some(masks.len() as u64),
@@ -210,15 +242,14 @@ fn finalize(
     let baseline_val_error = error_of(base, &data.val)?;
     std::fs::create_dir_all(rd.path("models"))
         .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
-    // each finished member is stored at once: an interruption loses at most the one in flight
-    let done_path = rd.checkpoint_dir().join("final.json");
-    let mut members: Vec<Member> = evoprune_run::stage::read(&done_path)?.unwrap_or_default();
-    let usable = members
+    let usable = fin
+        .members
         .iter()
         .enumerate()
         .take_while(|(k, m)| m.index == *k && *k < masks.len() && rd.path(&m.file).is_file())
         .count();
-    members.truncate(usable);
+    fin.members.truncate(usable);
+    let mut members = std::mem::take(&mut fin.members);
     if !members.is_empty() {
         rep.note(&format!(
             "final retraining: {} of {} members already done",
@@ -267,7 +298,8 @@ fn finalize(
             compact_seconds,
             file,
         });
-        evoprune_run::stage::write(&done_path, &members)?;
+        fin.members.clone_from(&members);
+        evoprune_run::stage::write(&done_path, &fin)?;
         rep.progress(i as u64 + 1);
     }
     let pts: Vec<[f64; 3]> = members

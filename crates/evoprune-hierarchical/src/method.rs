@@ -29,7 +29,12 @@ impl MethodSpec for Hierarchical {
     fn resume(dir: &Path, d: Driver) -> Result<Summary, HierError> {
         crate::resume(dir, d)
     }
-    fn export(dir: &Path, member: usize, out: &Path) -> Result<Vec<String>, HierError> {
+    fn export(
+        dir: &Path,
+        member: usize,
+        out: &Path,
+        _: &mut dyn evoprune_run::Reporter,
+    ) -> Result<Vec<String>, HierError> {
         let w = crate::export(dir, member, out)?;
         Ok(vec![format!(
             "wrote {} (dense layout, pruned weights zero; PyTorch names)",

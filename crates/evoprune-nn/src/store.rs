@@ -176,6 +176,8 @@ pub enum Origin {
     Cache(PathBuf),
     /// Trained now and cached here.
     Trained(PathBuf),
+    /// The cache entry was damaged (the reason): trained again and the entry replaced.
+    Replaced(PathBuf, String),
 }
 
 impl Origin {
@@ -185,6 +187,10 @@ impl Origin {
             Origin::File(p) => format!("{what} from {}", p.display()),
             Origin::Cache(p) => format!("{what} from the cache: {}", p.display()),
             Origin::Trained(p) => format!("{what} trained and cached: {}", p.display()),
+            Origin::Replaced(p, why) => format!(
+                "warning: the cached {what} was damaged ({why}); trained again and cached: {}",
+                p.display()
+            ),
         }
     }
 }
@@ -277,8 +283,14 @@ fn load_or_train<T>(
     if let Some(p) = &cfg.weights {
         return Ok((load(p)?, Origin::File(p.clone())));
     }
+    let mut damaged = None;
     if cache.exists() {
-        return Ok((load(cache)?, Origin::Cache(cache.to_path_buf())));
+        // a damaged entry is trained again, not a hard error (an unreadable one still is)
+        match load(cache) {
+            Ok(net) => return Ok((net, Origin::Cache(cache.to_path_buf()))),
+            Err(e @ NnError::Data(DataError::Io { .. })) => return Err(e),
+            Err(e) => damaged = Some(e.to_string()),
+        }
     }
     let net = train(&cfg.solver)?;
     if let Some(dir) = cache.parent() {
@@ -290,7 +302,11 @@ fn load_or_train<T>(
         })?;
     }
     save(&net, cache)?;
-    Ok((net, Origin::Trained(cache.to_path_buf())))
+    let origin = match damaged {
+        Some(why) => Origin::Replaced(cache.to_path_buf(), why),
+        None => Origin::Trained(cache.to_path_buf()),
+    };
+    Ok((net, origin))
 }
 
 #[cfg(test)]

@@ -121,8 +121,14 @@ pub trait MethodSpec: 'static {
     fn run(cfg: &Self::Config, dir: &Path, d: Driver) -> Result<Self::Output, Self::Error>;
     /// Continue (or re-finalise) the run in `dir`.
     fn resume(dir: &Path, d: Driver) -> Result<Self::Output, Self::Error>;
-    /// Write member `member` of the finished run in `dir` to `out`; what was written.
-    fn export(dir: &Path, member: usize, out: &Path) -> Result<Vec<String>, Self::Error>;
+    /// Write member `member` of the finished run in `dir` to `out` (progress to `rep`); what
+    /// was written.
+    fn export(
+        dir: &Path,
+        member: usize,
+        out: &Path,
+        rep: &mut dyn crate::Reporter,
+    ) -> Result<Vec<String>, Self::Error>;
     /// True for a Ctrl-C stop with everything checkpointed.
     fn interrupted(e: &Self::Error) -> bool;
     /// What to print of a finished run.
@@ -147,9 +153,14 @@ pub trait Method: Sync {
     /// Continue (or re-finalise) the run in `dir`.
     fn resume(&self, dir: &Path, d: Driver) -> Result<Finished, Stopped>;
     /// Export member `member` of the finished run in `dir` (to the method's default file when
-    /// `out` is `None`); lines saying what was written.
-    fn export(&self, dir: &Path, member: usize, out: Option<&Path>)
-    -> Result<Vec<String>, Stopped>;
+    /// `out` is `None`; progress to `rep`); lines saying what was written.
+    fn export(
+        &self,
+        dir: &Path,
+        member: usize,
+        out: Option<&Path>,
+        rep: &mut dyn crate::Reporter,
+    ) -> Result<Vec<String>, Stopped>;
 }
 
 /// A [`MethodSpec`] as a [`Method`].
@@ -217,9 +228,10 @@ impl<T: MethodSpec> Method for Registered<T> {
         dir: &Path,
         member: usize,
         out: Option<&Path>,
+        rep: &mut dyn crate::Reporter,
     ) -> Result<Vec<String>, Stopped> {
         let out = out.map_or_else(|| PathBuf::from(T::EXPORT_FILE), Path::to_path_buf);
-        T::export(dir, member, &out).map_err(stopped::<T>)
+        T::export(dir, member, &out, rep).map_err(stopped::<T>)
     }
 }
 
@@ -272,7 +284,13 @@ mod tests {
         fn resume(&self, _: &Path, _: Driver) -> Result<Finished, Stopped> {
             Err(Stopped::Interrupted("no".into()))
         }
-        fn export(&self, _: &Path, _: usize, _: Option<&Path>) -> Result<Vec<String>, Stopped> {
+        fn export(
+            &self,
+            _: &Path,
+            _: usize,
+            _: Option<&Path>,
+            _: &mut dyn crate::Reporter,
+        ) -> Result<Vec<String>, Stopped> {
             Ok(Vec::new())
         }
     }

@@ -202,6 +202,10 @@ fn lock(dir: &Path) -> Result<std::fs::File> {
                 ),
             });
         }
+        // a file system without locks (some network mounts): work unlocked rather than not at all
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            return Ok(f);
+        }
         Err(std::fs::TryLockError::Error(e)) => return Err(RunError::io(&p, e)),
     }
     let since = std::time::SystemTime::now()
@@ -212,6 +216,8 @@ fn lock(dir: &Path) -> Result<std::fs::File> {
         .and_then(|()| f.rewind())
         .and_then(|()| f.write_all(who.as_bytes()))
         .map_err(|e| RunError::io(&p, e))?;
+    // ours alone now: what a killed process left half-written can go
+    evoprune_data::fsio::remove_leftovers(dir);
     Ok(f)
 }
 

@@ -4,6 +4,8 @@
 //! A stream is `(purpose, index)`: the index tells apart the members of a family (a seed's
 //! surrogate iterations, GA pruning's cycles). Streams first used before this module keep their
 //! original derivation, so that published results stay reproducible; they are listed with it.
+//! The one exception is the surrogate search's, whose old derivation collided (below): its
+//! results were re-measured.
 //! New streams are SplitMix64 mixes of the seed, the purpose's tag and the index, which never
 //! collide across purposes or indices (the old `seed * 1000 + iteration` did past 1,000
 //! iterations: seed 1's iteration 1000 was seed 2's iteration 0).
@@ -83,8 +85,6 @@ mod tests {
                 assert!(seen.insert(derive(seed, Purpose::SurrogateSearch, it)));
             }
         }
-        // the legacy scheme did: seed 1 iteration 1000 = seed 2 iteration 0
-        assert_eq!(1u64 * 1000 + 1000, 2 * 1000);
     }
 
     #[test]

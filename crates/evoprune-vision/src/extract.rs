@@ -125,8 +125,19 @@ pub fn extract(
     Ok(out)
 }
 
-/// Features of `data` from the cache in `cache_dir`, computing and storing them on a miss.
-/// Returns the features (`n x 1280`) and whether they came from the cache.
+/// Where [`cached`] features came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Read from the cache.
+    Hit,
+    /// Extracted now and cached.
+    Miss,
+    /// The cache entry was damaged (the reason): extracted again and the entry replaced.
+    Replaced(String),
+}
+
+/// Features of `data` from the cache in `cache_dir`, computing and storing them on a miss (or
+/// when the entry is damaged). Returns the features (`n x 1280`) and where they came from.
 pub fn cached(
     cache_dir: &Path,
     weights: &Path,
@@ -134,7 +145,7 @@ pub fn cached(
     data: &Dataset,
     prep: &Preprocessing,
     progress: impl FnMut(usize, usize),
-) -> Result<(Vec<f32>, bool)> {
+) -> Result<(Vec<f32>, CacheUse)> {
     if prep.compute.device()? != *model.device() {
         return Err(VisionError::Unsupported(format!(
             "the backbone was loaded on another device than {}",
@@ -143,10 +154,22 @@ pub fn cached(
     }
     let key = cache_key(weights, data, prep)?;
     let file: PathBuf = cache_dir.join(format!("efficientnet-lite0-{}.safetensors", &key[..32]));
+    let mut found = CacheUse::Miss;
     if file.exists() {
-        let a = evoprune_data::tensors::read(&file, "features")?;
-        if a.shape == [data.len(), 1280] {
-            return Ok((a.data, true));
+        // a damaged entry (a truncated copy, a disk error mid-write of an older version) is
+        // recomputed, not a hard error: the cache only ever saves time
+        match evoprune_data::tensors::read(&file, "features") {
+            Ok(a) if a.shape == [data.len(), 1280] => return Ok((a.data, CacheUse::Hit)),
+            Ok(a) => {
+                found = CacheUse::Replaced(format!(
+                    "{}: features of shape {:?}, expected [{}, 1280]",
+                    file.display(),
+                    a.shape,
+                    data.len()
+                ))
+            }
+            Err(e @ evoprune_data::DataError::Io { .. }) => return Err(e.into()),
+            Err(e) => found = CacheUse::Replaced(e.to_string()),
         }
     }
     let f = extract(model, data, prep, progress)?;
@@ -167,5 +190,5 @@ pub fn cached(
         ],
         meta,
     )?;
-    Ok((f, false))
+    Ok((f, found))
 }

@@ -217,7 +217,7 @@ fn random_weights_fixture_runs_and_bad_weights_are_named() {
 
 #[test]
 fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
-    use evoprune_vision::extract::{Preprocessing, cached};
+    use evoprune_vision::extract::{CacheUse, Preprocessing, cached};
     let dir = std::env::temp_dir().join(format!("evoprune-cache-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -271,7 +271,7 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
         |_, _| {},
     )
     .unwrap();
-    assert!(!hit1);
+    assert_eq!(hit1, CacheUse::Miss);
     assert_eq!(f1, one);
     let (f2, hit2) = cached(
         &dir.join("cache"),
@@ -282,8 +282,37 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
         |_, _| panic!("a hit computes nothing"),
     )
     .unwrap();
-    assert!(hit2);
+    assert_eq!(hit2, CacheUse::Hit);
     assert_eq!(f1, f2);
+    // a damaged entry is recomputed with the reason, and replaced
+    let entry = std::fs::read_dir(dir.join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .unwrap();
+    let bytes = std::fs::read(&entry).unwrap();
+    std::fs::write(&entry, &bytes[..bytes.len() / 2]).unwrap();
+    let (f2b, used) = cached(
+        &dir.join("cache"),
+        &weights,
+        &model,
+        &data,
+        &prep,
+        |_, _| {},
+    )
+    .unwrap();
+    assert!(matches!(used, CacheUse::Replaced(_)), "{used:?}");
+    assert_eq!(f2b, f1);
+    let again = cached(
+        &dir.join("cache"),
+        &weights,
+        &model,
+        &data,
+        &prep,
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(again, (f1.clone(), CacheUse::Hit));
     let mut changed = pixels;
     changed[100] = 0.0;
     let data2 =
@@ -297,25 +326,26 @@ fn feature_cache_hits_on_the_same_input_and_misses_on_a_changed_one() {
         |_, _| {},
     )
     .unwrap();
-    assert!(!hit3, "a changed input is never served stale features");
+    assert_eq!(
+        hit3,
+        CacheUse::Miss,
+        "a changed input is never served stale features"
+    );
     assert_ne!(f3, f1);
     let other = Preprocessing {
         input_size: 64,
         batch: 2,
         compute: compute(),
     };
-    assert!(
-        !cached(
-            &dir.join("cache"),
-            &weights,
-            &model,
-            &data,
-            &other,
-            |_, _| {}
-        )
-        .unwrap()
-        .1
+    let other_use = cached(
+        &dir.join("cache"),
+        &weights,
+        &model,
+        &data,
+        &other,
+        |_, _| {},
     );
+    assert_eq!(other_use.unwrap().1, CacheUse::Miss);
     // features of another device are another cache entry; a model loaded elsewhere is refused
     let gpu = Preprocessing {
         compute: if compute() == Compute::Cpu {

@@ -311,7 +311,7 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
             if let Some(r) = self.termination.met(&state.stats) {
                 break r;
             }
-            if state.stats.stalled_generations >= self.stall_limit {
+            if state.stalled_generations() >= self.stall_limit {
                 let distinct = state
                     .cache
                     .as_ref()
@@ -330,10 +330,17 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
             let evaluated_before = state.stats.evaluations;
             self.algorithm.step(ev, &mut state)?;
             state.stats.generation += 1;
-            if state.stats.evaluations == evaluated_before {
-                state.stats.stalled_generations += 1;
+            let stalled = if state.stats.evaluations == evaluated_before {
+                state.stalled_generations() + 1
             } else {
-                state.stats.stalled_generations = 0;
+                0
+            };
+            if stalled > 0 || state.aux.contains_key(crate::state::STALLED_GENERATIONS) {
+                // absent until the first stall, so runs that never stall keep their old state
+                state.aux.insert(
+                    crate::state::STALLED_GENERATIONS.into(),
+                    vec![stalled as f64],
+                );
             }
             state.stats.elapsed_secs = base_elapsed + clock.elapsed().as_secs_f64();
             self.record(&mut state);

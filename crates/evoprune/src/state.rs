@@ -21,10 +21,6 @@ pub struct Stats {
     pub failures: u64,
     /// Wall time spent in the run, summed over resumes, in seconds.
     pub elapsed_secs: f64,
-    /// Consecutive generations that evaluated nothing new (every offspring was a duplicate or
-    /// came from the cache); the executor stops the run when this reaches its stall limit.
-    #[serde(default)]
-    pub stalled_generations: u64,
     /// Hypervolume of the feasible first front after each generation (when a reference point is set).
     pub hv_history: Vec<HvRecord>,
 }
@@ -100,7 +96,21 @@ pub struct State<G: Genome> {
     pub aux: BTreeMap<String, Vec<f64>>,
 }
 
+/// Key in [`State::aux`] of the number of consecutive generations that evaluated nothing new
+/// (every offspring a duplicate or served by the cache); the executor stops the run when it
+/// reaches its stall limit. Kept in `aux`, not in [`Stats`], so that checkpoints written before
+/// it existed still load (their binary layout has no room for a new field).
+pub const STALLED_GENERATIONS: &str = "stalled_generations";
+
 impl<G: Genome> State<G> {
+    /// Consecutive generations that evaluated nothing new ([`STALLED_GENERATIONS`]).
+    pub fn stalled_generations(&self) -> u64 {
+        self.aux
+            .get(STALLED_GENERATIONS)
+            .and_then(|v| v.first())
+            .map_or(0, |&x| x as u64)
+    }
+
     /// A fresh state seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         State {

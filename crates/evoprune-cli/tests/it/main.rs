@@ -279,18 +279,17 @@ fn run_and_kill_9(dir: &Path, config: &str, marker: &str, delay_ms: u64) {
         .spawn()
         .unwrap();
     let ck = dir.join(marker);
-    for _ in 0..60_000 {
-        if ck.exists() {
-            break;
-        }
+    let seen = (0..60_000).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+        ck.exists()
+    });
+    assert!(seen, "{} never appeared", ck.display());
     std::thread::sleep(std::time::Duration::from_millis(delay_ms));
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
     // the kill must really have interrupted the run, or the resume below proves nothing
     assert!(
-        ck.exists() && !dir.join("killed/COMPLETE").exists(),
+        !dir.join("killed/COMPLETE").exists(),
         "the run was not interrupted: it finished before the kill"
     );
     let o = evoprune(&["export", "killed", "--member", "0"], dir);
@@ -299,45 +298,31 @@ fn run_and_kill_9(dir: &Path, config: &str, marker: &str, delay_ms: u64) {
 }
 
 /// A run whose output is not a terminal prints progress lines (here every 0.05 s, not 30):
-/// stage, done/total, elapsed and an estimate. While it works, its folder is locked: a second
-/// `resume` of it exits 2 naming the holder.
+/// stage, done/total, elapsed and an estimate. A folder locked by another process (here this
+/// test, holding it as a run would) is refused with exit 2 naming the holder.
 #[test]
-fn piped_runs_print_progress_lines_and_lock_their_folder() {
+fn piped_runs_print_progress_lines_and_locked_folders_are_refused() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("tiny.toml"), TINY).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_evoprune"))
-        .args([
-            "run",
-            "tiny.toml",
-            "--out",
-            "r",
-            "--threads",
-            "1",
-            "--evaluations",
-            "400",
-        ])
+    let o = Command::new(env!("CARGO_BIN_EXE_evoprune"))
+        .args(["run", "tiny.toml", "--out", "r", "--threads", "1"])
+        .args(["--evaluations", "400"])
         .env("EVOPRUNE_PROGRESS_SECS", "0.05")
         .current_dir(d.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    let ck = d.path().join("r/checkpoint/state.ckpt");
-    for _ in 0..60_000 {
-        if ck.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    let second = evoprune(&["resume", "r"], d.path());
-    let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let held = evoprune_run::RunDir::open_locked(&d.path().join("r")).unwrap();
+    let second = evoprune(&["resume", "r"], d.path());
     let err = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "{err}");
+    let pid = format!("pid {}", std::process::id());
     assert!(
-        err.contains("another evoprune process") && err.contains("pid"),
+        err.contains("another evoprune process") && err.contains(&pid),
         "{err}"
     );
+    drop(held);
+    assert!(evoprune(&["resume", "r"], d.path()).status.success());
     let log = String::from_utf8_lossy(&o.stderr);
     let search: Vec<&str> = log.lines().filter(|l| l.contains("] search: ")).collect();
     assert!(search.len() >= 2, "{log}");

@@ -526,3 +526,141 @@ fn adam(
         *p -= lr * (*m / bc1) / ((*v / bc2).sqrt() + eps);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRADS: [f32; 3] = [0.5, -0.25, 1.0];
+
+    /// Keras 2.2.4 `SGD(lr=0.1, momentum=0.9, decay=0.01, nesterov=...)` on one weight of value
+    /// 1 with the gradients 0.5, -0.25, 1: `lr_t = lr / (1 + decay * t)`, `v = mom v - lr_t g`,
+    /// `p += v` (or `mom v - lr_t g` with Nesterov). The expected values were computed in
+    /// Python (f64) from Keras' update rule; PyTorch's SGD without decay agrees with it.
+    #[test]
+    fn sgd_momentum_nesterov_and_decay_match_keras() {
+        for (nesterov, want) in [
+            (
+                false,
+                [0.95, 0.929_752_475_247_524_7, 0.813_490_487_284_022_5],
+            ),
+            (
+                true,
+                [0.905, 0.911_529_702_970_297, 0.708_854_698_116_870_5],
+            ),
+        ] {
+            let (mut p, mut v) = ([1.0f32], [0.0f32]);
+            for (t, (&g, w)) in GRADS.iter().zip(want).enumerate() {
+                let lr_t = 0.1 / (1.0 + 0.01 * t as f32);
+                sgd(&mut p, &[g], &mut v, lr_t, 0.9, nesterov, 0.0);
+                assert!(
+                    (f64::from(p[0]) - w).abs() < 1e-6,
+                    "step {t}: {} vs {w}",
+                    p[0]
+                );
+            }
+        }
+    }
+
+    /// PyTorch `Adam(lr=0.01, betas=(0.9, 0.999), eps=1e-7)` with bias correction: the same
+    /// weight and gradients (values from Python, f64).
+    #[test]
+    fn adam_bias_correction_matches_pytorch() {
+        let want = [
+            0.990_000_002,
+            0.987_336_632_277_281_9,
+            0.980_755_517_269_424_2,
+        ];
+        let (mut p, mut m, mut v) = ([1.0f32], [0.0f32], [0.0f32]);
+        for (t, (&g, w)) in GRADS.iter().zip(want).enumerate() {
+            let t = t as i32 + 1;
+            let hp = (
+                0.01,
+                0.9,
+                0.999,
+                1e-7,
+                1.0 - 0.9f32.powi(t),
+                1.0 - 0.999f32.powi(t),
+            );
+            adam(&mut p, &[g], &mut m, &mut v, hp, 0.0);
+            assert!(
+                (f64::from(p[0]) - w).abs() < 1e-6,
+                "step {t}: {} vs {w}",
+                p[0]
+            );
+        }
+    }
+
+    /// One full-batch step of plain SGD moves each weight by `-lr * dL/dw`: the trainer's
+    /// back-propagated gradient, read off that step, equals central finite differences of the
+    /// mean cross-entropy computed from the head's logits.
+    #[test]
+    fn the_trained_gradient_matches_finite_differences() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
+        let (n, d, c) = (12, 5, 3);
+        let x: Vec<f32> = (0..n * d)
+            .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+            .collect();
+        let y: Vec<u32> = (0..n as u32).map(|i| i % c as u32).collect();
+        let head = HeadConfig {
+            hidden: vec![7],
+            hidden_bias: true,
+            output_bias: true,
+        };
+        let lr = 1e-3f32;
+        let cfg = TrainConfig {
+            optimizer: Optimizer::Sgd {
+                lr,
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
+                decay: 0.0,
+            },
+            batch_size: n,
+            max_epochs: 1,
+            early_stopping: None,
+            seed: 4,
+        };
+        let start = {
+            let mut r = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
+            Mlp::new(d, c, &head, None, &mut r).unwrap()
+        };
+        let (after, _) = train_head(&x, d, &y, c, &head, &cfg).unwrap();
+        let loss = |m: &Mlp| -> f64 {
+            let z = m.logits(&x).unwrap();
+            let mut s = 0.0f64;
+            for (r, &yr) in y.iter().enumerate() {
+                let zr: Vec<f64> = z[r * c..(r + 1) * c]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                let mx = zr.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let lse = mx + zr.iter().map(|v| (v - mx).exp()).sum::<f64>().ln();
+                s += lse - zr[yr as usize];
+            }
+            s / n as f64
+        };
+        let h = 1e-3f32;
+        let mut checked = 0;
+        for l in 0..start.layers.len() {
+            for j in 0..start.layers[l].w.len() {
+                let trained =
+                    f64::from(start.layers[l].w[j] - after.layers[l].w[j]) / f64::from(lr);
+                let (mut up, mut dn) = (start.clone(), start.clone());
+                up.layers[l].w[j] += h;
+                dn.layers[l].w[j] -= h;
+                let fd = (loss(&up) - loss(&dn)) / (2.0 * f64::from(h));
+                assert!(
+                    (trained - fd).abs() <= 2e-3 + 2e-2 * fd.abs(),
+                    "layer {l} weight {j}: back-propagated {trained}, finite differences {fd}"
+                );
+                checked += usize::from(fd.abs() > 1e-3);
+            }
+        }
+        assert!(
+            checked > 10,
+            "only {checked} weights with a visible gradient"
+        );
+    }
+}

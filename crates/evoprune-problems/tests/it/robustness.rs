@@ -27,10 +27,7 @@ fn a_budget_larger_than_the_search_space_ends_the_run() {
             distinct <= 8 && distinct == r.state.stats.evaluations,
             "{what}: {distinct}"
         );
-        assert_eq!(
-            r.state.stats.stalled_generations,
-            evoprune::DEFAULT_STALL_LIMIT
-        );
+        assert_eq!(r.state.stalled_generations(), evoprune::DEFAULT_STALL_LIMIT);
         assert_eq!(
             r.reason.to_string(),
             format!("search space exhausted: {distinct} distinct genomes evaluated")
