@@ -110,8 +110,15 @@ fn check_header(path: &Path, what: &str, b: &[u8]) -> Result<()> {
     } else {
         (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
     };
+    // npyz allocates the declared header length before reading it: check it against the bytes
     let Some(header) = b.get(start..start.saturating_add(len)) else {
-        return Ok(());
+        return Err(DataError::format(
+            path,
+            format!(
+                "{what}: header of {len} bytes declared, the data holds {}",
+                b.len().saturating_sub(start)
+            ),
+        ));
     };
     let text = String::from_utf8_lossy(header);
     let Some(shape) = text
@@ -237,6 +244,23 @@ mod tests {
             w.finish().unwrap();
         }
         std::fs::write(path, buf).unwrap();
+    }
+
+    /// Found by `cargo fuzz run npy`: a version-3 header declaring 3.6 GB made npyz allocate
+    /// it before reading.
+    #[test]
+    fn a_declared_header_length_beyond_the_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.npy");
+        let mut b = b"\x93NUMPY\x03\x00".to_vec();
+        b.extend_from_slice(&0xd8c3_f975u32.to_le_bytes());
+        b.extend_from_slice(b"{'descr': '<f4'}");
+        std::fs::write(&p, &b).unwrap();
+        let e = read_npy(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("h.npy") && e.contains("header of 3636722037 bytes"),
+            "{e}"
+        );
     }
 
     #[test]
