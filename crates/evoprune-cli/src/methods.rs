@@ -192,7 +192,7 @@ impl Reporter for StageBar {
             b.finish_and_clear();
         }
         if let Some(l) = &self.log {
-            l.stage(name, total, "");
+            l.stage(name, total);
             return;
         }
         let b = match total {

@@ -66,7 +66,6 @@ pub struct LogLines {
 
 struct LogState {
     stage: String,
-    unit: String,
     done: u64,
     /// `done` when the stage (or a resume) began: the estimate uses this session's rate only.
     base: u64,
@@ -84,7 +83,7 @@ impl LogState {
         let mut l = format!("[{}] {}", hms(elapsed.as_secs_f64()), self.stage);
         match self.total {
             Some(t) => {
-                let _ = write!(l, ": {}/{t}{}", self.done, self.unit);
+                let _ = write!(l, ": {}/{t}", self.done);
                 if t > 0 {
                     let _ = write!(l, " ({:.0}%)", 100.0 * self.done as f64 / t as f64);
                 }
@@ -95,7 +94,7 @@ impl LogState {
                 }
             }
             None if self.done > 0 => {
-                let _ = write!(l, ": {}{}", self.done, self.unit);
+                let _ = write!(l, ": {}", self.done);
             }
             None => {}
         }
@@ -127,7 +126,6 @@ impl LogLines {
         let now = std::time::Instant::now();
         let inner = std::sync::Arc::new(std::sync::Mutex::new(LogState {
             stage: String::new(),
-            unit: String::new(),
             done: 0,
             base: 0,
             total: None,
@@ -162,10 +160,9 @@ impl LogLines {
     }
 
     /// A new stage: printed at once.
-    pub fn stage(&self, name: &str, total: Option<u64>, unit: &str) {
+    pub fn stage(&self, name: &str, total: Option<u64>) {
         let mut s = self.state();
         s.stage = name.to_string();
-        s.unit = unit.to_string();
         s.total = total;
         s.done = 0;
         s.base = 0;
