@@ -9,6 +9,8 @@
 //!   method, found by its config's `method` key;
 //! - [`Table`]: one table rendered as aligned text (terminal), Markdown, HTML and CSV;
 //! - [`plot`]: SVG scatter and line charts (front scatter with the baseline, hypervolume curve);
+//! - [`Outputs`]: a run's files (JSON, CSV, charts, report) declared once and written by one
+//!   function, which checks the declaration first;
 //! - [`Report`]: a Markdown + HTML report that ties tables and figures together;
 //! - [`engine`]: checkpointed engine runs built one way (seed, threads, fingerprint, folder, stop);
 //! - [`seeds`]: every derived seed as a named stream, and the thread-pool policy;
@@ -21,6 +23,7 @@ pub mod config;
 pub mod engine;
 mod error;
 mod method;
+pub mod outputs;
 pub mod plot;
 pub mod registry;
 mod report;
@@ -31,6 +34,7 @@ mod table;
 
 pub use error::{Result, RunError};
 pub use method::{MethodConfig, reopen, start};
+pub use outputs::{Output, Outputs};
 pub use registry::{Finished, Method, MethodSpec, Overrides, Registered, Stopped};
 pub use report::{Block, Report};
 pub use rundir::{COMPLETE_FILE, CONFIG_FILE, LOCK_FILE, RunDir, member, write_atomic};

@@ -118,17 +118,31 @@ impl Table {
         out + "</tbody>\n</table>\n"
     }
 
-    /// The table as CSV, written atomically.
-    pub fn write_csv(&self, path: &Path) -> Result<()> {
+    /// A table with one row per item of `rows` and one column per `(header, cell)` pair:
+    /// the columns of a result table declared once, next to their formatting.
+    pub fn from_columns<T>(rows: &[T], columns: &[(&str, &dyn Fn(&T) -> String)]) -> Self {
+        let mut t = Table::new(columns.iter().map(|c| c.0));
+        for r in rows {
+            t.push(columns.iter().map(|c| (c.1)(r)));
+        }
+        t
+    }
+
+    /// The table as CSV bytes; `name` only labels errors.
+    pub fn to_csv(&self, name: &str) -> Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let err = |e: csv::Error| RunError::invalid(path.display().to_string(), e.to_string());
+        let err = |e: csv::Error| RunError::invalid(name, e.to_string());
         w.write_record(&self.headers).map_err(err)?;
         for r in &self.rows {
             w.write_record(r).map_err(err)?;
         }
-        let bytes = w
-            .into_inner()
-            .map_err(|e| RunError::invalid(path.display().to_string(), e.to_string()))?;
+        w.into_inner()
+            .map_err(|e| RunError::invalid(name, e.to_string()))
+    }
+
+    /// The table as CSV, written atomically.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_csv(&path.display().to_string())?;
         crate::rundir::write_atomic(path, &bytes)
     }
 }
@@ -168,5 +182,19 @@ mod tests {
             std::fs::read_to_string(p).unwrap(),
             "name,acc\na|b,0.5\n<c>,0.25\n"
         );
+    }
+
+    #[test]
+    fn from_columns() {
+        let rows = [(1, 0.5), (2, 0.25)];
+        let t = Table::from_columns(
+            &rows,
+            &[
+                ("k", &|r: &(i32, f64)| r.0.to_string()),
+                ("v", &|r: &(i32, f64)| format!("{:.2}", r.1)),
+            ],
+        );
+        assert_eq!(t.headers, ["k", "v"]);
+        assert_eq!(t.rows, [["1", "0.50"], ["2", "0.25"]]);
     }
 }
