@@ -24,8 +24,10 @@ mod error;
 pub mod explain;
 pub mod export;
 pub mod method;
+mod outputs;
 pub mod pipeline;
 pub mod problem;
+mod scoring;
 
 pub use config::Config;
 pub use error::{DeeptlError, Result};

@@ -9,7 +9,7 @@ use evoprune_nn::{
 };
 
 /// How one trained head does on one split.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Scores {
     /// Accuracy on the split.
     pub accuracy: f64,

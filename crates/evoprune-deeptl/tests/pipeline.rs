@@ -141,6 +141,38 @@ fn an_interrupted_run_resumes_to_the_same_front() {
     );
 }
 
+/// The final stage stores each scored head: a resume reuses the stored ones (a doctored score
+/// shows up in the front unchanged, so it was not recomputed), recomputes missing ones, and
+/// recomputes a stored score whose mask is not the member's.
+#[test]
+fn final_scoring_is_stored_per_head_and_reused_on_resume() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("run");
+    evoprune_deeptl::run(&tiny(), &dir, driver(None)).unwrap();
+    let whole = front(&dir);
+    assert!(whole.members.len() >= 3, "{}", whole.members.len());
+    let head = |k: usize| dir.join(format!("checkpoint/final/head-{k}.json"));
+    let n = whole.members.len();
+    assert!(head(n).is_file(), "the unpruned head's score is stored too");
+    assert!(!head(n + 1).exists());
+    std::fs::remove_file(head(0)).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(head(1)).unwrap()).unwrap();
+    v["test"]["accuracy"] = serde_json::json!(0.123456);
+    std::fs::write(head(1), v.to_string()).unwrap();
+    let mut w: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(head(2)).unwrap()).unwrap();
+    w["mask"] = serde_json::json!("00");
+    w["test"]["accuracy"] = serde_json::json!(0.5);
+    std::fs::write(head(2), w.to_string()).unwrap();
+    evoprune_deeptl::resume(&dir, driver(None)).unwrap();
+    let again = front(&dir);
+    assert_eq!(again.members[0], whole.members[0], "recomputed identically");
+    assert_eq!(again.members[1].test_accuracy, 0.123456, "stored score reused");
+    assert_eq!(again.members[2], whole.members[2], "foreign mask recomputed");
+    assert!(head(0).is_file(), "the recomputed score is stored again");
+}
+
 #[test]
 fn the_front_does_not_depend_on_threads() {
     let t = tempfile::tempdir().unwrap();

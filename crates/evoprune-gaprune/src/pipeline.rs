@@ -4,18 +4,20 @@
 
 use crate::config::{Config, Mode};
 use crate::problem::{Data, FULL_MACS, FULL_PARAMS, Part, decode, prepare};
-use crate::search::{Outcome, fitness, retrain, run_loop};
+use crate::search::{CycleRecord, LoopState, Outcome, fitness, retrain, run_loop};
 use crate::{GapruneError, Result};
+use evoprune::BitString;
 use evoprune::pareto::{hypervolume, non_dominated_sort};
 use evoprune_nn::lenet::{LeNetMask, Net, SparseLeNet, count_errors};
 use evoprune_nn::store::lenet_baseline;
 use evoprune_run::MethodConfig;
-use evoprune_run::plot::{Marker, Series, chart};
-use evoprune_run::{Block, Report, Reporter, RunDir, Table};
+use evoprune_run::plot::{Chart, Marker};
+use evoprune_run::{Block, Outputs, Report, Reporter, RunDir, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// The paper's Table 1 (Yang et al. 2019): lambdas, then test error, FLOPs and sparsity (%).
@@ -142,12 +144,7 @@ fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
     let base = baseline(cfg, &data, rep)?;
     let threads = evoprune_run::seeds::threads(driver.threads, cfg.search.threads);
     let pool = evoprune_run::seeds::pool(threads)?;
-    let mut val = data.val.clone();
-    if cfg.search.fitness_subset > 0 && cfg.search.fitness_subset < val.len() {
-        val.x.truncate(cfg.search.fitness_subset * 784);
-        val.y.truncate(cfg.search.fitness_subset);
-    }
-    let val = Arc::new(val);
+    let val = Arc::new(fitness_part(cfg, &data));
     let out = pool.install(|| {
         run_loop(
             cfg,
@@ -166,165 +163,67 @@ fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
     Ok(summary)
 }
 
+/// The validation images the search scores masks on: the first `fitness_subset` (all when 0).
+fn fitness_part(cfg: &Config, data: &Data) -> Part {
+    let mut val = data.val.clone();
+    if cfg.search.fitness_subset > 0 && cfg.search.fitness_subset < val.len() {
+        val.x.truncate(cfg.search.fitness_subset * 784);
+        val.y.truncate(cfg.search.fitness_subset);
+    }
+    val
+}
+
 fn pct(v: f64) -> String {
     format!("{:.2}", 100.0 * v)
 }
 
+/// The final stage: the masks to finish, the baseline scored, each member retrained, compacted,
+/// scored and saved, then the result and its outputs.
 fn finalize(
     cfg: &Config,
     rd: &RunDir,
     data: &Data,
     base: &Net,
     out: Outcome,
-    stop: &std::sync::atomic::AtomicBool,
+    stop: &AtomicBool,
     rep: &mut dyn Reporter,
 ) -> Result<Summary> {
     let t_final = Instant::now();
-    let Outcome {
-        state,
-        net,
-        population,
-    } = out;
-    // which masks to finish: the elite (GA) or the unique first front (NSGA-II)
-    let genomes: Vec<evoprune::BitString> = match cfg.search.mode {
-        Mode::Ga => vec![
-            evoprune::BitString::from_hex(&state.elite)
-                .map_err(|e| GapruneError::invalid("checkpoint/cycles.json", e))?,
-        ],
-        Mode::Nsga2 => {
-            let pts: Vec<Vec<f64>> = population.iter().map(|i| i.f.clone()).collect();
-            let fronts = non_dominated_sort(&pts);
-            let mut g: Vec<_> = fronts
-                .first()
-                .map(|f| f.iter().map(|&i| population[i].genome.clone()).collect())
-                .unwrap_or_default();
-            g.sort_by_key(|x: &evoprune::BitString| x.to_hex());
-            g.dedup();
-            g
-        }
-    };
-    // in the order of the report (remaining FLOPs, known from the mask), so each model file is
-    // written once under its final name
-    let mut genomes = genomes;
-    genomes.sort_by_cached_key(|g| decode(g).macs());
-    // The masks to finish are fixed the first time (a resume re-scores the population under the
-    // final weights and could pick another front), then each finished member is stored at once:
-    // an interruption loses at most the one in flight.
+    let genomes = final_genomes(cfg, &out)?;
     let done_path = rd.checkpoint_dir().join("final.json");
-    let mut fin: FinalStage = match evoprune_run::stage::read(&done_path)? {
-        Some(f) => f,
-        None => {
-            let f = FinalStage {
-                masks: genomes.iter().map(|g| g.to_hex()).collect(),
-                members: Vec::new(),
-            };
-            evoprune_run::stage::write(&done_path, &f)?;
-            f
-        }
-    };
+    let mut fin = FinalStage::open(&done_path, &genomes)?;
     drop(genomes);
-    let masks: Vec<LeNetMask> = fin
-        .masks
-        .iter()
-        .map(|h| {
-            evoprune::BitString::from_hex(h)
-                .map(|g| decode(&g))
-                .map_err(|e| GapruneError::invalid(done_path.display().to_string(), e))
-        })
-        .collect::<Result<_>>()?;
+    let masks = fin.decode_masks(&done_path)?;
     rep.stage(
         "final retraining and test scoring",
         Some(masks.len() as u64),
     );
-    let test = &data.test;
-    let baseline_seconds = min_time(|| base.logits(&test.x).map(|_| ()).map_err(Into::into))?;
-    let baseline_test_error = error_of(base, test)?;
-    let baseline_val_error = error_of(base, &data.val)?;
+    let scored = BaselineScore::of(base, data)?;
     std::fs::create_dir_all(rd.path("models"))
         .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
-    let usable = fin
-        .members
-        .iter()
-        .enumerate()
-        .take_while(|(k, m)| m.index == *k && *k < masks.len() && rd.path(&m.file).is_file())
-        .count();
-    fin.members.truncate(usable);
-    let mut members = std::mem::take(&mut fin.members);
-    if !members.is_empty() {
+    let done = fin.usable(rd, masks.len());
+    if done > 0 {
         rep.note(&format!(
             "final retraining: {} of {} members already done",
-            members.len(),
+            done,
             masks.len()
         ));
     }
-    rep.progress(members.len() as u64);
-    let mut silent = evoprune_run::Silent;
-    for (i, m) in masks.iter().enumerate().skip(members.len()) {
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+    rep.progress(done as u64);
+    for (i, m) in masks.iter().enumerate().skip(done) {
+        if stop.load(Ordering::SeqCst) {
             return Err(GapruneError::Interrupted {
-                generation: state.generation,
+                generation: out.state.generation,
                 run_dir: rd.root().to_path_buf(),
             });
         }
-        let tuned = retrain(&net, m, &data.train, &cfg.finetune, &mut silent)?;
-        let c = tuned.compact(m)?;
-        let sparse = SparseLeNet::from_compact(&c);
-        let z = sparse.logits(&test.x)?;
-        let test_error = count_errors(&z, &test.y) as f64 / test.len() as f64;
-        let val_error = error_of(&c.net, &data.val)?;
-        let sparse_seconds = min_time(|| sparse.logits(&test.x).map(|_| ()).map_err(Into::into))?;
-        let compact_seconds = min_time(|| c.net.logits(&test.x).map(|_| ()).map_err(Into::into))?;
-        let flops = m.macs() as f64 / FULL_MACS as f64;
-        let params = m.param_count();
-        let file = format!("models/member-{i}.safetensors");
-        let meta = HashMap::from([
-            ("test_error".to_string(), format!("{test_error}")),
-            ("method".to_string(), crate::config::METHOD.to_string()),
-        ]);
-        rd.write(&file, &sparse.to_safetensors(&meta)?)?;
-        members.push(Member {
-            index: i,
-            test_error,
-            val_error,
-            flops,
-            sparsity: 1.0 - params as f64 / FULL_PARAMS as f64,
-            params,
-            filters: [c.conv1.len(), c.conv2.len()],
-            fitness: fitness(
-                &[val_error, flops, params as f64 / FULL_PARAMS as f64],
-                &cfg.search.lambdas,
-            ),
-            sparse_seconds,
-            compact_seconds,
-            file,
-        });
-        fin.members.clone_from(&members);
+        fin.members
+            .push(finish_member(cfg, rd, data, &out.net, i, m)?);
         evoprune_run::stage::write(&done_path, &fin)?;
         rep.progress(i as u64 + 1);
     }
-    let pts: Vec<[f64; 3]> = members
-        .iter()
-        .map(|m| [m.test_error, m.flops, 1.0 - m.sparsity])
-        .collect();
-    let hv = hypervolume(&pts, &[1.0, 1.0, 1.0]);
-    let (search_s, retrain_s) = state.history.iter().fold((0.0, 0.0), |(a, b), h| {
-        (a + h.search_seconds, b + h.retrain_seconds)
-    });
-    let result = ResultFile {
-        mode: cfg.search.mode,
-        lambdas: cfg.search.lambdas,
-        baseline_test_error,
-        baseline_val_error,
-        baseline_seconds,
-        members,
-        hypervolume_test: hv,
-        generations: state.generation,
-        stopped: state.stopped.clone().unwrap_or_default(),
-        seconds: [search_s, retrain_s, t_final.elapsed().as_secs_f64()],
-        data: data.description.clone(),
-        test_images: test.len(),
-    };
-    let table = write_outputs(cfg, rd, &state, &result)?;
+    let result = result_file(cfg, data, &out.state, scored, fin.members, t_final);
+    outputs(cfg, &out.state, &result)?.write(rd, &[])?;
     rd.mark_complete(&format!(
         "{} members, best test error {:.2}%\n",
         result.members.len(),
@@ -337,152 +236,308 @@ fn finalize(
     ))?;
     Ok(Summary {
         dir: rd.root().to_path_buf(),
+        table: front_table(&result),
         result,
-        table,
     })
 }
 
-fn write_outputs(
+/// The masks to finish, by remaining FLOPs (the order of the report, known from the mask, so
+/// each model file is written once under its final name): the elite (GA) or the unique first
+/// front (NSGA-II).
+fn final_genomes(cfg: &Config, out: &Outcome) -> Result<Vec<BitString>> {
+    let mut genomes: Vec<BitString> = match cfg.search.mode {
+        Mode::Ga => vec![
+            BitString::from_hex(&out.state.elite)
+                .map_err(|e| GapruneError::invalid("checkpoint/cycles.json", e))?,
+        ],
+        Mode::Nsga2 => {
+            let pop = &out.population;
+            let pts: Vec<Vec<f64>> = pop.iter().map(|i| i.f.clone()).collect();
+            let fronts = non_dominated_sort(&pts);
+            let mut g: Vec<_> = fronts
+                .first()
+                .map(|f| f.iter().map(|&i| pop[i].genome.clone()).collect())
+                .unwrap_or_default();
+            g.sort_by_key(|x: &BitString| x.to_hex());
+            g.dedup();
+            g
+        }
+    };
+    genomes.sort_by_cached_key(|g| decode(g).macs());
+    Ok(genomes)
+}
+
+impl FinalStage {
+    /// The stored stage, or a new one finishing `genomes`, stored at once. The masks to finish
+    /// are fixed the first time (a resume re-scores the population under the final weights and
+    /// could pick another front), then each finished member is stored at once: an interruption
+    /// loses at most the one in flight.
+    fn open(path: &Path, genomes: &[BitString]) -> Result<Self> {
+        if let Some(f) = evoprune_run::stage::read(path)? {
+            return Ok(f);
+        }
+        let f = FinalStage {
+            masks: genomes.iter().map(|g| g.to_hex()).collect(),
+            members: Vec::new(),
+        };
+        evoprune_run::stage::write(path, &f)?;
+        Ok(f)
+    }
+
+    /// The masks to finish; `path` names the file in errors.
+    fn decode_masks(&self, path: &Path) -> Result<Vec<LeNetMask>> {
+        self.masks
+            .iter()
+            .map(|h| {
+                BitString::from_hex(h)
+                    .map(|g| decode(&g))
+                    .map_err(|e| GapruneError::invalid(path.display().to_string(), e))
+            })
+            .collect()
+    }
+
+    /// Keep the finished members that can be trusted (in order, of one of the `masks` masks,
+    /// their model file present) and return how many there are.
+    fn usable(&mut self, rd: &RunDir, masks: usize) -> usize {
+        let usable = self
+            .members
+            .iter()
+            .enumerate()
+            .take_while(|(k, m)| m.index == *k && *k < masks && rd.path(&m.file).is_file())
+            .count();
+        self.members.truncate(usable);
+        usable
+    }
+}
+
+/// The unpruned network's errors and inference time on the test set.
+struct BaselineScore {
+    test_error: f64,
+    val_error: f64,
+    seconds: f64,
+}
+
+impl BaselineScore {
+    fn of(base: &Net, data: &Data) -> Result<Self> {
+        let test = &data.test;
+        let seconds = min_time(|| base.logits(&test.x).map(|_| ()).map_err(Into::into))?;
+        Ok(BaselineScore {
+            test_error: error_of(base, test)?,
+            val_error: error_of(base, &data.val)?,
+            seconds,
+        })
+    }
+}
+
+/// Member `i` of the result: `net` retrained on `mask`, compacted, scored on test and
+/// validation, timed, and saved as `models/member-{i}.safetensors`.
+fn finish_member(
     cfg: &Config,
     rd: &RunDir,
-    state: &crate::search::LoopState,
-    r: &ResultFile,
-) -> Result<Table> {
-    rd.write_json("result.json", r)?;
-    let mut hist = Table::new([
-        "cycle",
-        "generation",
-        "error_before",
-        "flops_before",
-        "params_before",
-        "fitness_before",
-        "error_after",
-        "flops_after",
-        "params_after",
-        "fitness_after",
-        "evaluations",
-        "search_s",
-        "retrain_s",
+    data: &Data,
+    net: &Net,
+    i: usize,
+    mask: &LeNetMask,
+) -> Result<Member> {
+    let test = &data.test;
+    let tuned = retrain(
+        net,
+        mask,
+        &data.train,
+        &cfg.finetune,
+        &mut evoprune_run::Silent,
+    )?;
+    let c = tuned.compact(mask)?;
+    let sparse = SparseLeNet::from_compact(&c);
+    let z = sparse.logits(&test.x)?;
+    let test_error = count_errors(&z, &test.y) as f64 / test.len() as f64;
+    let val_error = error_of(&c.net, &data.val)?;
+    let sparse_seconds = min_time(|| sparse.logits(&test.x).map(|_| ()).map_err(Into::into))?;
+    let compact_seconds = min_time(|| c.net.logits(&test.x).map(|_| ()).map_err(Into::into))?;
+    let flops = mask.macs() as f64 / FULL_MACS as f64;
+    let params = mask.param_count();
+    let file = format!("models/member-{i}.safetensors");
+    let meta = HashMap::from([
+        ("test_error".to_string(), format!("{test_error}")),
+        ("method".to_string(), crate::config::METHOD.to_string()),
     ]);
-    for h in &state.history {
-        hist.push([
-            h.cycle.to_string(),
-            h.generation.to_string(),
-            format!("{:.6}", h.before[0]),
-            format!("{:.6}", h.before[1]),
-            format!("{:.6}", h.before[2]),
-            format!("{:.6}", h.fitness_before),
-            format!("{:.6}", h.after[0]),
-            format!("{:.6}", h.after[1]),
-            format!("{:.6}", h.after[2]),
-            format!("{:.6}", h.fitness_after),
-            h.evaluations.to_string(),
-            format!("{:.2}", h.search_seconds),
-            format!("{:.2}", h.retrain_seconds),
-        ]);
+    rd.write(&file, &sparse.to_safetensors(&meta)?)?;
+    Ok(Member {
+        index: i,
+        test_error,
+        val_error,
+        flops,
+        sparsity: 1.0 - params as f64 / FULL_PARAMS as f64,
+        params,
+        filters: [c.conv1.len(), c.conv2.len()],
+        fitness: fitness(
+            &[val_error, flops, params as f64 / FULL_PARAMS as f64],
+            &cfg.search.lambdas,
+        ),
+        sparse_seconds,
+        compact_seconds,
+        file,
+    })
+}
+
+/// `result.json` of the finished `members`; the final stage began at `t_final`.
+fn result_file(
+    cfg: &Config,
+    data: &Data,
+    state: &LoopState,
+    base: BaselineScore,
+    members: Vec<Member>,
+    t_final: Instant,
+) -> ResultFile {
+    let pts: Vec<[f64; 3]> = members
+        .iter()
+        .map(|m| [m.test_error, m.flops, 1.0 - m.sparsity])
+        .collect();
+    let (search_s, retrain_s) = state.history.iter().fold((0.0, 0.0), |(a, b), h| {
+        (a + h.search_seconds, b + h.retrain_seconds)
+    });
+    ResultFile {
+        mode: cfg.search.mode,
+        lambdas: cfg.search.lambdas,
+        baseline_test_error: base.test_error,
+        baseline_val_error: base.val_error,
+        baseline_seconds: base.seconds,
+        members,
+        hypervolume_test: hypervolume(&pts, &[1.0, 1.0, 1.0]),
+        generations: state.generation,
+        stopped: state.stopped.clone().unwrap_or_default(),
+        seconds: [search_s, retrain_s, t_final.elapsed().as_secs_f64()],
+        data: data.description.clone(),
+        test_images: data.test.len(),
     }
-    hist.write_csv(&rd.path("history.csv"))?;
-    let mut t = Table::new([
-        "member",
-        "test error %",
-        "val error %",
-        "FLOPs %",
-        "sparsity %",
-        "params",
-        "filters",
-        "speedup (sparse)",
-        "speedup (compact)",
-    ]);
-    for m in &r.members {
-        t.push([
-            m.index.to_string(),
-            pct(m.test_error),
-            pct(m.val_error),
-            pct(m.flops),
-            pct(m.sparsity),
-            m.params.to_string(),
-            format!("{}/{}", m.filters[0], m.filters[1]),
-            format!("{:.1}x", r.baseline_seconds / m.sparse_seconds),
-            format!("{:.1}x", r.baseline_seconds / m.compact_seconds),
-        ]);
-    }
-    t.write_csv(&rd.path("front.csv"))?;
-    // trajectory of the elite (the paper's Fig. 2)
-    let g = |k: usize| -> Vec<(f64, f64)> {
+}
+
+/// Every output file of a finished run.
+fn outputs(cfg: &Config, state: &LoopState, r: &ResultFile) -> Result<Outputs> {
+    Ok(Outputs::new()
+        .json("result.json", r)?
+        .csv("history.csv", history_table(state))
+        .csv("front.csv", front_table(r))
+        .chart("trajectory.svg", trajectory_chart(state))
+        .chart("error_vs_flops.svg", error_chart(r, Axis::Flops))
+        .chart("error_vs_sparsity.svg", error_chart(r, Axis::Sparsity))
+        .report("report", report(cfg, r)))
+}
+
+/// `history.csv`: one row per retraining cycle.
+fn history_table(state: &LoopState) -> Table {
+    let f6 = |v: f64| format!("{v:.6}");
+    let f2 = |v: f64| format!("{v:.2}");
+    Table::from_columns(
+        &state.history,
+        &[
+            ("cycle", &|h: &CycleRecord| h.cycle.to_string()),
+            ("generation", &|h| h.generation.to_string()),
+            ("error_before", &|h| f6(h.before[0])),
+            ("flops_before", &|h| f6(h.before[1])),
+            ("params_before", &|h| f6(h.before[2])),
+            ("fitness_before", &|h| f6(h.fitness_before)),
+            ("error_after", &|h| f6(h.after[0])),
+            ("flops_after", &|h| f6(h.after[1])),
+            ("params_after", &|h| f6(h.after[2])),
+            ("fitness_after", &|h| f6(h.fitness_after)),
+            ("evaluations", &|h| h.evaluations.to_string()),
+            ("search_s", &|h| f2(h.search_seconds)),
+            ("retrain_s", &|h| f2(h.retrain_seconds)),
+        ],
+    )
+}
+
+/// `front.csv`, the report's result table and the terminal's: one row per member.
+fn front_table(r: &ResultFile) -> Table {
+    let speedup = |s: f64| format!("{:.1}x", r.baseline_seconds / s);
+    Table::from_columns(
+        &r.members,
+        &[
+            ("member", &|m: &Member| m.index.to_string()),
+            ("test error %", &|m| pct(m.test_error)),
+            ("val error %", &|m| pct(m.val_error)),
+            ("FLOPs %", &|m| pct(m.flops)),
+            ("sparsity %", &|m| pct(m.sparsity)),
+            ("params", &|m| m.params.to_string()),
+            ("filters", &|m| format!("{}/{}", m.filters[0], m.filters[1])),
+            ("speedup (sparse)", &|m| speedup(m.sparse_seconds)),
+            ("speedup (compact)", &|m| speedup(m.compact_seconds)),
+        ],
+    )
+}
+
+/// The elite after each retraining (the paper's Fig. 2).
+fn trajectory_chart(state: &LoopState) -> Chart {
+    let g = |k: usize, scale: f64| -> Vec<(f64, f64)> {
         state
             .history
             .iter()
-            .map(|h| (h.generation as f64, 100.0 * h.after[k]))
+            .map(|h| (h.generation as f64, scale * (100.0 * h.after[k])))
             .collect()
     };
-    chart(
-        &rd.path("trajectory.svg"),
+    Chart::new(
         "Elite after each retraining",
         "generation",
         "% (FLOPs, parameters) / error x 10",
-        &[
-            Series::new("FLOPs %", g(1), Marker::Line),
-            Series::new("parameters %", g(2), Marker::Line),
-            Series::new(
-                "validation error % x 10",
-                g(0).into_iter().map(|(x, y)| (x, 10.0 * y)).collect(),
-                Marker::Line,
-            ),
-        ],
-    )?;
-    let ours_flops: Vec<(f64, f64)> = r
+    )
+    .with("FLOPs %", g(1, 1.0), Marker::Line)
+    .with("parameters %", g(2, 1.0), Marker::Line)
+    .with("validation error % x 10", g(0, 10.0), Marker::Line)
+}
+
+/// The x axis of a test-error chart.
+#[derive(Clone, Copy)]
+enum Axis {
+    Flops,
+    Sparsity,
+}
+
+/// Test error against remaining FLOPs or sparsity: the members, the paper's Table 1 and the
+/// baseline.
+fn error_chart(r: &ResultFile, axis: Axis) -> Chart {
+    let (title, x_label, paper_col, baseline_x) = match axis {
+        Axis::Flops => (
+            "Test error vs remaining FLOPs",
+            "remaining FLOPs %",
+            1,
+            100.0,
+        ),
+        Axis::Sparsity => ("Test error vs sparsity", "sparsity %", 2, 0.0),
+    };
+    let ours: Vec<(f64, f64)> = r
         .members
         .iter()
-        .map(|m| (100.0 * m.flops, 100.0 * m.test_error))
+        .map(|m| {
+            let x = match axis {
+                Axis::Flops => m.flops,
+                Axis::Sparsity => m.sparsity,
+            };
+            (100.0 * x, 100.0 * m.test_error)
+        })
         .collect();
-    let ours_sp: Vec<(f64, f64)> = r
-        .members
+    let paper = PAPER_TABLE1
         .iter()
-        .map(|m| (100.0 * m.sparsity, 100.0 * m.test_error))
+        .map(|(_, v)| (v[paper_col], v[0]))
         .collect();
-    let paper_flops: Vec<(f64, f64)> = PAPER_TABLE1.iter().map(|(_, v)| (v[1], v[0])).collect();
-    let paper_sp: Vec<(f64, f64)> = PAPER_TABLE1.iter().map(|(_, v)| (v[2], v[0])).collect();
     let label = match r.mode {
         Mode::Ga => "evoprune GA (this run)",
         Mode::Nsga2 => "evoprune NSGA-II front",
     };
-    chart(
-        &rd.path("error_vs_flops.svg"),
-        "Test error vs remaining FLOPs",
-        "remaining FLOPs %",
-        "test error %",
-        &[
-            Series::new(label, ours_flops, Marker::Dot),
-            Series::new("Yang et al. Table 1", paper_flops, Marker::Cross),
-            Series::new(
-                "baseline",
-                vec![(100.0, 100.0 * r.baseline_test_error)],
-                Marker::Ring,
-            ),
-        ],
-    )?;
-    chart(
-        &rd.path("error_vs_sparsity.svg"),
-        "Test error vs sparsity",
-        "sparsity %",
-        "test error %",
-        &[
-            Series::new(label, ours_sp, Marker::Dot),
-            Series::new("Yang et al. Table 1", paper_sp, Marker::Cross),
-            Series::new(
-                "baseline",
-                vec![(0.0, 100.0 * r.baseline_test_error)],
-                Marker::Ring,
-            ),
-        ],
-    )?;
+    Chart::new(title, x_label, "test error %")
+        .with(label, ours, Marker::Dot)
+        .with("Yang et al. Table 1", paper, Marker::Cross)
+        .with(
+            "baseline",
+            vec![(baseline_x, 100.0 * r.baseline_test_error)],
+            Marker::Ring,
+        )
+}
+
+/// The paper's Table 1 with its baseline.
+fn paper_table() -> Table {
     let mut paper = Table::new(["lambdas", "error %", "FLOPs %", "sparsity %"]);
-    paper.push([
-        "baseline (paper)".to_string(),
-        "0.80".into(),
-        "100".into(),
-        "0".into(),
-    ]);
+    paper.push(["baseline (paper)", "0.80", "100", "0"]);
     for (l, v) in PAPER_TABLE1 {
         paper.push([
             format!("{l:?}"),
@@ -491,6 +546,11 @@ fn write_outputs(
             format!("{:.2}", v[2]),
         ]);
     }
+    paper
+}
+
+/// `report.md` / `report.html`.
+fn report(cfg: &Config, r: &ResultFile) -> Report {
     let mut rep = Report::new(format!("GA pruning of LeNet: {}", cfg.name));
     rep.push(Block::Text(format!(
         "Mode {:?}, lambdas {:?}; {}. Baseline test error {:.2}% (validation {:.2}%). {} generations ({}). Time: evolution {:.0} s, retraining {:.0} s, final stage {:.0} s. Hypervolume of (test error, FLOPs, 1 - sparsity), reference (1, 1, 1): {:.4}.",
@@ -507,14 +567,14 @@ fn write_outputs(
         r.hypervolume_test
     )))
     .push(Block::Heading(2, "Result (test set)".into()))
-    .push(Block::Table(t.clone()))
+    .push(Block::Table(front_table(r)))
     .push(Block::Text(format!(
         "Speedups: dense baseline {:.3} s for the {} test images on one thread, against the compacted network (filters removed) with CSR FC layers (sparse) or dense FC layers (compact); min of 3.",
         r.baseline_seconds,
         r.test_images
     )))
     .push(Block::Heading(2, "The paper (Yang et al. 2019, Table 1)".into()))
-    .push(Block::Table(paper))
+    .push(Block::Table(paper_table()))
     .push(Block::Image("error_vs_flops.svg".into(), "Test error vs FLOPs".into()))
     .push(Block::Image(
         "error_vs_sparsity.svg".into(),
@@ -524,9 +584,7 @@ fn write_outputs(
         "trajectory.svg".into(),
         "The elite after each retraining".into(),
     ));
-    rd.write("report.md", rep.to_markdown().as_bytes())?;
-    rd.write("report.html", rep.to_html().as_bytes())?;
-    Ok(t)
+    rep
 }
 
 /// Copy front member `member` of a finished run to `out` after checking that it loads and

@@ -4,11 +4,11 @@
 //! the weights and the cycle state are written to the run folder, so an interrupted run loses
 //! at most the generation in flight.
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, SearchConfig};
 use crate::problem::{LenetPruning, Part, PruneMutation, Seeding, decode, encode, measure};
 use crate::{GapruneError, Result};
 use evoprune::{
-    BitString, Executor, Individual, MaxGenerations, Microbial, Nsga2, Nsga2Config,
+    BitString, Executor, Individual, MaxGenerations, Microbial, Nsga2, Nsga2Config, RunResult,
     TerminationReason, WeightedGa, WeightedGaConfig,
 };
 use evoprune_nn::lenet::{LeNetMask, Net, train};
@@ -16,6 +16,7 @@ use evoprune_run::engine::EngineStage;
 use evoprune_run::seeds::{self, Purpose};
 use evoprune_run::{MethodConfig, Reporter, RunDir};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -179,133 +180,157 @@ pub fn run_loop(
 ) -> Result<Outcome> {
     let ck = rd.checkpoint_dir();
     std::fs::create_dir_all(&ck).map_err(|e| evoprune_run::RunError::io(&ck, e))?;
-    let state_path = ck.join("cycles.json");
-    let full = encode(&LeNetMask::full());
-    let mut st: LoopState = if let Some(st) = evoprune_run::stage::read(&state_path)? {
-        st
-    } else {
-        base.save(&ck.join("weights-0000.safetensors"), Default::default())?;
-        LoopState {
-            cycle: 0,
-            generation: 0,
-            population: vec![full.to_hex()],
-            elite: full.to_hex(),
-            history: Vec::new(),
-            weights: "weights-0000.safetensors".into(),
-            stopped: None,
-        }
+    let cycles = Cycles {
+        cfg,
+        rd,
+        train_part,
+        val,
+        threads,
+        stop,
+        state_path: ck.join("cycles.json"),
+        ck,
+        full: encode(&LeNetMask::full()),
+        mutation: PruneMutation {
+            conv: cfg.search.conv_mutation,
+            fc: cfg.search.fc_mutation,
+        },
     };
-    let parse = |h: &str| {
-        BitString::from_hex(h)
-            .map_err(|e| GapruneError::invalid(state_path.display().to_string(), e))
-    };
+    let mut st = cycles.open_state(base)?;
     let s = &cfg.search;
-    let mutation = PruneMutation {
-        conv: s.conv_mutation,
-        fc: s.fc_mutation,
-    };
-    let mut last_pop: Vec<Individual<BitString>> = Vec::new();
     rep.stage(
         &format!(
             "{} search ({} generations max, retrain every {})",
-            match s.mode {
-                Mode::Ga => "GA",
-                Mode::Nsga2 => "NSGA-II",
-            },
+            mode_name(s.mode),
             s.max_generations,
             s.retrain_every
         ),
         Some(s.max_generations),
     );
     rep.progress(st.generation);
+    let mut last_pop: Vec<Individual<BitString>> = Vec::new();
     while st.stopped.is_none() {
-        let k = st.cycle;
-        let net = Arc::new(Net::load(&ck.join(&st.weights))?);
-        let problem = LenetPruning::new(net.clone(), val.clone());
-        let seeds: Vec<BitString> = st
-            .population
-            .iter()
-            .map(|h| parse(h))
-            .collect::<Result<_>>()?;
-        let sampling = match (k, s.mode) {
-            (0, _) => Seeding::Mutants {
-                parent: full.clone(),
-                keep_parent: false,
-                mutation: mutation.clone(),
-            },
-            (_, Mode::Ga) => Seeding::Mutants {
-                parent: seeds[0].clone(),
-                keep_parent: true,
-                mutation: mutation.clone(),
-            },
-            (_, Mode::Nsga2) => Seeding::Given(seeds),
-        };
-        let gens = s.retrain_every.min(s.max_generations - st.generation);
-        let dir = cycle_dir(rd, k);
-        let t = Instant::now();
-        // one engine run per cycle, checkpointed every generation in its own folder
-        let stage = EngineStage {
-            dir: dir.clone(),
-            seed: seeds::derive(cfg.seed, Purpose::GaCycle, k),
-            threads,
-            fingerprint: format!("{}\ncycle {k}", cfg.to_toml()?),
-            stop: stop.clone(),
-            every: 1,
-        };
+        last_pop = cycles.cycle(&mut st, rep)?;
+        if st.stopped.is_none() {
+            rep.stage(
+                &format!("{} search", mode_name(s.mode)),
+                Some(s.max_generations),
+            );
+            rep.progress(st.generation);
+        }
+    }
+    let net = Net::load(&cycles.ck.join(&st.weights))?;
+    if last_pop.is_empty() {
+        // finished before (a re-finalisation): the saved population, re-scored under the final
+        // weights
+        last_pop = cycles.rescore(&st, &net)?;
+    }
+    Ok(Outcome {
+        state: st,
+        net,
+        population: last_pop,
+    })
+}
 
-        let exec_state = match s.mode {
-            Mode::Ga => {
-                let algo = WeightedGa::new(
-                    WeightedGaConfig {
-                        pop_size: s.pop_size,
-                        top_k: s.top_k,
-                        crossover_prob: s.crossover_prob,
-                        weights: s.lambdas.to_vec(),
-                    },
-                    sampling,
-                    Microbial::default(),
-                    mutation.clone(),
-                )?;
-                cycle_executor(&stage, &problem, algo, gens).run()?
-            }
-            Mode::Nsga2 => {
-                let algo = Nsga2::new(
-                    Nsga2Config {
-                        pop_size: s.pop_size,
-                        crossover_prob: s.crossover_prob,
-                        ..Default::default()
-                    },
-                    sampling,
-                    Microbial::default(),
-                    mutation.clone(),
-                )?;
-                cycle_executor(&stage, &problem, algo, gens).run()?
-            }
-        };
-        if exec_state.reason == TerminationReason::Interrupted {
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Ga => "GA",
+        Mode::Nsga2 => "NSGA-II",
+    }
+}
+
+/// Why the loop stops after the cycles of `history` (`generation` generations done), if it does:
+/// the generation budget, or no improvement of the elite's fitness over `patience` cycles.
+fn stopping_reason(history: &[CycleRecord], generation: u64, s: &SearchConfig) -> Option<String> {
+    let h = history;
+    if generation >= s.max_generations {
+        return Some(format!("generation budget ({})", s.max_generations));
+    }
+    if s.patience > 0 && h.len() > s.patience {
+        let old = h[h.len() - 1 - s.patience].fitness_after;
+        let new = h[h.len() - 1].fitness_after;
+        if old - new < s.tolerance {
+            return Some(format!(
+                "converged: elite fitness improved by {:.2e} < {} over {} cycles",
+                old - new,
+                s.tolerance,
+                s.patience
+            ));
+        }
+    }
+    None
+}
+
+/// The loop's fixed settings, shared by its steps.
+struct Cycles<'a> {
+    cfg: &'a Config,
+    rd: &'a RunDir,
+    train_part: &'a Part,
+    val: Arc<Part>,
+    threads: usize,
+    stop: Arc<AtomicBool>,
+    /// `checkpoint/`.
+    ck: PathBuf,
+    /// `checkpoint/cycles.json`.
+    state_path: PathBuf,
+    /// The unpruned genome (cycle 0 starts from its mutants).
+    full: BitString,
+    mutation: PruneMutation,
+}
+
+impl Cycles<'_> {
+    /// The stored loop state, or a new one starting from `base` (saved as the first weights).
+    fn open_state(&self, base: &Net) -> Result<LoopState> {
+        if let Some(st) = evoprune_run::stage::read(&self.state_path)? {
+            return Ok(st);
+        }
+        base.save(
+            &self.ck.join("weights-0000.safetensors"),
+            Default::default(),
+        )?;
+        Ok(LoopState {
+            cycle: 0,
+            generation: 0,
+            population: vec![self.full.to_hex()],
+            elite: self.full.to_hex(),
+            history: Vec::new(),
+            weights: "weights-0000.safetensors".into(),
+            stopped: None,
+        })
+    }
+
+    /// A genome stored (hex) in the loop state.
+    fn parse(&self, hex: &str) -> Result<BitString> {
+        BitString::from_hex(hex)
+            .map_err(|e| GapruneError::invalid(self.state_path.display().to_string(), e))
+    }
+
+    /// One cycle: evolution on fixed weights, then the elite's retraining; the state advanced
+    /// and stored with the new weights. Returns the cycle's final population.
+    fn cycle(
+        &self,
+        st: &mut LoopState,
+        rep: &mut dyn Reporter,
+    ) -> Result<Vec<Individual<BitString>>> {
+        let s = &self.cfg.search;
+        let k = st.cycle;
+        let net = Arc::new(Net::load(&self.ck.join(&st.weights))?);
+        let gens = s.retrain_every.min(s.max_generations - st.generation);
+        let t = Instant::now();
+        let run = self.evolve(st, &net, gens)?;
+        if run.reason == TerminationReason::Interrupted {
             return Err(GapruneError::Interrupted {
                 generation: st.generation,
-                run_dir: rd.root().to_path_buf(),
+                run_dir: self.rd.root().to_path_buf(),
             });
         }
         let search_seconds = t.elapsed().as_secs_f64();
-        let pop = exec_state.state.population;
-        let e = elite_of(&pop, cfg);
+        let pop = run.state.population;
+        let e = elite_of(&pop, self.cfg);
         let elite = pop[e].genome.clone();
         let before = [pop[e].f[0], pop[e].f[1], pop[e].f[2]];
         let mask = decode(&elite);
-        rep.stage(
-            &format!("retraining the elite (cycle {k})"),
-            Some((cfg.retrain.epochs * train_part.len().div_ceil(cfg.retrain.batch) as f64) as u64),
-        );
-        let t = Instant::now();
-        let new_net = match s.mode {
-            // the population is the elite's mutants: no member uses a weight outside its mask
-            Mode::Ga => retrain(&net, &mask, train_part, &cfg.retrain, rep)?,
-            Mode::Nsga2 => retrain_keeping_others(&net, &mask, train_part, &cfg.retrain, rep)?,
-        };
-        let retrain_seconds = t.elapsed().as_secs_f64();
-        let after = measure(&new_net, &mask, &val)?;
+        let (new_net, retrain_seconds) = self.retrain_elite(k, &net, &mask, rep)?;
+        let after = measure(&new_net, &mask, &self.val)?;
         st.generation += gens;
         st.history.push(CycleRecord {
             cycle: k,
@@ -314,7 +339,7 @@ pub fn run_loop(
             after,
             fitness_before: fitness(&before, &s.lambdas),
             fitness_after: fitness(&after, &s.lambdas),
-            evaluations: exec_state.state.stats.evaluations,
+            evaluations: run.state.stats.evaluations,
             search_seconds,
             retrain_seconds,
         });
@@ -333,58 +358,129 @@ pub fn run_loop(
         };
         st.elite = elite.to_hex();
         st.cycle += 1;
-        let h = &st.history;
-        if st.generation >= s.max_generations {
-            st.stopped = Some(format!("generation budget ({})", s.max_generations));
-        } else if s.patience > 0 && h.len() > s.patience {
-            let old = h[h.len() - 1 - s.patience].fitness_after;
-            let new = h[h.len() - 1].fitness_after;
-            if old - new < s.tolerance {
-                st.stopped = Some(format!(
-                    "converged: elite fitness improved by {:.2e} < {} over {} cycles",
-                    old - new,
-                    s.tolerance,
-                    s.patience
-                ));
-            }
-        }
-        let old_weights = st.weights.clone();
-        st.weights = format!("weights-{:04}.safetensors", st.cycle);
-        new_net.save(&ck.join(&st.weights), Default::default())?;
-        let json = serde_json::to_vec_pretty(&st).expect("serialisable");
-        evoprune_run::write_atomic(&state_path, &json)?;
-        let _ = std::fs::remove_file(ck.join(old_weights));
-        let _ = std::fs::remove_dir_all(&dir);
-        last_pop = pop;
-        if st.stopped.is_none() {
-            rep.stage(
-                &format!(
-                    "{} search",
-                    match s.mode {
-                        Mode::Ga => "GA",
-                        Mode::Nsga2 => "NSGA-II",
-                    }
-                ),
-                Some(s.max_generations),
-            );
-            rep.progress(st.generation);
-        }
+        st.stopped = stopping_reason(&st.history, st.generation, s);
+        self.save(st, &new_net, k)?;
+        Ok(pop)
     }
-    let net = Net::load(&ck.join(&st.weights))?;
-    if last_pop.is_empty() {
-        // finished before (a re-finalisation): the saved population, re-scored under the final
-        // weights
+
+    /// The cycle's engine run: `gens` generations on `net`, checkpointed every generation in
+    /// its own folder (resumed when it has started).
+    fn evolve(&self, st: &LoopState, net: &Arc<Net>, gens: u64) -> Result<RunResult<BitString>> {
+        let (cfg, s, k) = (self.cfg, &self.cfg.search, st.cycle);
+        let problem = LenetPruning::new(net.clone(), self.val.clone());
+        let sampling = self.seeding(st)?;
+        let stage = EngineStage {
+            dir: cycle_dir(self.rd, k),
+            seed: seeds::derive(cfg.seed, Purpose::GaCycle, k),
+            threads: self.threads,
+            fingerprint: format!("{}\ncycle {k}", cfg.to_toml()?),
+            stop: self.stop.clone(),
+            every: 1,
+        };
+        Ok(match s.mode {
+            Mode::Ga => {
+                let algo = WeightedGa::new(
+                    WeightedGaConfig {
+                        pop_size: s.pop_size,
+                        top_k: s.top_k,
+                        crossover_prob: s.crossover_prob,
+                        weights: s.lambdas.to_vec(),
+                    },
+                    sampling,
+                    Microbial::default(),
+                    self.mutation.clone(),
+                )?;
+                cycle_executor(&stage, &problem, algo, gens).run()?
+            }
+            Mode::Nsga2 => {
+                let algo = Nsga2::new(
+                    Nsga2Config {
+                        pop_size: s.pop_size,
+                        crossover_prob: s.crossover_prob,
+                        ..Default::default()
+                    },
+                    sampling,
+                    Microbial::default(),
+                    self.mutation.clone(),
+                )?;
+                cycle_executor(&stage, &problem, algo, gens).run()?
+            }
+        })
+    }
+
+    /// The first population of the cycle: mutants of the unpruned network (cycle 0), the
+    /// elite and its mutants (GA), or the previous cycle's population (NSGA-II).
+    fn seeding(&self, st: &LoopState) -> Result<Seeding> {
+        let seeds: Vec<BitString> = st
+            .population
+            .iter()
+            .map(|h| self.parse(h))
+            .collect::<Result<_>>()?;
+        Ok(match (st.cycle, self.cfg.search.mode) {
+            (0, _) => Seeding::Mutants {
+                parent: self.full.clone(),
+                keep_parent: false,
+                mutation: self.mutation.clone(),
+            },
+            (_, Mode::Ga) => Seeding::Mutants {
+                parent: seeds[0].clone(),
+                keep_parent: true,
+                mutation: self.mutation.clone(),
+            },
+            (_, Mode::Nsga2) => Seeding::Given(seeds),
+        })
+    }
+
+    /// Retrain the weights on the elite's `mask`. Returns the new weights and the seconds taken.
+    fn retrain_elite(
+        &self,
+        k: u64,
+        net: &Net,
+        mask: &LeNetMask,
+        rep: &mut dyn Reporter,
+    ) -> Result<(Net, f64)> {
+        let (cfg, part) = (self.cfg, self.train_part);
+        rep.stage(
+            &format!("retraining the elite (cycle {k})"),
+            Some((cfg.retrain.epochs * part.len().div_ceil(cfg.retrain.batch) as f64) as u64),
+        );
+        let t = Instant::now();
+        let new_net = match cfg.search.mode {
+            // the population is the elite's mutants: no member uses a weight outside its mask
+            Mode::Ga => retrain(net, mask, part, &cfg.retrain, rep)?,
+            Mode::Nsga2 => retrain_keeping_others(net, mask, part, &cfg.retrain, rep)?,
+        };
+        Ok((new_net, t.elapsed().as_secs_f64()))
+    }
+
+    /// Store the state advanced past cycle `k` with its new weights, then drop the previous
+    /// weights and the cycle's engine checkpoint.
+    fn save(&self, st: &mut LoopState, new_net: &Net, k: u64) -> Result<()> {
+        let new_weights = format!("weights-{:04}.safetensors", st.cycle);
+        let old_weights = std::mem::replace(&mut st.weights, new_weights);
+        new_net.save(&self.ck.join(&st.weights), Default::default())?;
+        let json = serde_json::to_vec_pretty(st).map_err(|e| {
+            GapruneError::invalid(self.state_path.display().to_string(), e.to_string())
+        })?;
+        evoprune_run::write_atomic(&self.state_path, &json)?;
+        let _ = std::fs::remove_file(self.ck.join(old_weights));
+        let _ = std::fs::remove_dir_all(cycle_dir(self.rd, k));
+        Ok(())
+    }
+
+    /// The stored population scored under `net` (a finished loop run again to re-finalise).
+    fn rescore(&self, st: &LoopState, net: &Net) -> Result<Vec<Individual<BitString>>> {
         let specs = [
             evoprune::ObjectiveSpec::minimize("error"),
             evoprune::ObjectiveSpec::minimize("flops"),
             evoprune::ObjectiveSpec::minimize("params"),
         ];
-        last_pop = st
+        let mut pop = st
             .population
             .iter()
             .map(|h| {
-                let g = parse(h)?;
-                let f = measure(&net, &decode(&g), &val)?;
+                let g = self.parse(h)?;
+                let f = measure(net, &decode(&g), &self.val)?;
                 Ok(Individual::from_outcome(
                     g,
                     Ok(evoprune::Evaluation::new(f.to_vec())),
@@ -392,14 +488,10 @@ pub fn run_loop(
                     0,
                 )?)
             })
-            .collect::<Result<_>>()?;
-        evoprune::RankAndCrowding::assign(&mut last_pop);
+            .collect::<Result<Vec<_>>>()?;
+        evoprune::RankAndCrowding::assign(&mut pop);
+        Ok(pop)
     }
-    Ok(Outcome {
-        state: st,
-        net,
-        population: last_pop,
-    })
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 /// One output file of a run.
 #[derive(Clone, Debug)]
 pub enum Output {
-    /// Pretty-printed JSON.
-    Json(serde_json::Value),
+    /// JSON, pretty-printed when declared (fields keep their declaration order).
+    Json(String),
     /// A table as CSV.
     Csv(Table),
     /// A chart as SVG.
@@ -41,8 +41,9 @@ impl Outputs {
 
     /// Declare `value` as JSON at `name`.
     pub fn json<T: Serialize>(mut self, name: &str, value: &T) -> Result<Self> {
-        let v = serde_json::to_value(value).map_err(|e| RunError::invalid(name, e.to_string()))?;
-        self.items.push((name.into(), Output::Json(v)));
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| RunError::invalid(name, e.to_string()))?;
+        self.items.push((name.into(), Output::Json(text)));
         Ok(self)
     }
 
@@ -123,11 +124,7 @@ impl Outputs {
         let mut rendered = Vec::with_capacity(self.items.len() + 1);
         for (name, o) in &self.items {
             match o {
-                Output::Json(v) => {
-                    let text = serde_json::to_string_pretty(v)
-                        .map_err(|e| RunError::invalid(name.as_str(), e.to_string()))?;
-                    rendered.push((name.clone(), text.into_bytes()));
-                }
+                Output::Json(text) => rendered.push((name.clone(), text.clone().into_bytes())),
                 Output::Csv(t) => rendered.push((name.clone(), t.to_csv(name)?)),
                 Output::Svg(c) => {
                     rendered.push((name.clone(), c.to_svg(&rd.path(name))?.into_bytes()))
@@ -157,6 +154,12 @@ mod tests {
         (d, rd)
     }
 
+    #[derive(serde::Serialize)]
+    struct Order {
+        b: u32,
+        a: u32,
+    }
+
     #[test]
     fn writes_every_declared_file() {
         let (_d, rd) = rd();
@@ -165,7 +168,7 @@ mod tests {
         let mut rep = Report::new("r");
         rep.push(Block::Image("front.svg".into(), "front".into()));
         let o = Outputs::new()
-            .json("result.json", &vec![1, 2])
+            .json("result.json", &Order { b: 1, a: 2 })
             .unwrap()
             .csv("front.csv", t)
             .chart(
@@ -177,7 +180,8 @@ mod tests {
         assert_eq!(written.len(), 5);
         assert_eq!(
             std::fs::read_to_string(rd.path("result.json")).unwrap(),
-            "[\n  1,\n  2\n]"
+            "{\n  \"b\": 1,\n  \"a\": 2\n}",
+            "fields in declaration order"
         );
         assert_eq!(
             std::fs::read_to_string(rd.path("front.csv")).unwrap(),
