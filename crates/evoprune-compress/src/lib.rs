@@ -14,6 +14,7 @@
 pub mod config;
 mod error;
 pub mod method;
+mod outputs;
 pub mod pipeline;
 pub mod plan;
 pub mod search;

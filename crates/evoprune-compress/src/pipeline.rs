@@ -5,7 +5,8 @@
 //!
 //! Each seed's searches checkpoint in `checkpoint/seed-S/` (the surrogate loop after every real
 //! evaluation batch, the real search every generation); a finished seed is summarised
-//! atomically in `checkpoint/seed-S/done.json`.
+//! atomically in `checkpoint/seed-S/done.json`. The output files are declared once
+//! (`outputs.rs`) and written together at the end.
 
 use crate::config::Config;
 use crate::plan::{Plan, decode, score};
@@ -15,18 +16,18 @@ use evoprune::pareto::hypervolume;
 use evoprune_data::digits28::{Data, Part, prepare};
 use evoprune_nn::lenet::Net;
 use evoprune_run::MethodConfig;
-use evoprune_run::plot::{Marker, Series, chart};
-use evoprune_run::{Block, Report, Reporter, RunDir, Table};
+use evoprune_run::{Reporter, RunDir};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use evoprune_run::Driver;
 
 /// A reporter shared with the engine's observer.
-struct SharedRep(Arc<std::sync::Mutex<Box<dyn Reporter>>>);
+struct SharedRep(Arc<Mutex<Box<dyn Reporter>>>);
 
 impl Reporter for SharedRep {
     fn stage(&mut self, name: &str, total: Option<u64>) {
@@ -235,93 +236,96 @@ fn members(
     Ok((out, hv))
 }
 
+/// The stages: data, the baseline, every seed's two searches, then the outputs.
 fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     rd.mark_incomplete()?;
     // shared so the engine's observer (which must be 'static) can report the real search's
     // progress too
-    let shared: Arc<std::sync::Mutex<Box<dyn Reporter>>> =
-        Arc::new(std::sync::Mutex::new(driver.reporter));
+    let shared: Arc<Mutex<Box<dyn Reporter>>> = Arc::new(Mutex::new(driver.reporter));
     let mut guard = SharedRep(shared.clone());
     let rep: &mut dyn Reporter = &mut guard;
     let data = prepare(&cfg.data, cfg.seed)?;
     rep.note(&data.description);
     let net = Arc::new(baseline(cfg, &data, rep)?);
-    let threads = evoprune_run::seeds::threads(driver.threads, cfg.threads);
     let val = Arc::new(data.val.take(cfg.problem.fitness_subset));
-    let problem = RealProblem::new(
-        net.clone(),
-        val.clone(),
-        cfg.problem.accuracy_floor,
-        cfg.problem.size_objective,
-    );
+    let base = baseline_accuracy(cfg, &net, &val, &data.test, rep)?;
+    let searches = Searches {
+        cfg,
+        problem: RealProblem::new(
+            net.clone(),
+            val,
+            cfg.problem.accuracy_floor,
+            cfg.problem.size_objective,
+        ),
+        net,
+        test: &data.test,
+        stop: driver.stop.clone(),
+        threads: evoprune_run::seeds::threads(driver.threads, cfg.threads),
+        shared,
+    };
+    let mut results = Vec::new();
+    for &seed in &cfg.seeds {
+        results.push(searches.seed(&rd, seed, rep)?);
+    }
+    finalize(cfg, &rd, &data, base, results)
+}
+
+/// The dense LeNet's validation and test accuracy (noted with the floor).
+fn baseline_accuracy(
+    cfg: &Config,
+    net: &Net,
+    val: &Part,
+    test: &Part,
+    rep: &mut dyn Reporter,
+) -> Result<[f64; 2]> {
     let dense = decode(&evoprune::MixedGenome {
         reals: evoprune::RealVector(vec![0.0; 6]),
         ints: evoprune::IntVector(vec![0; 8]),
         bits: evoprune::BitString::zeros(0),
     })?;
-    let base_val = score(&net, &dense, &val)?.accuracy;
-    let base_test = score(&net, &dense, &data.test)?.accuracy;
+    let base_val = score(net, &dense, val)?.accuracy;
+    let base_test = score(net, &dense, test)?.accuracy;
     rep.note(&format!(
         "baseline accuracy: validation {:.2}%, test {:.2}%; floor {:.2}%",
         100.0 * base_val,
         100.0 * base_test,
         100.0 * cfg.problem.accuracy_floor
     ));
-    let mut results = Vec::new();
-    for &seed in &cfg.seeds {
+    Ok([base_val, base_test])
+}
+
+/// What every seed's searches share.
+struct Searches<'a> {
+    cfg: &'a Config,
+    net: Arc<Net>,
+    problem: RealProblem,
+    test: &'a Part,
+    stop: Arc<AtomicBool>,
+    threads: usize,
+    /// The reporter, for the real search's (`'static`) progress callback.
+    shared: Arc<Mutex<Box<dyn Reporter>>>,
+}
+
+impl Searches<'_> {
+    /// Both searches of `seed`, or their result stored in `checkpoint/seed-S/done.json`.
+    fn seed(&self, rd: &RunDir, seed: u64, rep: &mut dyn Reporter) -> Result<SeedResult> {
         let dir = rd.checkpoint_dir().join(format!("seed-{seed}"));
         std::fs::create_dir_all(&dir).map_err(|e| evoprune_run::RunError::io(&dir, e))?;
         let done = dir.join("done.json");
         if let Some(r) = evoprune_run::stage::read::<SeedResult>(&done)? {
-            results.push(r);
-            continue;
+            return Ok(r);
         }
         let s = Seed {
-            cfg,
-            problem: &problem,
+            cfg: self.cfg,
+            problem: &self.problem,
             seed,
             dir: &dir,
-            stop: driver.stop.clone(),
-            threads,
+            stop: self.stop.clone(),
+            threads: self.threads,
         };
-        let budget = cfg.surrogate.budget as u64;
-        rep.stage(
-            &format!("seed {seed}: surrogate-assisted search (real evaluations)"),
-            Some(budget),
-        );
-        let t = Instant::now();
-        let st = s.surrogate(|n| rep.progress(n as u64))?;
-        let secs = t.elapsed().as_secs_f64();
-        if let Some(why) = &st.stopped {
-            rep.note(&format!("seed {seed}: surrogate search ended early: {why}"));
-        }
-        let (front_s, hv_s) = members(&net, &st.evaluated, cfg, &data.test)?;
-        let surrogate = SearchResult {
-            method: "surrogate".into(),
-            evaluations: st.evaluated.len(),
-            hypervolume: hv_s,
-            front: front_s,
-            seconds: secs,
-            stopped: st.stopped.clone(),
-        };
-        let real = if cfg.real.enabled {
-            rep.stage(
-                &format!("seed {seed}: NSGA-II on the real problem"),
-                Some(budget),
-            );
-            let t = Instant::now();
-            let r2 = shared.clone();
-            let evals = s.real(move |n| r2.lock().expect("reporter").progress(n as u64))?;
-            let secs = t.elapsed().as_secs_f64();
-            let (f, hv) = members(&net, &evals, cfg, &data.test)?;
-            Some(SearchResult {
-                method: "real".into(),
-                evaluations: evals.len(),
-                hypervolume: hv,
-                front: f,
-                seconds: secs,
-                stopped: None,
-            })
+        let (surrogate, cv) = self.surrogate(&s, rep)?;
+        let real = if self.cfg.real.enabled {
+            Some(self.real(&s, rep)?)
         } else {
             None
         };
@@ -336,14 +340,124 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
             seed,
             surrogate,
             real,
-            cv: st.cv,
+            cv,
         };
-        evoprune_run::write_atomic(&done, &serde_json::to_vec(&r).expect("serialisable"))?;
-        results.push(r);
+        evoprune_run::stage::write(&done, &r)?;
+        Ok(r)
     }
-    finalize(cfg, &rd, &data, [base_val, base_test], results)
+
+    /// The surrogate-assisted search of seed `s`, its front scored on test, and its
+    /// cross-validation records.
+    fn surrogate(
+        &self,
+        s: &Seed<'_>,
+        rep: &mut dyn Reporter,
+    ) -> Result<(SearchResult, Vec<CvRecord>)> {
+        rep.stage(
+            &format!(
+                "seed {}: surrogate-assisted search (real evaluations)",
+                s.seed
+            ),
+            Some(self.cfg.surrogate.budget as u64),
+        );
+        let t = Instant::now();
+        let st = s.surrogate(|n| rep.progress(n as u64))?;
+        let seconds = t.elapsed().as_secs_f64();
+        if let Some(why) = &st.stopped {
+            rep.note(&format!(
+                "seed {}: surrogate search ended early: {why}",
+                s.seed
+            ));
+        }
+        let (front, hypervolume) = members(&self.net, &st.evaluated, self.cfg, self.test)?;
+        let result = SearchResult {
+            method: "surrogate".into(),
+            evaluations: st.evaluated.len(),
+            hypervolume,
+            front,
+            seconds,
+            stopped: st.stopped,
+        };
+        Ok((result, st.cv))
+    }
+
+    /// The constrained NSGA-II on the real problem for seed `s`, its front scored on test.
+    fn real(&self, s: &Seed<'_>, rep: &mut dyn Reporter) -> Result<SearchResult> {
+        rep.stage(
+            &format!("seed {}: NSGA-II on the real problem", s.seed),
+            Some(self.cfg.surrogate.budget as u64),
+        );
+        let t = Instant::now();
+        let shared = self.shared.clone();
+        let evals = s.real(move |n| shared.lock().expect("reporter").progress(n as u64))?;
+        let seconds = t.elapsed().as_secs_f64();
+        let (front, hypervolume) = members(&self.net, &evals, self.cfg, self.test)?;
+        Ok(SearchResult {
+            method: "real".into(),
+            evaluations: evals.len(),
+            hypervolume,
+            front,
+            seconds,
+            stopped: None,
+        })
+    }
 }
 
+/// Mean cross-validated error of each kind per target over every iteration of every seed, and
+/// how often each kind was chosen.
+fn cv_summary(kinds: &[evoprune_surrogate::Kind], seeds: &[SeedResult]) -> Vec<TargetSummary> {
+    let records = || seeds.iter().flat_map(|s| s.cv.iter());
+    let kind = |ti: usize, k: evoprune_surrogate::Kind| {
+        let errs: Vec<f64> = records()
+            .filter_map(|c| c.targets.get(ti))
+            .flat_map(|t| t.errors.iter().filter(|(kk, _)| *kk == k).map(|(_, e)| *e))
+            .collect();
+        let chosen = records()
+            .filter(|c| c.targets.get(ti).is_some_and(|t| t.chosen == k))
+            .count();
+        KindSummary {
+            kind: k,
+            mean_mae: errs.iter().sum::<f64>() / errs.len().max(1) as f64,
+            chosen,
+        }
+    };
+    ["accuracy", "nonzero", "bytes"]
+        .iter()
+        .enumerate()
+        .map(|(ti, name)| TargetSummary {
+            target: name.to_string(),
+            kinds: kinds.iter().map(|&k| kind(ti, k)).collect(),
+        })
+        .collect()
+}
+
+/// Seeds on which the surrogate-assisted front has the larger hypervolume.
+fn surrogate_wins(seeds: &[SeedResult]) -> usize {
+    seeds
+        .iter()
+        .filter(|s| {
+            s.real
+                .as_ref()
+                .is_some_and(|r| s.surrogate.hypervolume > r.hypervolume)
+        })
+        .count()
+}
+
+/// Front members under the floor on the test set, over every seed and search.
+fn flagged(seeds: &[SeedResult]) -> usize {
+    seeds
+        .iter()
+        .flat_map(|s| {
+            s.surrogate
+                .front
+                .iter()
+                .chain(s.real.iter().flat_map(|r| r.front.iter()))
+        })
+        .filter(|m| !m.test_meets_floor)
+        .count()
+}
+
+/// The last stage: the seeds summarised, every output written at once, the run marked complete.
 fn finalize(
     cfg: &Config,
     rd: &RunDir,
@@ -356,63 +470,19 @@ fn finalize(
         .iter()
         .filter_map(|s| s.real.as_ref().map(|r| r.hypervolume))
         .collect();
-    let wins = seeds
-        .iter()
-        .filter(|s| {
-            s.real
-                .as_ref()
-                .is_some_and(|r| s.surrogate.hypervolume > r.hypervolume)
-        })
-        .count();
-    let mut cv_summary = Vec::new();
-    for (ti, name) in ["accuracy", "nonzero", "bytes"].iter().enumerate() {
-        let mut per_kind = Vec::new();
-        for &k in &cfg.surrogate.kinds {
-            let errs: Vec<f64> = seeds
-                .iter()
-                .flat_map(|s| s.cv.iter())
-                .filter_map(|c| c.targets.get(ti))
-                .flat_map(|t| t.errors.iter().filter(|(kk, _)| *kk == k).map(|(_, e)| *e))
-                .collect();
-            let chosen = seeds
-                .iter()
-                .flat_map(|s| s.cv.iter())
-                .filter(|c| c.targets.get(ti).is_some_and(|t| t.chosen == k))
-                .count();
-            let mean = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
-            per_kind.push(KindSummary {
-                kind: k,
-                mean_mae: mean,
-                chosen,
-            });
-        }
-        cv_summary.push(TargetSummary {
-            target: name.to_string(),
-            kinds: per_kind,
-        });
-    }
-    let flagged = seeds
-        .iter()
-        .flat_map(|s| {
-            s.surrogate
-                .front
-                .iter()
-                .chain(s.real.iter().flat_map(|r| r.front.iter()))
-        })
-        .filter(|m| !m.test_meets_floor)
-        .count();
     let result = ResultFile {
         baseline_accuracy: base,
         floor: cfg.problem.accuracy_floor,
         hv_surrogate: spread(&hv_s),
         hv_real: (!hv_r.is_empty()).then(|| spread(&hv_r)),
-        surrogate_wins: wins,
-        cv_summary,
-        flagged,
+        surrogate_wins: surrogate_wins(&seeds),
+        cv_summary: cv_summary(&cfg.surrogate.kinds, &seeds),
+        flagged: flagged(&seeds),
         seeds,
         data: data.description.clone(),
     };
-    let table = write_outputs(cfg, rd, &result)?;
+    let (outputs, table) = crate::outputs::declare(cfg, &result)?;
+    outputs.write(rd, &[])?;
     rd.mark_complete(&format!(
         "{} seeds; median hypervolume surrogate {:.4}{}\n",
         result.seeds.len(),
@@ -427,172 +497,6 @@ fn finalize(
         result,
         table,
     })
-}
-
-fn pct(v: f64) -> String {
-    format!("{:.2}", 100.0 * v)
-}
-
-fn write_outputs(cfg: &Config, rd: &RunDir, r: &ResultFile) -> Result<Table> {
-    rd.write_json("result.json", r)?;
-    let mut t = Table::new([
-        "seed",
-        "method",
-        "evaluations",
-        "hypervolume",
-        "front",
-        "flagged",
-        "best nonzero %",
-        "seconds",
-    ]);
-    let mut fronts = Table::new([
-        "seed",
-        "method",
-        "member",
-        "val_accuracy",
-        "test_accuracy",
-        "nonzero",
-        "bytes",
-        "test_meets_floor",
-        "plan",
-    ]);
-    for s in &r.seeds {
-        for m in std::iter::once(&s.surrogate).chain(s.real.iter()) {
-            t.push([
-                s.seed.to_string(),
-                m.method.clone(),
-                m.evaluations.to_string(),
-                format!("{:.4}", m.hypervolume),
-                m.front.len().to_string(),
-                m.front
-                    .iter()
-                    .filter(|x| !x.test_meets_floor)
-                    .count()
-                    .to_string(),
-                m.front
-                    .first()
-                    .map(|x| pct(x.nonzero))
-                    .unwrap_or_else(|| "-".into()),
-                format!("{:.1}", m.seconds),
-            ]);
-            for (i, x) in m.front.iter().enumerate() {
-                fronts.push([
-                    s.seed.to_string(),
-                    m.method.clone(),
-                    i.to_string(),
-                    format!("{:.4}", x.val_accuracy),
-                    format!("{:.4}", x.test_accuracy),
-                    format!("{:.6}", x.nonzero),
-                    format!("{}", x.bytes),
-                    x.test_meets_floor.to_string(),
-                    serde_json::to_string(&x.plan).expect("serialisable"),
-                ]);
-            }
-        }
-    }
-    t.write_csv(&rd.path("seeds.csv"))?;
-    fronts.write_csv(&rd.path("fronts.csv"))?;
-    let mut cv = Table::new([
-        "seed",
-        "iteration",
-        "samples",
-        "target",
-        "kind",
-        "cv_mae",
-        "chosen",
-    ]);
-    for s in &r.seeds {
-        for (it, c) in s.cv.iter().enumerate() {
-            for t in &c.targets {
-                let (name, chosen) = (&t.target, &t.chosen);
-                for (k, e) in &t.errors {
-                    cv.push([
-                        s.seed.to_string(),
-                        it.to_string(),
-                        c.samples.to_string(),
-                        name.clone(),
-                        format!("{k:?}"),
-                        format!("{e:.6}"),
-                        (k == chosen).to_string(),
-                    ]);
-                }
-            }
-        }
-    }
-    cv.write_csv(&rd.path("cv.csv"))?;
-    let series = |method: &str, marker: Marker| {
-        let pts: Vec<(f64, f64)> = r
-            .seeds
-            .iter()
-            .flat_map(|s| std::iter::once(&s.surrogate).chain(s.real.iter()))
-            .filter(|m| m.method == method)
-            .flat_map(|m| {
-                m.front
-                    .iter()
-                    .map(|x| (100.0 * x.nonzero, 100.0 * x.val_accuracy))
-            })
-            .collect();
-        Series::new(format!("{method} (all seeds)"), pts, marker)
-    };
-    chart(
-        &rd.path("fronts.svg"),
-        "Feasible fronts: validation accuracy vs non-zero parameters",
-        "non-zero parameters %",
-        "validation accuracy %",
-        &[
-            series("surrogate", Marker::Dot),
-            series("real", Marker::Cross),
-            Series::new(
-                "dense baseline",
-                vec![(100.0, 100.0 * r.baseline_accuracy[0])],
-                Marker::Ring,
-            ),
-        ],
-    )?;
-    let mut cvt = Table::new(["target", "kind", "mean CV MAE", "chosen (iterations)"]);
-    for t in &r.cv_summary {
-        for k in &t.kinds {
-            cvt.push([
-                t.target.clone(),
-                format!("{:?}", k.kind),
-                format!("{:.5}", k.mean_mae),
-                k.chosen.to_string(),
-            ]);
-        }
-    }
-    let sp = |s: &Spread| {
-        format!(
-            "median {:.4} (IQR {:.4}-{:.4}, range {:.4}-{:.4})",
-            s.median, s.q1, s.q3, s.min, s.max
-        )
-    };
-    let mut rep = Report::new(format!(
-        "Surrogate-assisted constrained compression: {}",
-        cfg.name
-    ));
-    rep.push(Block::Text(format!(
-        "{}. Baseline LeNet accuracy: validation {:.2}%, test {:.2}%. Constraint: validation accuracy >= {:.2}%. Budget {} real evaluations per search ({} initial, {} per iteration). Hypervolume of the feasible front (1 - accuracy, non-zero fraction), reference 1: surrogate {}; real {}. The surrogate search has the larger hypervolume on {} of {} seeds. Front members below the floor on the test set (flagged): {}.",
-        r.data,
-        100.0 * r.baseline_accuracy[0],
-        100.0 * r.baseline_accuracy[1],
-        100.0 * r.floor,
-        cfg.surrogate.budget,
-        cfg.surrogate.initial,
-        cfg.surrogate.per_iteration,
-        sp(&r.hv_surrogate),
-        r.hv_real.as_ref().map(sp).unwrap_or_else(|| "not run".into()),
-        r.surrogate_wins,
-        r.seeds.len(),
-        r.flagged
-    )))
-    .push(Block::Heading(2, "Per seed".into()))
-    .push(Block::Table(t.clone()))
-    .push(Block::Heading(2, "Surrogates: cross-validated error".into()))
-    .push(Block::Table(cvt))
-    .push(Block::Image("fronts.svg".into(), "Feasible fronts".into()));
-    rd.write("report.md", rep.to_markdown().as_bytes())?;
-    rd.write("report.html", rep.to_html().as_bytes())?;
-    Ok(t)
 }
 
 /// Write front member `member` of the surrogate search of the first seed (as listed in

@@ -18,10 +18,10 @@ use crate::plan::{Scores, bounds, decode, score};
 use crate::{CompressError, Result};
 use evoprune::pareto::non_dominated_sort;
 use evoprune::{
-    BitFlip, Evaluation, Executor, IntPolynomialMutation, IntSbx, MaxEvaluations, MaxGenerations,
-    MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Nsga2, Nsga2Config,
-    ObjectiveSpec, PolynomialMutation, Problem, Sampling, Sbx, TerminationReason, UniformCrossover,
-    rng_from_seed,
+    BitFlip, Evaluation, Executor, Individual, IntPolynomialMutation, IntSbx, MaxEvaluations,
+    MaxGenerations, MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Nsga2,
+    Nsga2Config, ObjectiveSpec, PolynomialMutation, Problem, Sampling, Sbx, TerminationReason,
+    UniformCrossover, rng_from_seed,
 };
 use evoprune_data::digits28::Part;
 use evoprune_nn::lenet::Net;
@@ -316,119 +316,33 @@ pub struct Seed<'a> {
 }
 
 impl Seed<'_> {
-    /// The surrogate-assisted loop (resumable from `dir/surrogate.json`).
+    /// The surrogate-assisted loop (resumable from `dir/surrogate.json`): the initial design,
+    /// then until the budget: fit the surrogates, optimise on them, evaluate the picks for real.
     pub fn surrogate(&self, mut on_eval: impl FnMut(usize)) -> Result<LoopState> {
         let c = &self.cfg.surrogate;
         let size = self.cfg.problem.size_objective;
+        let dense = self.problem.dense_bytes;
         let b = bounds(self.cfg.problem.max_amount)?;
         let path = self.dir.join("surrogate.json");
         let mut st: LoopState = evoprune_run::stage::read(&path)?.unwrap_or_default();
-        let save = |st: &LoopState| -> Result<()> {
-            evoprune_run::write_atomic(&path, &serde_json::to_vec(st).expect("serialisable"))?;
-            Ok(())
-        };
-        let eval_all = |gs: Vec<MixedGenome>| -> Result<Vec<Evaluated>> {
-            let pool = evoprune_run::seeds::pool(self.threads)?;
-            pool.install(|| {
-                gs.into_par_iter()
-                    .map(|g| {
-                        let scores = self.problem.scores(&g)?;
-                        Ok(Evaluated { genome: g, scores })
-                    })
-                    .collect()
-            })
-        };
         if st.evaluated.is_empty() {
             // the same sampler and seed as the real search's initial population
             let init = MixedSampling { bounds: b.clone() }
                 .sample(c.initial, &mut rng_from_seed(self.seed));
-            st.evaluated = eval_all(init)?;
-            save(&st)?;
+            st.evaluated = self.evaluate(init)?;
+            evoprune_run::stage::write(&path, &st)?;
         }
         on_eval(st.evaluated.len());
-        let dense = self.problem.dense_bytes;
         while st.evaluated.len() < c.budget && st.stopped.is_none() {
             if self.stop.load(Ordering::SeqCst) {
-                return Err(CompressError::Interrupted {
-                    phase: format!("surrogate search, seed {}", self.seed),
-                    run_dir: self.dir.to_path_buf(),
-                });
+                return Err(self.interrupted("surrogate search"));
             }
             let it = st.cv.len() as u64;
-            let x: Vec<Vec<f64>> = st.evaluated.iter().map(|e| features(&e.genome)).collect();
-            let mut targets: Vec<(String, Vec<f64>)> = vec![
-                (
-                    "accuracy".into(),
-                    st.evaluated.iter().map(|e| e.scores.accuracy).collect(),
-                ),
-                (
-                    "nonzero".into(),
-                    st.evaluated.iter().map(|e| e.scores.nonzero).collect(),
-                ),
-            ];
-            // bytes are always modelled (reported), an objective only with size_objective
-            targets.push((
-                "bytes".into(),
-                st.evaluated
-                    .iter()
-                    .map(|e| e.scores.bytes / dense)
-                    .collect(),
-            ));
-            let mut models = Vec::new();
-            let mut rec = CvRecord {
-                samples: x.len(),
-                targets: Vec::new(),
-            };
-            for (k, (name, y)) in targets.into_iter().enumerate() {
-                let folds = c.folds.min(x.len());
-                let (m, scores) = select(
-                    &c.kinds,
-                    &x,
-                    &y,
-                    folds,
-                    seeds::derive(self.seed, Purpose::SurrogateFolds, (it << 8) ^ k as u64),
-                )?;
-                rec.targets.push(TargetCv {
-                    target: name,
-                    errors: scores,
-                    chosen: m.kind(),
-                });
-                if k < 2 || size {
-                    models.push(m);
-                }
-            }
+            let (models, rec) = self.fit(&st.evaluated, it)?;
             st.cv.push(rec);
-            let sp = SurrogateProblem {
-                models,
-                floor: self.cfg.problem.accuracy_floor,
-                specs: specs(size),
-            };
-            // start from the real front (and the rest of the evaluated points), then samples
-            let mut known: Vec<MixedGenome> =
-                front(&st.evaluated, self.cfg.problem.accuracy_floor, size, dense)
-                    .into_iter()
-                    .map(|e| e.genome)
-                    .collect();
-            known.truncate(c.pop_size / 2);
-            let algo = algorithm(
-                &b,
-                Nsga2Config {
-                    pop_size: c.pop_size,
-                    ..Default::default()
-                },
-                Seeded {
-                    known,
-                    sampling: MixedSampling { bounds: b.clone() },
-                },
-            )?;
-            let out = Executor::new(&sp, algo)
-                .seed(seeds::derive(self.seed, Purpose::SurrogateSearch, it))
-                .threads(1)
-                .cache(false)
-                .termination(MaxGenerations(c.generations))
-                .run()?;
+            let pop = self.optimise(models, &st.evaluated, &b, it)?;
             let want = c.per_iteration.min(c.budget - st.evaluated.len());
-            let picks = pick(&out.state.population, &st.evaluated, want, size, dense);
+            let picks = pick(&pop, &st.evaluated, want, size, dense);
             if picks.is_empty() {
                 // converged: end this seed with what it has (saved, so a resume ends it too)
                 st.stopped = Some(format!(
@@ -437,15 +351,124 @@ impl Seed<'_> {
                     st.evaluated.len(),
                     c.budget
                 ));
-                save(&st)?;
+                evoprune_run::stage::write(&path, &st)?;
                 break;
             }
-            let new = eval_all(picks)?;
+            let new = self.evaluate(picks)?;
             st.evaluated.extend(new);
-            save(&st)?;
+            evoprune_run::stage::write(&path, &st)?;
             on_eval(st.evaluated.len());
         }
         Ok(st)
+    }
+
+    fn interrupted(&self, search: &str) -> CompressError {
+        CompressError::Interrupted {
+            phase: format!("{search}, seed {}", self.seed),
+            run_dir: self.dir.to_path_buf(),
+        }
+    }
+
+    /// Real evaluations of `genomes`, on the seed's threads, in order.
+    fn evaluate(&self, genomes: Vec<MixedGenome>) -> Result<Vec<Evaluated>> {
+        let pool = evoprune_run::seeds::pool(self.threads)?;
+        pool.install(|| {
+            genomes
+                .into_par_iter()
+                .map(|g| {
+                    let scores = self.problem.scores(&g)?;
+                    Ok(Evaluated { genome: g, scores })
+                })
+                .collect()
+        })
+    }
+
+    /// One regressor per target (accuracy, non-zero fraction, bytes) fitted on `evaluated`,
+    /// each kind chosen by k-fold cross-validation (folds seeded by iteration `it` and target).
+    /// Returns the models of the searched objectives and the cross-validation record.
+    fn fit(&self, evaluated: &[Evaluated], it: u64) -> Result<(Vec<Model>, CvRecord)> {
+        let c = &self.cfg.surrogate;
+        let dense = self.problem.dense_bytes;
+        let x: Vec<Vec<f64>> = evaluated.iter().map(|e| features(&e.genome)).collect();
+        let column = |v: &dyn Fn(&Scores) -> f64| -> Vec<f64> {
+            evaluated.iter().map(|e| v(&e.scores)).collect()
+        };
+        // bytes are always modelled (reported), an objective only with size_objective
+        let targets = [
+            ("accuracy", column(&|s| s.accuracy)),
+            ("nonzero", column(&|s| s.nonzero)),
+            ("bytes", column(&|s| s.bytes / dense)),
+        ];
+        let mut models = Vec::new();
+        let mut rec = CvRecord {
+            samples: x.len(),
+            targets: Vec::new(),
+        };
+        for (k, (name, y)) in targets.into_iter().enumerate() {
+            let folds = c.folds.min(x.len());
+            let (m, scores) = select(
+                &c.kinds,
+                &x,
+                &y,
+                folds,
+                seeds::derive(self.seed, Purpose::SurrogateFolds, (it << 8) ^ k as u64),
+            )?;
+            rec.targets.push(TargetCv {
+                target: name.into(),
+                errors: scores,
+                chosen: m.kind(),
+            });
+            if k < 2 || self.cfg.problem.size_objective {
+                models.push(m);
+            }
+        }
+        Ok((models, rec))
+    }
+
+    /// The constrained NSGA-II on the surrogates `models` at iteration `it`, started from the
+    /// real front of `evaluated` (at most half the population), the rest sampled. Returns its
+    /// final population.
+    fn optimise(
+        &self,
+        models: Vec<Model>,
+        evaluated: &[Evaluated],
+        b: &MixedBounds,
+        it: u64,
+    ) -> Result<Vec<Individual<MixedGenome>>> {
+        let c = &self.cfg.surrogate;
+        let (floor, size) = (
+            self.cfg.problem.accuracy_floor,
+            self.cfg.problem.size_objective,
+        );
+        let sp = SurrogateProblem {
+            models,
+            floor,
+            specs: specs(size),
+        };
+        // start from the real front (at most half the population), then samples
+        let mut known: Vec<MixedGenome> = front(evaluated, floor, size, self.problem.dense_bytes)
+            .into_iter()
+            .map(|e| e.genome)
+            .collect();
+        known.truncate(c.pop_size / 2);
+        let algo = algorithm(
+            b,
+            Nsga2Config {
+                pop_size: c.pop_size,
+                ..Default::default()
+            },
+            Seeded {
+                known,
+                sampling: MixedSampling { bounds: b.clone() },
+            },
+        )?;
+        let out = Executor::new(&sp, algo)
+            .seed(seeds::derive(self.seed, Purpose::SurrogateSearch, it))
+            .threads(1)
+            .cache(false)
+            .termination(MaxGenerations(c.generations))
+            .run()?;
+        Ok(out.state.population)
     }
 
     /// The real search (resumable from `dir/real/`).
@@ -477,10 +500,7 @@ impl Seed<'_> {
             )
             .run()?;
         if out.reason == TerminationReason::Interrupted {
-            return Err(CompressError::Interrupted {
-                phase: format!("real search, seed {}", self.seed),
-                run_dir: self.dir.to_path_buf(),
-            });
+            return Err(self.interrupted("real search"));
         }
         // every evaluated genome, from the engine's cache (in no particular order: sort)
         let cache = out.state.cache.as_ref().expect("cache on");

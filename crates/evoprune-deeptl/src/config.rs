@@ -450,6 +450,18 @@ impl MethodConfig for Config {
                 format!("this config is for \"{METHOD}\", got \"{m}\""),
             ));
         }
+        self.check_data()?;
+        self.check_ood()?;
+        self.check_features()?;
+        self.check_train()?;
+        self.check_search()?;
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The `[data]` section.
+    fn check_data(&self) -> Result<()> {
         let d = &self.data;
         if d.source != Source::Digits && d.path.is_none() {
             return Err(bad(
@@ -470,8 +482,13 @@ impl MethodConfig for Config {
                 format!("must be positive, got {}", d.scale),
             ));
         }
+        Ok(())
+    }
+
+    /// The `[ood]` section.
+    fn check_ood(&self) -> Result<()> {
         let o = &self.ood;
-        if let Some(c) = o.classes.iter().find(|c| d.ind_classes.contains(c)) {
+        if let Some(c) = o.classes.iter().find(|c| self.data.ind_classes.contains(c)) {
             return Err(bad(
                 "ood.classes",
                 format!("class {c} is also in data.ind_classes"),
@@ -498,6 +515,11 @@ impl MethodConfig for Config {
                 format!("must lie in (0, 10], got {}", o.ratio),
             ));
         }
+        Ok(())
+    }
+
+    /// The `[features]` section.
+    fn check_features(&self) -> Result<()> {
         let f = &self.features;
         if f.backbone == Backbone::EfficientnetLite0 && f.weights.is_none() {
             return Err(bad(
@@ -531,6 +553,11 @@ impl MethodConfig for Config {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The `[head]` and `[train]` sections.
+    fn check_train(&self) -> Result<()> {
         if self.head.hidden.contains(&0) {
             return Err(bad("head.hidden", "widths must be positive"));
         }
@@ -559,6 +586,11 @@ impl MethodConfig for Config {
                 "must be at least 1",
             ));
         }
+        Ok(())
+    }
+
+    /// The `[search]` and `[ensembles]` sections.
+    fn check_search(&self) -> Result<()> {
         let s = &self.search;
         let mut objs = s.objectives.clone();
         objs.sort();

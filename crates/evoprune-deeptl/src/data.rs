@@ -98,14 +98,62 @@ fn limit_stratified(idx: Vec<usize>, labels: &[u32], limit: usize) -> Vec<usize>
 pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
     let all = load_source(cfg)?;
     let mut notes = Vec::new();
-    let labels_present: Vec<u32> = {
-        let mut l: Vec<u32> = all.labels().to_vec();
-        l.sort_unstable();
-        l.dedup();
-        l
-    };
-    let ind_classes = if cfg.data.ind_classes.is_empty() {
-        labels_present
+    let ind_classes = resolve_classes(cfg, &all)?;
+    let ind = all.with_classes(&ind_classes);
+    let [train, val, test] = split_ind(cfg, &ind, ind_classes.len())?;
+    notes.push(format!(
+        "in-distribution classes {ind_classes:?}: {} train, {} validation, {} test samples of shape {:?}",
+        train.len(),
+        val.len(),
+        test.len(),
+        ind.shape()
+    ));
+    let mut ood = OodSource::new(cfg, &all, &ind);
+    let ood_val = ood.part(val.len(), 1)?;
+    let ood_test = ood.part(test.len(), 2)?;
+    notes.push(format!(
+        "OoD: {} validation and {} test samples (classes {:?}, noise {:?} at {:.0}%)",
+        ood_val.len(),
+        ood_test.len(),
+        cfg.ood.classes,
+        cfg.ood.noise,
+        100.0 * cfg.ood.noise_fraction
+    ));
+    let n_show = test.len().min(16);
+    let test_inputs = test.subset(&(0..n_show).collect::<Vec<_>>());
+    let sets = [
+        ("train", &train),
+        ("validation", &val),
+        ("test", &test),
+        ("OoD validation", &ood_val),
+        ("OoD test", &ood_test),
+    ];
+    let [train, val, test, mut ood_val, mut ood_test] =
+        featurize_all(cfg, sets, reporter, &mut notes)?;
+    ood_val.y.clear();
+    ood_test.y.clear();
+    Ok(Prepared {
+        d: train.x.len() / train.n.max(1),
+        n_classes: ind_classes.len(),
+        class_labels: ind_classes,
+        train,
+        val,
+        test,
+        ood_val,
+        ood_test,
+        test_inputs,
+        notes,
+    })
+}
+
+/// The in-distribution classes: the config's, or every label present that is not OoD; each
+/// configured class must have samples.
+fn resolve_classes(cfg: &Config, all: &Dataset) -> Result<Vec<u32>> {
+    let mut present: Vec<u32> = all.labels().to_vec();
+    present.sort_unstable();
+    present.dedup();
+    let ind_classes: Vec<u32> = if cfg.data.ind_classes.is_empty() {
+        present
             .iter()
             .copied()
             .filter(|c| !cfg.ood.classes.contains(c))
@@ -117,10 +165,10 @@ pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
         ("data.ind_classes", &ind_classes),
         ("ood.classes", &cfg.ood.classes),
     ] {
-        if let Some(c) = list.iter().find(|c| !labels_present.contains(c)) {
+        if let Some(c) = list.iter().find(|c| !present.contains(c)) {
             return Err(DeeptlError::invalid(
                 key,
-                format!("class {c} has no samples (labels present: {labels_present:?})"),
+                format!("class {c} has no samples (labels present: {present:?})"),
             ));
         }
     }
@@ -130,147 +178,147 @@ pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
             "need at least 2 classes",
         ));
     }
-    let ind = all.with_classes(&ind_classes);
+    Ok(ind_classes)
+}
+
+/// Stratified train / validation / test splits of the in-distribution data, cut to the
+/// config's limits; each must hold at least one sample per class.
+fn split_ind(cfg: &Config, ind: &Dataset, n_classes: usize) -> Result<[Dataset; 3]> {
     let sp = split::stratified(ind.labels(), cfg.data.split, cfg.seed)?;
     let [lt, lv, ls] = cfg.data.limit;
     let train = ind.subset(&limit_stratified(sp.train, ind.labels(), lt));
     let val = ind.subset(&limit_stratified(sp.val, ind.labels(), lv));
     let test = ind.subset(&limit_stratified(sp.test, ind.labels(), ls));
     for (name, p) in [("train", &train), ("validation", &val), ("test", &test)] {
-        if p.len() < ind_classes.len() {
+        if p.len() < n_classes {
             return Err(DeeptlError::invalid(
                 "data.split",
                 format!("the {name} split has only {} samples", p.len()),
             ));
         }
     }
-    notes.push(format!(
-        "in-distribution classes {ind_classes:?}: {} train, {} validation, {} test samples of shape {:?}",
-        train.len(),
-        val.len(),
-        test.len(),
-        ind.shape()
-    ));
+    Ok([train, val, test])
+}
 
-    // OoD: held-out classes (disjoint halves for validation and test) plus noise.
-    let (lo, hi) = ind
-        .features()
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
+/// Out-of-distribution samples: held-out classes (shuffled once, handed out without overlap
+/// so validation and test get disjoint samples) plus noise over the inputs' value range.
+struct OodSource<'a> {
+    cfg: &'a Config,
+    pool: Option<Dataset>,
+    used: usize,
+    range: (f32, f32),
+    shape: Vec<usize>,
+}
+
+impl<'a> OodSource<'a> {
+    fn new(cfg: &'a Config, all: &Dataset, ind: &Dataset) -> Self {
+        let range = ind
+            .features()
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let pool = (!cfg.ood.classes.is_empty()).then(|| {
+            let d = all.with_classes(&cfg.ood.classes);
+            let mut idx: Vec<usize> = (0..d.len()).collect();
+            idx.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+                evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::OodShuffle, 0),
+            ));
+            d.subset(&idx)
         });
-    let ood_pool = if cfg.ood.classes.is_empty() {
-        None
-    } else {
-        let mut d = all.with_classes(&cfg.ood.classes);
-        let mut idx: Vec<usize> = (0..d.len()).collect();
-        idx.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
-            evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::OodShuffle, 0),
-        ));
-        d = d.subset(&idx);
-        Some(d)
-    };
-    let mut pool_used = 0;
-    let mut ood_part = |n_ind: usize, which: u64| -> Result<Dataset> {
-        let n = ((n_ind as f64) * cfg.ood.ratio).round().max(1.0) as usize;
-        let n_noise = match &ood_pool {
+        OodSource {
+            cfg,
+            pool,
+            used: 0,
+            range,
+            shape: ind.shape().to_vec(),
+        }
+    }
+
+    /// The OoD set for an in-distribution split of `n_ind` samples; `which` (1 validation,
+    /// 2 test) picks the noise streams.
+    fn part(&mut self, n_ind: usize, which: u64) -> Result<Dataset> {
+        let ood = &self.cfg.ood;
+        let n = ((n_ind as f64) * ood.ratio).round().max(1.0) as usize;
+        let n_noise = match &self.pool {
             None => n,
-            Some(_) if cfg.ood.noise.is_empty() => 0,
-            Some(_) => ((n as f64) * cfg.ood.noise_fraction).round() as usize,
+            Some(_) if ood.noise.is_empty() => 0,
+            Some(_) => ((n as f64) * ood.noise_fraction).round() as usize,
         };
-        let n_cls = n - n_noise;
         let mut parts = Vec::new();
-        if let Some(pool) = &ood_pool {
-            if pool_used + n_cls > pool.len() {
+        if let Some(pool) = &self.pool {
+            let n_cls = n - n_noise;
+            if self.used + n_cls > pool.len() {
                 return Err(DeeptlError::invalid(
                     "ood.classes",
                     format!(
                         "{} OoD class samples available, {} needed; lower ood.ratio or add noise",
                         pool.len(),
-                        pool_used + n_cls
+                        self.used + n_cls
                     ),
                 ));
             }
-            let idx: Vec<usize> = (pool_used..pool_used + n_cls).collect();
-            pool_used += n_cls;
+            let idx: Vec<usize> = (self.used..self.used + n_cls).collect();
+            self.used += n_cls;
             parts.push(pool.subset(&idx));
         }
-        let k = cfg.ood.noise.len().max(1);
-        for (j, kind) in cfg.ood.noise.iter().enumerate() {
-            let m = n_noise / k + usize::from(j < n_noise % k);
+        parts.extend(self.noise(n_noise, which)?);
+        let refs: Vec<&Dataset> = parts.iter().filter(|p| !p.is_empty()).collect();
+        Ok(Dataset::concat(&refs)?)
+    }
+
+    /// `n` noise samples split evenly over the configured kinds.
+    fn noise(&self, n: usize, which: u64) -> Result<Vec<Dataset>> {
+        let kinds = &self.cfg.ood.noise;
+        let (lo, hi) = self.range;
+        let range = (lo, hi.max(lo + f32::EPSILON));
+        let k = kinds.len().max(1);
+        let mut out = Vec::new();
+        for (j, kind) in kinds.iter().enumerate() {
+            let m = n / k + usize::from(j < n % k);
             let seed = evoprune_run::seeds::derive(
-                cfg.seed,
+                self.cfg.seed,
                 evoprune_run::seeds::Purpose::OodNoise,
                 which * 7 + j as u64,
             );
-            let range = (lo, hi.max(lo + f32::EPSILON));
-            let d = match kind {
+            out.push(match kind {
                 Noise::Gaussian => {
-                    noise::gaussian(m, ind.shape(), (lo + hi) / 2.0, hi - lo, range, seed)?
+                    noise::gaussian(m, &self.shape, (lo + hi) / 2.0, hi - lo, range, seed)?
                 }
-                Noise::Uniform => noise::uniform(m, ind.shape(), range, seed)?,
-            };
-            parts.push(d);
+                Noise::Uniform => noise::uniform(m, &self.shape, range, seed)?,
+            });
         }
-        let refs: Vec<&Dataset> = parts.iter().filter(|p| !p.is_empty()).collect();
-        Ok(Dataset::concat(&refs)?)
-    };
-    let ood_val = ood_part(val.len(), 1)?;
-    let ood_test = ood_part(test.len(), 2)?;
-    notes.push(format!(
-        "OoD: {} validation and {} test samples (classes {:?}, noise {:?} at {:.0}%)",
-        ood_val.len(),
-        ood_test.len(),
-        cfg.ood.classes,
-        cfg.ood.noise,
-        100.0 * cfg.ood.noise_fraction
-    ));
+        Ok(out)
+    }
+}
 
-    let n_show = test.len().min(16);
-    let test_inputs = test.subset(&(0..n_show).collect::<Vec<_>>());
-    let featurize = features_fn(cfg, &mut notes)?;
+/// The features of each set (through the backbone, or the raw inputs), checked finite.
+fn featurize_all(
+    cfg: &Config,
+    sets: [(&str, &Dataset); 5],
+    reporter: &mut dyn Reporter,
+    notes: &mut Vec<String>,
+) -> Result<[Part; 5]> {
+    let featurize = features_fn(cfg, notes)?;
     let mut parts = Vec::new();
-    for (name, ds) in [
-        ("train", &train),
-        ("validation", &val),
-        ("test", &test),
-        ("OoD validation", &ood_val),
-        ("OoD test", &ood_test),
-    ] {
-        let x = featurize(name, ds, reporter, &mut notes)?;
+    for (name, ds) in sets {
+        let x = featurize(name, ds, reporter, notes)?;
+        let d = x.len() / ds.len().max(1);
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(DeeptlError::invalid(
+                "features",
+                format!("non-finite value at sample {}, feature {}", i / d, i % d),
+            ));
+        }
         parts.push(Part {
             n: ds.len(),
             y: ds.labels().to_vec(),
             x,
         });
     }
-    let d = parts[0].x.len() / parts[0].n.max(1);
-    let mut it = parts.into_iter();
-    let mut next = || it.next().expect("five parts");
-    let (train, val, test) = (next(), next(), next());
-    let (mut ood_val, mut ood_test) = (next(), next());
-    ood_val.y.clear();
-    ood_test.y.clear();
-    for p in [&train, &val, &test, &ood_val, &ood_test] {
-        if let Some(i) = p.x.iter().position(|v| !v.is_finite()) {
-            return Err(DeeptlError::invalid(
-                "features",
-                format!("non-finite value at sample {}, feature {}", i / d, i % d),
-            ));
-        }
-    }
-    Ok(Prepared {
-        d,
-        n_classes: ind_classes.len(),
-        class_labels: ind_classes,
-        train,
-        val,
-        test,
-        ood_val,
-        ood_test,
-        test_inputs,
-        notes,
-    })
+    parts
+        .try_into()
+        .map_err(|_| DeeptlError::invalid("features", "five feature sets expected"))
 }
 
 type Featurize =

@@ -58,28 +58,11 @@ pub fn export(
         ));
     }
     let cfg = crate::Config::stored(&rd)?;
-    let fpath = rd.path("front.json");
-    let text = std::fs::read_to_string(&fpath)
-        .map_err(|e| DeeptlError::invalid(fpath.display().to_string(), e.to_string()))?;
-    let front: FrontFile = serde_json::from_str(&text)
-        .map_err(|e| DeeptlError::invalid(fpath.display().to_string(), e.to_string()))?;
-    let member = front.members.get(k).ok_or_else(|| {
-        DeeptlError::invalid(
-            "--member",
-            format!(
-                "the front has {} members (0..{})",
-                front.members.len(),
-                front.members.len()
-            ),
-        )
-    })?;
-    let mask = BitString::from_hex(&member.mask).map_err(|e| {
-        DeeptlError::invalid(fpath.display().to_string(), format!("member {k}: {e}"))
-    })?;
+    let (front, member, mask) = read_member(&rd, k)?;
     let data = prepare(&cfg, reporter)?;
     if mask.len() != data.d {
         return Err(DeeptlError::invalid(
-            fpath.display().to_string(),
+            rd.path("front.json").display().to_string(),
             format!(
                 "member {k} has a mask of {} bits for {} features",
                 mask.len(),
@@ -100,24 +83,7 @@ pub fn export(
             ),
         ));
     }
-    let mut names = Vec::new();
-    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
-    let mut widths = vec![t.active.len()];
-    for (i, l) in t.mlp.layers.iter().enumerate() {
-        widths.push(l.n_out);
-        names.push(format!("layer{i}.weight"));
-        tensors.push((
-            format!("layer{i}.weight"),
-            vec![l.n_in, l.n_out],
-            l.w.clone(),
-        ));
-        if let Some(b) = &l.b {
-            names.push(format!("layer{i}.bias"));
-            tensors.push((format!("layer{i}.bias"), vec![l.n_out], b.clone()));
-        }
-    }
-    let idx: Vec<f32> = t.active.iter().map(|&j| j as f32).collect();
-    tensors.push(("active_indices".into(), vec![idx.len()], idx));
+    let (names, tensors, widths) = head_tensors(&t);
     let n_layers = t.mlp.layers.len();
     let card = HeadCard {
         format: "evoprune-head/1".into(),
@@ -141,7 +107,62 @@ pub fn export(
         params: t.mlp.param_count(),
         source: format!("{} member {k}", dir.display()),
     };
-    let json = serde_json::to_string_pretty(&card).expect("serialisable");
+    write_head(out, &card, &tensors)
+}
+
+/// Member `k` of the finished run's `front.json`, with its mask.
+fn read_member(rd: &RunDir, k: usize) -> Result<(FrontFile, crate::Member, BitString)> {
+    let fpath = rd.path("front.json");
+    let text = std::fs::read_to_string(&fpath)
+        .map_err(|e| DeeptlError::invalid(fpath.display().to_string(), e.to_string()))?;
+    let front: FrontFile = serde_json::from_str(&text)
+        .map_err(|e| DeeptlError::invalid(fpath.display().to_string(), e.to_string()))?;
+    let member = front.members.get(k).cloned().ok_or_else(|| {
+        DeeptlError::invalid(
+            "--member",
+            format!(
+                "the front has {} members (0..{})",
+                front.members.len(),
+                front.members.len()
+            ),
+        )
+    })?;
+    let mask = BitString::from_hex(&member.mask).map_err(|e| {
+        DeeptlError::invalid(fpath.display().to_string(), format!("member {k}: {e}"))
+    })?;
+    Ok((front, member, mask))
+}
+
+type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+/// The compact head's tensors (`layerI.weight` [in, out], `layerI.bias`, `active_indices`),
+/// their names and the layer widths.
+fn head_tensors(t: &crate::problem::Trained) -> (Vec<String>, Tensors, Vec<usize>) {
+    let mut names = Vec::new();
+    let mut tensors: Tensors = Vec::new();
+    let mut widths = vec![t.active.len()];
+    for (i, l) in t.mlp.layers.iter().enumerate() {
+        widths.push(l.n_out);
+        names.push(format!("layer{i}.weight"));
+        tensors.push((
+            format!("layer{i}.weight"),
+            vec![l.n_in, l.n_out],
+            l.w.clone(),
+        ));
+        if let Some(b) = &l.b {
+            names.push(format!("layer{i}.bias"));
+            tensors.push((format!("layer{i}.bias"), vec![l.n_out], b.clone()));
+        }
+    }
+    let idx: Vec<f32> = t.active.iter().map(|&j| j as f32).collect();
+    tensors.push(("active_indices".into(), vec![idx.len()], idx));
+    (names, tensors, widths)
+}
+
+/// Write the safetensors file (the card in its metadata) and the card beside it as JSON.
+fn write_head(out: &Path, card: &HeadCard, tensors: &Tensors) -> Result<(PathBuf, PathBuf)> {
+    let json = serde_json::to_string_pretty(card)
+        .map_err(|e| DeeptlError::invalid("export", e.to_string()))?;
     let meta = HashMap::from([("evoprune".to_string(), json.clone())]);
     let views: Vec<(&str, &[usize], &[f32])> = tensors
         .iter()

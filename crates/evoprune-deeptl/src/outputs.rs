@@ -2,12 +2,12 @@
 //! `hypervolume.csv`, `ensembles.csv`, `key_features.csv`, `feature_frequency.csv`, the plots
 //! and the report.
 
+use crate::Result;
 use crate::config::{Config, ObjectiveKind};
 use crate::ensemble::EnsembleRow;
 use crate::pipeline::FrontFile;
-use crate::Result;
-use evoprune_run::MethodConfig;
 use evoprune::{BitString, State};
+use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Chart, Marker};
 use evoprune_run::{Block, Outputs, Report, Table};
 use std::path::PathBuf;
@@ -131,7 +131,9 @@ pub(crate) fn ensemble_table(rows: &[EnsembleRow]) -> Table {
         rows,
         &[
             ("criterion", &|e: &EnsembleRow| e.criterion.clone()),
-            ("window", &|e| format!("({:.0},{:.0})", e.window[0], e.window[1])),
+            ("window", &|e| {
+                format!("({:.0},{:.0})", e.window[0], e.window[1])
+            }),
             ("members", &|e| e.members.len().to_string()),
             ("ens_acc", &|e| f4(e.accuracy)),
             ("best_acc", &|e| f4(e.best_member_accuracy)),
@@ -146,7 +148,9 @@ fn key_table(key: &[(usize, usize)], members: usize) -> Table {
     Table::from_columns(
         &rows,
         &[
-            ("rank", &|r: &(usize, &(usize, usize))| (r.0 + 1).to_string()),
+            ("rank", &|r: &(usize, &(usize, usize))| {
+                (r.0 + 1).to_string()
+            }),
             ("feature", &|r| r.1.0.to_string()),
             ("members", &|r| r.1.1.to_string()),
             ("share_of_front", &|r| {
@@ -305,10 +309,7 @@ pub(crate) fn declare(f: &Finished) -> Result<(Outputs, Table, Table)> {
     let o = o
         .chart("plots/hypervolume.svg", hypervolume_chart(f.state))
         .csv("ensembles.csv", et.clone())
-        .csv(
-            "key_features.csv",
-            key_table(f.key, f.front.members.len()),
-        )
+        .csv("key_features.csv", key_table(f.key, f.front.members.len()))
         .csv("feature_frequency.csv", frequency_table(f.counts))
         .report("report", report(f, &names, &ft, &et)?);
     Ok((o, ft, et))

@@ -295,10 +295,17 @@ fn finalize(
     let mut masks: Vec<BitString> = front.iter().map(|i| i.genome.clone()).collect();
     masks.push(BitString::ones(data.d));
     let mut scores = scoring::score_all(problem, rd, &masks, rep, threads)?;
-    let base = scores.pop().ok_or_else(|| DeeptlError::invalid("search", "no baseline"))?;
+    let base = scores
+        .pop()
+        .ok_or_else(|| DeeptlError::invalid("search", "no baseline"))?;
     let members = scoring::members(&front, &scores, data.d);
     let front_file = FrontFile {
-        objectives: cfg.search.objectives.iter().map(|o| o.name().into()).collect(),
+        objectives: cfg
+            .search
+            .objectives
+            .iter()
+            .map(|o| o.name().into())
+            .collect(),
         features: data.d,
         classes: data.class_labels.clone(),
         baseline: scoring::baseline(data.d, &base),
@@ -372,7 +379,8 @@ fn grad_cam_stage(
         DeeptlError::invalid("features.weights", "EfficientNet-Lite0 needs its weights")
     })?;
     rep.stage("Grad-CAM heat maps", None);
-    let model = evoprune_vision::EfficientNetLite0::load(weights, &cfg.features.compute()?.open()?)?;
+    let model =
+        evoprune_vision::EfficientNetLite0::load(weights, &cfg.features.compute()?.open()?)?;
     let feats: Vec<usize> = key
         .iter()
         .take(cfg.explain.heatmap_features)

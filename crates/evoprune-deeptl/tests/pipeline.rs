@@ -168,8 +168,14 @@ fn final_scoring_is_stored_per_head_and_reused_on_resume() {
     evoprune_deeptl::resume(&dir, driver(None)).unwrap();
     let again = front(&dir);
     assert_eq!(again.members[0], whole.members[0], "recomputed identically");
-    assert_eq!(again.members[1].test_accuracy, 0.123456, "stored score reused");
-    assert_eq!(again.members[2], whole.members[2], "foreign mask recomputed");
+    assert_eq!(
+        again.members[1].test_accuracy, 0.123456,
+        "stored score reused"
+    );
+    assert_eq!(
+        again.members[2], whole.members[2],
+        "foreign mask recomputed"
+    );
     assert!(head(0).is_file(), "the recomputed score is stored again");
 }
 

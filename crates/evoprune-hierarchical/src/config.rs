@@ -215,18 +215,38 @@ impl MethodConfig for Config {
     fn validate(&self) -> Result<()> {
         evoprune_run::config::check_method(&self.method, METHOD)?;
         self.data.check().map_err(|(k, r)| bad(k, r))?;
-        let s = &self.search;
-        if s.costs.is_empty() {
-            return Err(bad(
-                "search.costs",
-                "name at least one of \"params\", \"flops\"",
-            ));
+        check_costs(&self.search.costs)?;
+        self.check_searches()?;
+        self.phase2.check()?;
+        for (k, c) in [
+            ("baseline.solver", &self.baseline.solver),
+            ("finetune.solver", &self.finetune.solver),
+        ] {
+            c.validate().map_err(|e| bad(k, e.to_string()))?;
         }
-        let mut seen = s.costs.clone();
-        seen.dedup();
-        if seen.len() != s.costs.len() || (s.costs.len() == 2 && s.costs[0] == s.costs[1]) {
-            return Err(bad("search.costs", "each cost at most once"));
-        }
+        Ok(())
+    }
+}
+
+/// At least one cost, each at most once.
+fn check_costs(costs: &[Cost]) -> Result<()> {
+    if costs.is_empty() {
+        return Err(bad(
+            "search.costs",
+            "name at least one of \"params\", \"flops\"",
+        ));
+    }
+    let mut seen = costs.to_vec();
+    seen.dedup();
+    if seen.len() != costs.len() || (costs.len() == 2 && costs[0] == costs[1]) {
+        return Err(bad("search.costs", "each cost at most once"));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// The NSGA-II settings of both phases, and phase 1's threshold bound.
+    fn check_searches(&self) -> Result<()> {
         for (k, n) in [
             ("phase1.pop_size", self.phase1.pop_size),
             ("phase2.pop_size", self.phase2.pop_size),
@@ -257,7 +277,14 @@ impl MethodConfig for Config {
                 format!("must be in (0, 1], got {}", self.phase1.max_prune),
             ));
         }
-        let p = &self.phase2;
+        Ok(())
+    }
+}
+
+impl Phase2Config {
+    /// The anchors' tolerances, the mutation-rate bounds and the Taylor images.
+    fn check(&self) -> Result<()> {
+        let p = self;
         for (k, v) in [
             ("phase2.heavy_tolerance", p.heavy_tolerance),
             ("phase2.light_tolerance", p.light_tolerance),
@@ -290,12 +317,6 @@ impl MethodConfig for Config {
         }
         if p.importance == Importance::Taylor && p.taylor_images == 0 {
             return Err(bad("phase2.taylor_images", "must be at least 1"));
-        }
-        for (k, c) in [
-            ("baseline.solver", &self.baseline.solver),
-            ("finetune.solver", &self.finetune.solver),
-        ] {
-            c.validate().map_err(|e| bad(k, e.to_string()))?;
         }
         Ok(())
     }

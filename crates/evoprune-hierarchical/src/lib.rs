@@ -15,6 +15,7 @@ pub mod config;
 mod error;
 pub mod method;
 pub mod model;
+mod outputs;
 pub mod phase1;
 pub mod phase2;
 pub mod pipeline;

@@ -5,26 +5,26 @@
 //! (`checkpoint/phase1`, `checkpoint/phase2`); a finished phase is summarised atomically in
 //! `checkpoint/phase1.json` / `phase2.json`, and each fine-tuned member is written as soon as it
 //! is done (`checkpoint/finetune.json` lists them), so an interruption loses at most the
-//! generation or the member in flight.
+//! generation or the member in flight. The output files are declared once (`outputs.rs`) and
+//! written together at the end.
 
-use crate::config::{Config, Cost, Importance, ModelKind};
+use crate::config::{Config, Importance, ModelKind};
 use crate::model::Model;
 use crate::phase1::Thresholds;
 use crate::phase2::{Adapt, ImportanceMutation, ImportanceSampling, Rate, Space, Survivors};
 use crate::{HierError, Result};
 use evoprune::pareto::{hypervolume, non_dominated_sort};
 use evoprune::{
-    BitString, Event, MaxGenerations, Nsga2, Nsga2Config, PolynomialMutation, RealBounds, Sbx,
-    State, TerminationReason, UniformCrossover, UniformReal,
+    BitString, Event, MaxGenerations, Nsga2, Nsga2Config, PolynomialMutation, RealBounds,
+    RunResult, Sbx, State, TerminationReason, UniformCrossover, UniformReal,
 };
 use evoprune_data::digits28::{Data, Part, prepare};
 use evoprune_nn::dense::LENET_300_100;
 use evoprune_nn::store::{dense_baseline, lenet_baseline};
 use evoprune_run::MethodConfig;
 use evoprune_run::engine::EngineStage;
-use evoprune_run::plot::{Marker, Series, chart};
 use evoprune_run::seeds::{self, Purpose};
-use evoprune_run::{Block, Report, Reporter, RunDir, Table};
+use evoprune_run::{Reporter, RunDir};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -220,6 +220,24 @@ impl Ctx<'_> {
         }
     }
 
+    /// Open the reporter's stage `name` of `total` units.
+    fn stage(&self, name: &str, total: u64) {
+        self.rep.lock().expect("reporter").stage(name, Some(total));
+    }
+
+    /// Note a finished phase on the reporter.
+    fn phase_done(&self, phase: u8, r: &PhaseResult) {
+        note(
+            &self.rep,
+            &format!(
+                "phase {phase} done: {} front members, {} evaluations, {:.0} s",
+                r.front.len(),
+                r.evaluations,
+                r.seconds
+            ),
+        );
+    }
+
     /// The checkpointed engine run of `phase` in `dir`.
     fn engine(&self, dir: &Path, seed: u64, phase: &str) -> Result<EngineStage> {
         Ok(EngineStage {
@@ -232,6 +250,7 @@ impl Ctx<'_> {
         })
     }
 
+    /// Phase 1: NSGA-II over one magnitude threshold per layer.
     fn phase1(&self) -> Result<PhaseResult> {
         let done = self.rd.checkpoint_dir().join("phase1.json");
         if let Some(r) = read_phase(&done)? {
@@ -241,11 +260,7 @@ impl Ctx<'_> {
         let problem = Thresholds::new(self.model.clone(), self.val.clone(), &self.cfg.search.costs);
         let bounds = RealBounds::uniform(problem.n_genes(), 0.0, c.max_prune)?;
         let algo = Nsga2::new(
-            Nsga2Config {
-                pop_size: c.pop_size,
-                crossover_prob: c.crossover_prob,
-                ..Default::default()
-            },
+            nsga2(c.pop_size, c.crossover_prob),
             UniformReal {
                 bounds: bounds.clone(),
             },
@@ -253,12 +268,10 @@ impl Ctx<'_> {
             PolynomialMutation::new(bounds),
         )?;
         let dir = self.rd.checkpoint_dir().join("phase1");
-        self.rep.lock().expect("reporter").stage(
-            &format!(
-                "phase 1: thresholds of {} layers",
-                self.model.layers().len()
-            ),
-            Some(c.generations),
+        let layers = self.model.layers().len();
+        self.stage(
+            &format!("phase 1: thresholds of {layers} layers"),
+            c.generations,
         );
         let out = self
             .engine(&dir, self.cfg.seed, "phase1")?
@@ -270,16 +283,9 @@ impl Ctx<'_> {
         if out.reason == TerminationReason::Interrupted {
             return Err(self.interrupted("phase 1"));
         }
-        let pop = &out.state.population;
-        let idx = first_front(pop);
-        let mut front = Vec::new();
-        let mut thresholds = Vec::new();
-        for &i in &idx {
-            let keep = problem.keep_mask(&pop[i].genome.0)?;
-            front.push(point(&self.model, pop[i].f.clone(), &keep));
-            thresholds.push(problem.thresholds(&pop[i].genome.0));
-        }
-        dedup_points(&mut front, &mut thresholds);
+        let (front, thresholds) = front_points(&self.model, &out.state.population, |g| {
+            Ok((problem.keep_mask(&g.0)?, problem.thresholds(&g.0)))
+        })?;
         let r = PhaseResult {
             front,
             thresholds,
@@ -290,9 +296,7 @@ impl Ctx<'_> {
             incremental: [0, 0],
             anchors: [0, 0],
         };
-        evoprune_run::write_atomic(&done, &serde_json::to_vec(&r).expect("serialisable"))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(r)
+        finish_phase(&done, &dir, r)
     }
 
     fn importance(&self, data: &Data) -> Result<Vec<f32>> {
@@ -306,6 +310,8 @@ impl Ctx<'_> {
         })
     }
 
+    /// Phase 2: binary NSGA-II over the weights that survive the heavy anchor, sampled between
+    /// the heavy and the light anchor.
     fn phase2(&self, p1: &PhaseResult, base_err: f64, data: &Data) -> Result<PhaseResult> {
         let done = self.rd.checkpoint_dir().join("phase2.json");
         if let Some(r) = read_phase(&done)? {
@@ -319,6 +325,44 @@ impl Ctx<'_> {
                     "its front is empty (every evaluation failed): no anchor for phase 2",
                 )
             })?;
+        let (space, light_keep) = self.survivor_space(p1, [h, l], data)?;
+        let problem = Arc::new(Survivors::new(
+            self.model.clone(),
+            self.val.clone(),
+            space.clone(),
+            &self.cfg.search.costs,
+            c.incremental,
+        ));
+        let dir = self.rd.checkpoint_dir().join("phase2");
+        let out = self.search_survivors(&dir, &space, &problem, &light_keep)?;
+        let n = self.model.n_weights();
+        let (front, _) = front_points(&self.model, &out.state.population, |g| {
+            Ok((space.keep_mask(g, n), Vec::new()))
+        })?;
+        let r = PhaseResult {
+            front,
+            thresholds: Vec::new(),
+            evaluations: out.state.stats.evaluations,
+            generations: out.state.stats.generation,
+            seconds: out.state.stats.elapsed_secs,
+            bits: space.len(),
+            incremental: [
+                problem.counters[0].load(Ordering::Relaxed),
+                problem.counters[1].load(Ordering::Relaxed),
+            ],
+            anchors: [h, l],
+        };
+        finish_phase(&done, &dir, r)
+    }
+
+    /// Phase 2's genome space: the weights that survive the heavy anchor `h` of the phase-1
+    /// front, ranked by importance. Also returns the light anchor `l`'s keep-mask.
+    fn survivor_space(
+        &self,
+        p1: &PhaseResult,
+        [h, l]: [usize; 2],
+        data: &Data,
+    ) -> Result<(Arc<Space>, BitString)> {
         let parse = |p: &Point| {
             BitString::from_hex(&p.keep).map_err(|e| HierError::invalid("phase1.json", e))
         };
@@ -343,27 +387,29 @@ impl Ctx<'_> {
                 space.len()
             ),
         );
-        let problem = Arc::new(Survivors::new(
-            self.model.clone(),
-            self.val.clone(),
-            space.clone(),
-            &self.cfg.search.costs,
-            c.incremental,
-        ));
+        Ok((space, light_keep))
+    }
+
+    /// The checkpointed phase-2 engine run in `dir`: importance-aware sampling from the light
+    /// anchor, importance-aware mutation at a rate adapted to the population every generation.
+    fn search_survivors(
+        &self,
+        dir: &Path,
+        space: &Arc<Space>,
+        problem: &Arc<Survivors>,
+        light_keep: &BitString,
+    ) -> Result<RunResult<BitString>> {
+        let c = &self.cfg.phase2;
         let len = space.len() as f64;
         // a small surviving space can put mutation_min / len above the cap: the cap wins
         let hi = (c.mutation_max / len).min(0.5);
         let bounds = ((c.mutation_min / len).min(hi), hi);
         let rate = Rate::new(bounds.1);
         let algo = Nsga2::new(
-            Nsga2Config {
-                pop_size: c.pop_size,
-                crossover_prob: c.crossover_prob,
-                ..Default::default()
-            },
+            nsga2(c.pop_size, c.crossover_prob),
             ImportanceSampling {
                 space: space.clone(),
-                light: space.genome_of(&light_keep),
+                light: space.genome_of(light_keep),
             },
             UniformCrossover::default(),
             ImportanceMutation {
@@ -371,14 +417,10 @@ impl Ctx<'_> {
                 rate: rate.clone(),
             },
         )?;
-        let dir = self.rd.checkpoint_dir().join("phase2");
-        self.rep.lock().expect("reporter").stage(
-            &format!("phase 2: {} bits", space.len()),
-            Some(c.generations),
-        );
+        self.stage(&format!("phase 2: {} bits", space.len()), c.generations);
         let seed = seeds::derive(self.cfg.seed, Purpose::Phase2, 0);
         let out = self
-            .engine(&dir, seed, "phase2")?
+            .engine(dir, seed, "phase2")?
             .executor(problem.as_ref(), algo)
             // no evaluation cache: genomes of ~10^5 bits would make every per-generation
             // checkpoint carry all of them; duplicates of the population are eliminated anyway
@@ -394,32 +436,42 @@ impl Ctx<'_> {
         if out.reason == TerminationReason::Interrupted {
             return Err(self.interrupted("phase 2"));
         }
-        let pop = &out.state.population;
-        let mut front = Vec::new();
-        let mut none = Vec::new();
-        for i in first_front(pop) {
-            let keep = space.keep_mask(&pop[i].genome, self.model.n_weights());
-            front.push(point(&self.model, pop[i].f.clone(), &keep));
-            none.push(Vec::new());
-        }
-        dedup_points(&mut front, &mut none);
-        let r = PhaseResult {
-            front,
-            thresholds: Vec::new(),
-            evaluations: out.state.stats.evaluations,
-            generations: out.state.stats.generation,
-            seconds: out.state.stats.elapsed_secs,
-            bits: space.len(),
-            incremental: [
-                problem.counters[0].load(Ordering::Relaxed),
-                problem.counters[1].load(Ordering::Relaxed),
-            ],
-            anchors: [h, l],
-        };
-        evoprune_run::write_atomic(&done, &serde_json::to_vec(&r).expect("serialisable"))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(r)
+        Ok(out)
     }
+}
+
+/// NSGA-II settings of either phase.
+fn nsga2(pop_size: usize, crossover_prob: f64) -> Nsga2Config {
+    Nsga2Config {
+        pop_size,
+        crossover_prob,
+        ..Default::default()
+    }
+}
+
+/// The first front of `pop` as points, each keep-mask once, with the extra vector `keep`
+/// returns beside each mask (phase 1: the thresholds).
+fn front_points<G: Clone>(
+    model: &Model,
+    pop: &[evoprune::Individual<G>],
+    keep: impl Fn(&G) -> Result<(BitString, Vec<f64>)>,
+) -> Result<(Vec<Point>, Vec<Vec<f64>>)> {
+    let mut front = Vec::new();
+    let mut extra = Vec::new();
+    for i in first_front(pop) {
+        let (mask, x) = keep(&pop[i].genome)?;
+        front.push(point(model, pop[i].f.clone(), &mask));
+        extra.push(x);
+    }
+    dedup_points(&mut front, &mut extra);
+    Ok((front, extra))
+}
+
+/// Store a finished phase in `done` and drop its engine checkpoint `dir`.
+fn finish_phase(done: &Path, dir: &Path, r: PhaseResult) -> Result<PhaseResult> {
+    evoprune_run::stage::write(done, &r)?;
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(r)
 }
 
 fn point(model: &Model, f: Vec<f64>, keep: &BitString) -> Point {
@@ -463,6 +515,7 @@ pub fn anchors(front: &[Point], base_err: f64, heavy: f64, light: f64) -> Option
     Some([pick(heavy), pick(light)])
 }
 
+/// The stages: data, the baseline, phase 1, phase 2, then fine-tuning and the outputs.
 fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     rd.mark_incomplete()?;
     let rep: Rep = Arc::new(Mutex::new(driver.reporter));
@@ -471,38 +524,21 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     let model = Arc::new(baseline(cfg, &data, &rep)?);
     let threads = evoprune_run::seeds::threads(driver.threads, cfg.search.threads);
     let pool = evoprune_run::seeds::pool(threads)?;
-    let val = Arc::new(data.val.take(cfg.search.fitness_subset));
     let ctx = Ctx {
         cfg,
         rd: &rd,
-        model: model.clone(),
-        val: val.clone(),
+        model,
+        val: Arc::new(data.val.take(cfg.search.fitness_subset)),
         threads,
         stop: driver.stop.clone(),
-        rep: rep.clone(),
+        rep,
     };
     pool.install(|| {
-        let base_err = model.error_par(&model.params, &val)?;
+        let base_err = ctx.model.error_par(&ctx.model.params, &ctx.val)?;
         let p1 = ctx.phase1()?;
-        note(
-            &rep,
-            &format!(
-                "phase 1 done: {} front members, {} evaluations, {:.0} s",
-                p1.front.len(),
-                p1.evaluations,
-                p1.seconds
-            ),
-        );
+        ctx.phase_done(1, &p1);
         let p2 = ctx.phase2(&p1, base_err, &data)?;
-        note(
-            &rep,
-            &format!(
-                "phase 2 done: {} front members, {} evaluations, {:.0} s",
-                p2.front.len(),
-                p2.evaluations,
-                p2.seconds
-            ),
-        );
+        ctx.phase_done(2, &p2);
         finalize(&ctx, &data, base_err, &p1, &p2)
     })
 }
@@ -550,89 +586,14 @@ fn hv_sets(sets: [&[Vec<f64>]; 3]) -> ([f64; 3], [f64; 3]) {
     (raw, normed)
 }
 
-fn finalize(
-    ctx: &Ctx<'_>,
-    data: &Data,
+/// Hypervolumes of the phase-1 front, the phase-2 front and the final one: raw, normalised and
+/// of the anchors' box (see [`ResultFile`]).
+fn hypervolumes(
     base_err: f64,
     p1: &PhaseResult,
     p2: &PhaseResult,
-) -> Result<Summary> {
-    let t0 = Instant::now();
-    let (cfg, rd, model) = (ctx.cfg, ctx.rd, &ctx.model);
-    // the final front: non-dominated points of both phases
-    let mut all: Vec<(u8, &Point)> = p1.front.iter().map(|p| (1, p)).collect();
-    all.extend(p2.front.iter().map(|p| (2, p)));
-    let pts: Vec<Vec<f64>> = all.iter().map(|(_, p)| p.f.clone()).collect();
-    let first = non_dominated_sort(&pts)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let mut fin: Vec<(u8, &Point)> = first.iter().map(|&i| all[i]).collect();
-    fin.sort_by(|a, b| a.1.f[1].total_cmp(&b.1.f[1]).then(a.1.keep.cmp(&b.1.keep)));
-    fin.dedup_by(|a, b| a.1.keep == b.1.keep);
-    let chosen = spread(fin.len(), cfg.finetune.max_members.max(1));
-    let test = &data.test;
-    let baseline_test_error = model.error_par(&model.params, test)?;
-    let ck = rd.checkpoint_dir().join("finetune.json");
-    let mut done: Finetuned = evoprune_run::stage::read(&ck)?.unwrap_or_default();
-    ctx.rep.lock().expect("reporter").stage(
-        if cfg.finetune.max_members > 0 {
-            "fine-tuning the front (masks fixed)"
-        } else {
-            "scoring the front"
-        },
-        Some(chosen.len() as u64),
-    );
-    std::fs::create_dir_all(rd.path("models"))
-        .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
-    for (index, &ci) in chosen.iter().enumerate() {
-        if done.members.iter().any(|m| m.index == index) {
-            continue;
-        }
-        if ctx.stop.load(Ordering::SeqCst) {
-            return Err(ctx.interrupted("fine-tuning"));
-        }
-        let (phase, pt) = fin[ci];
-        let keep =
-            BitString::from_hex(&pt.keep).map_err(|e| HierError::invalid("checkpoint", e))?;
-        let pruned = model.masked_params(|k| keep.get(k));
-        let test_error_pruned = model.error_par(&pruned, test)?;
-        let tuned = if cfg.finetune.max_members > 0 {
-            let mask = model.mask_vector(|k| keep.get(k));
-            let mut s = cfg.finetune.solver.clone();
-            s.seed = cfg.seed.wrapping_add(index as u64);
-            model.train(pruned.clone(), Some(&mask), &data.train, &s, |_, _| {})?
-        } else {
-            pruned.clone()
-        };
-        let test_error = model.error_par(&tuned, test)?;
-        let val_error = model.error_par(&tuned, &ctx.val)?;
-        let c = model.counts(pt.kept.clone());
-        let file = format!("models/member-{index}.safetensors");
-        let meta = HashMap::from([
-            ("method".to_string(), crate::config::METHOD.to_string()),
-            ("model".to_string(), format!("{:?}", cfg.model)),
-            ("test_error".to_string(), format!("{test_error}")),
-            ("kept_params".to_string(), c.params.to_string()),
-        ]);
-        rd.write(&file, &model.to_safetensors(&tuned, &meta)?)?;
-        done.members.push(Member {
-            index,
-            phase,
-            search: pt.f.clone(),
-            params: c.params as f64 / model.n_params() as f64,
-            flops: c.macs as f64 / model.dense_macs() as f64,
-            kept: pt.kept.clone(),
-            test_error_pruned,
-            test_error,
-            val_error,
-            file,
-        });
-        evoprune_run::write_atomic(&ck, &serde_json::to_vec(&done).expect("serialisable"))?;
-        ctx.rep.lock().expect("reporter").progress(index as u64 + 1);
-    }
-    let mut members = done.members;
-    members.sort_by_key(|m| m.index);
+    fin: &[(u8, &Point)],
+) -> [[f64; 3]; 3] {
     let f1: Vec<Vec<f64>> = p1.front.iter().map(|p| p.f.clone()).collect();
     let f2: Vec<Vec<f64>> = p2.front.iter().map(|p| p.f.clone()).collect();
     let fu: Vec<Vec<f64>> = fin.iter().map(|(_, p)| p.f.clone()).collect();
@@ -654,14 +615,134 @@ fn finalize(
             .collect();
         hypervolume(&pts, &[1.0, 1.0])
     };
-    let hvb = [boxed(&f1), boxed(&f2), boxed(&fu)];
+    [hv, hvn, [boxed(&f1), boxed(&f2), boxed(&fu)]]
+}
+
+/// The final front: the non-dominated points of both phases by the first cost, each keep-mask
+/// once, with the phase that found each.
+fn final_front<'a>(p1: &'a PhaseResult, p2: &'a PhaseResult) -> Vec<(u8, &'a Point)> {
+    let all: Vec<(u8, &Point)> = (p1.front.iter().map(|p| (1, p)))
+        .chain(p2.front.iter().map(|p| (2, p)))
+        .collect();
+    let pts: Vec<Vec<f64>> = all.iter().map(|(_, p)| p.f.clone()).collect();
+    let first = non_dominated_sort(&pts)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let mut fin: Vec<(u8, &Point)> = first.iter().map(|&i| all[i]).collect();
+    fin.sort_by(|a, b| a.1.f[1].total_cmp(&b.1.f[1]).then(a.1.keep.cmp(&b.1.keep)));
+    fin.dedup_by(|a, b| a.1.keep == b.1.keep);
+    fin
+}
+
+/// The members `chosen` from the final front `fin`, fine-tuned with their masks fixed (scored
+/// as pruned without fine-tuning), by index. Each is saved and listed in
+/// `checkpoint/finetune.json` as soon as it is done; members listed there are not redone.
+fn finetune(
+    ctx: &Ctx<'_>,
+    data: &Data,
+    fin: &[(u8, &Point)],
+    chosen: &[usize],
+) -> Result<Vec<Member>> {
+    let ck = ctx.rd.checkpoint_dir().join("finetune.json");
+    let mut done: Finetuned = evoprune_run::stage::read(&ck)?.unwrap_or_default();
+    ctx.stage(
+        if ctx.cfg.finetune.max_members > 0 {
+            "fine-tuning the front (masks fixed)"
+        } else {
+            "scoring the front"
+        },
+        chosen.len() as u64,
+    );
+    ctx.rd.subdir("models")?;
+    for (index, &ci) in chosen.iter().enumerate() {
+        if done.members.iter().any(|m| m.index == index) {
+            continue;
+        }
+        if ctx.stop.load(Ordering::SeqCst) {
+            return Err(ctx.interrupted("fine-tuning"));
+        }
+        let (phase, pt) = fin[ci];
+        done.members
+            .push(finetune_member(ctx, data, index, phase, pt)?);
+        evoprune_run::stage::write(&ck, &done)?;
+        ctx.rep.lock().expect("reporter").progress(index as u64 + 1);
+    }
+    let mut members = done.members;
+    members.sort_by_key(|m| m.index);
+    Ok(members)
+}
+
+/// Member `index`: point `pt` pruned, fine-tuned (solver seed: the run's plus `index`), scored
+/// on test and validation, and written to `models/member-INDEX.safetensors`.
+fn finetune_member(
+    ctx: &Ctx<'_>,
+    data: &Data,
+    index: usize,
+    phase: u8,
+    pt: &Point,
+) -> Result<Member> {
+    let (cfg, model) = (ctx.cfg, &ctx.model);
+    let keep = BitString::from_hex(&pt.keep).map_err(|e| HierError::invalid("checkpoint", e))?;
+    let pruned = model.masked_params(|k| keep.get(k));
+    let test_error_pruned = model.error_par(&pruned, &data.test)?;
+    let tuned = if cfg.finetune.max_members > 0 {
+        let mask = model.mask_vector(|k| keep.get(k));
+        let mut s = cfg.finetune.solver.clone();
+        s.seed = cfg.seed.wrapping_add(index as u64);
+        model.train(pruned, Some(&mask), &data.train, &s, |_, _| {})?
+    } else {
+        pruned
+    };
+    let test_error = model.error_par(&tuned, &data.test)?;
+    let val_error = model.error_par(&tuned, &ctx.val)?;
+    let c = model.counts(pt.kept.clone());
+    let file = format!("models/member-{index}.safetensors");
+    let meta = HashMap::from([
+        ("method".to_string(), crate::config::METHOD.to_string()),
+        ("model".to_string(), format!("{:?}", cfg.model)),
+        ("test_error".to_string(), format!("{test_error}")),
+        ("kept_params".to_string(), c.params.to_string()),
+    ]);
+    ctx.rd.write(&file, &model.to_safetensors(&tuned, &meta)?)?;
+    Ok(Member {
+        index,
+        phase,
+        search: pt.f.clone(),
+        params: c.params as f64 / model.n_params() as f64,
+        flops: c.macs as f64 / model.dense_macs() as f64,
+        kept: pt.kept.clone(),
+        test_error_pruned,
+        test_error,
+        val_error,
+        file,
+    })
+}
+
+/// The last stage: the final front, its members fine-tuned and scored, hypervolumes, then every
+/// output written at once and the run marked complete.
+fn finalize(
+    ctx: &Ctx<'_>,
+    data: &Data,
+    base_err: f64,
+    p1: &PhaseResult,
+    p2: &PhaseResult,
+) -> Result<Summary> {
+    let t0 = Instant::now();
+    let (cfg, rd, model) = (ctx.cfg, ctx.rd, &ctx.model);
+    let fin = final_front(p1, p2);
+    let chosen = spread(fin.len(), cfg.finetune.max_members.max(1));
+    let baseline_test_error = model.error_par(&model.params, &data.test)?;
+    let members = finetune(ctx, data, &fin, &chosen)?;
+    let [hypervolume, hypervolume_normalized, hypervolume_box] =
+        hypervolumes(base_err, p1, p2, &fin);
     let result = ResultFile {
         model: cfg.model,
         baseline_test_error,
         baseline_val_error: base_err,
-        hypervolume: hv,
-        hypervolume_normalized: hvn,
-        hypervolume_box: hvb,
+        hypervolume,
+        hypervolume_normalized,
+        hypervolume_box,
         members,
         phase_seconds: [p1.seconds, p2.seconds],
         evaluations: [p1.evaluations, p2.evaluations],
@@ -670,18 +751,9 @@ fn finalize(
         finetune_seconds: t0.elapsed().as_secs_f64(),
         data: data.description.clone(),
     };
-    let table = write_outputs(cfg, rd, p1, p2, &fin, &result)?;
-    let best = result
-        .members
-        .iter()
-        .filter(|m| m.test_error <= baseline_test_error + 0.005)
-        .map(|m| m.params)
-        .fold(f64::INFINITY, f64::min);
-    rd.mark_complete(&format!(
-        "{} members; sparsest within 0.5 point of the baseline: {:.2}% of the parameters\n",
-        result.members.len(),
-        100.0 * best
-    ))?;
+    let (outputs, table) = crate::outputs::declare(cfg, p1, p2, &fin, &result)?;
+    outputs.write(rd, &[])?;
+    rd.mark_complete(&completion(&result))?;
     Ok(Summary {
         dir: rd.root().to_path_buf(),
         result,
@@ -689,163 +761,19 @@ fn finalize(
     })
 }
 
-fn pct(v: f64) -> String {
-    format!("{:.2}", 100.0 * v)
-}
-
-fn cost_name(c: Cost) -> &'static str {
-    match c {
-        Cost::Params => "params",
-        Cost::Flops => "flops",
-    }
-}
-
-fn write_outputs(
-    cfg: &Config,
-    rd: &RunDir,
-    p1: &PhaseResult,
-    p2: &PhaseResult,
-    fin: &[(u8, &Point)],
-    r: &ResultFile,
-) -> Result<Table> {
-    rd.write_json("result.json", r)?;
-    let costs: Vec<&str> = cfg.search.costs.iter().map(|&c| cost_name(c)).collect();
-    let mut fronts = Table::new(
-        ["phase", "final"]
-            .into_iter()
-            .chain(["val_error"])
-            .chain(costs.iter().copied())
-            .chain(["kept_per_layer"]),
-    );
-    let on_final = |p: &Point| fin.iter().any(|(_, q)| q.keep == p.keep);
-    for (ph, front) in [(1, &p1.front), (2, &p2.front)] {
-        for p in front.iter() {
-            let mut row = vec![ph.to_string(), on_final(p).to_string()];
-            row.extend(p.f.iter().map(|v| format!("{v:.6}")));
-            row.push(
-                p.kept
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join("/"),
-            );
-            fronts.push(row);
-        }
-    }
-    fronts.write_csv(&rd.path("fronts.csv"))?;
-    let mut t = Table::new([
-        "member",
-        "phase",
-        "params %",
-        "FLOPs %",
-        "val error % (pruned)",
-        "test error % (pruned)",
-        "test error % (fine-tuned)",
-        "kept per layer",
-    ]);
-    for m in &r.members {
-        t.push([
-            m.index.to_string(),
-            m.phase.to_string(),
-            pct(m.params),
-            pct(m.flops),
-            pct(m.search[0]),
-            pct(m.test_error_pruned),
-            pct(m.test_error),
-            m.kept
-                .iter()
-                .map(|k| k.to_string())
-                .collect::<Vec<_>>()
-                .join("/"),
-        ]);
-    }
-    t.write_csv(&rd.path("members.csv"))?;
-    let xy = |f: &[Point]| -> Vec<(f64, f64)> {
-        f.iter().map(|p| (100.0 * p.f[1], 100.0 * p.f[0])).collect()
-    };
-    let anchors: Vec<(f64, f64)> = p2
-        .anchors
-        .iter()
-        .filter_map(|&i| p1.front.get(i))
-        .map(|p| (100.0 * p.f[1], 100.0 * p.f[0]))
-        .collect();
-    let cost0 = costs[0];
-    chart(
-        &rd.path("fronts.svg"),
-        "Validation error vs remaining parameters, both phases (no fine-tuning)",
-        &format!("remaining {cost0} %"),
-        "validation error %",
-        &[
-            Series::new("phase 1 (thresholds)", xy(&p1.front), Marker::Dot),
-            Series::new("phase 2 (surviving weights)", xy(&p2.front), Marker::Cross),
-            Series::new("anchors (heavy, light)", anchors, Marker::Ring),
-        ],
-    )?;
-    let tuned: Vec<(f64, f64)> = r
+/// The completion marker's line: members, and the sparsest within half a point of the baseline.
+fn completion(r: &ResultFile) -> String {
+    let best = r
         .members
         .iter()
-        .map(|m| (100.0 * m.params, 100.0 * m.test_error))
-        .collect();
-    let pruned: Vec<(f64, f64)> = r
-        .members
-        .iter()
-        .map(|m| (100.0 * m.params, 100.0 * m.test_error_pruned))
-        .collect();
-    chart(
-        &rd.path("members.svg"),
-        "Test error of the chosen members, pruned and fine-tuned",
-        "remaining parameters %",
-        "test error %",
-        &[
-            Series::new("pruned", pruned, Marker::Cross),
-            Series::new("fine-tuned", tuned, Marker::Dot),
-            Series::new(
-                "dense baseline",
-                vec![(100.0, 100.0 * r.baseline_test_error)],
-                Marker::Ring,
-            ),
-        ],
-    )?;
-    let mut rep = Report::new(format!(
-        "Hierarchical importance-guided pruning: {}",
-        cfg.name
-    ));
-    rep.push(Block::Text(format!(
-        "{:?}; {}. Baseline test error {:.2}% (validation {:.2}% on the fitness images). Phase 1: {} evaluations in {:.0} s; phase 2: {} bits, {} evaluations ({} incremental, {} full) in {:.0} s; fine-tuning and scoring {:.0} s.",
-        r.model,
-        r.data,
-        100.0 * r.baseline_test_error,
-        100.0 * r.baseline_val_error,
-        r.evaluations[0],
-        r.phase_seconds[0],
-        r.phase2_bits,
-        r.evaluations[1],
-        r.incremental[0],
-        r.incremental[1],
-        r.phase_seconds[1],
-        r.finetune_seconds
-    )))
-    .push(Block::Text(format!(
-        "Hypervolume of (validation error, {}) with reference 1: phase 1 {:.4}, phase 2 {:.4}, both {:.4}. Normalised by the union's ideal and nadir points, reference 1.1: phase 1 {:.4}, phase 2 {:.4}, both {:.4}. Fraction of the anchors' box (baseline error to light-anchor error, 0 to heavy-anchor {}) dominated: phase 1 {:.4}, phase 2 {:.4}, both {:.4}.",
-        costs.join(", "),
-        r.hypervolume[0],
-        r.hypervolume[1],
-        r.hypervolume[2],
-        r.hypervolume_normalized[0],
-        r.hypervolume_normalized[1],
-        r.hypervolume_normalized[2],
-        costs[0],
-        r.hypervolume_box[0],
-        r.hypervolume_box[1],
-        r.hypervolume_box[2]
-    )))
-    .push(Block::Heading(2, "Members (test set)".into()))
-    .push(Block::Table(t.clone()))
-    .push(Block::Image("fronts.svg".into(), "Fronts of both phases".into()))
-    .push(Block::Image("members.svg".into(), "Members, pruned and fine-tuned".into()));
-    rd.write("report.md", rep.to_markdown().as_bytes())?;
-    rd.write("report.html", rep.to_html().as_bytes())?;
-    Ok(t)
+        .filter(|m| m.test_error <= r.baseline_test_error + 0.005)
+        .map(|m| m.params)
+        .fold(f64::INFINITY, f64::min);
+    format!(
+        "{} members; sparsest within 0.5 point of the baseline: {:.2}% of the parameters\n",
+        r.members.len(),
+        100.0 * best
+    )
 }
 
 /// Copy member `member` of a finished run to `out` after checking that it loads and

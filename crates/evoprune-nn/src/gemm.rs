@@ -4,15 +4,19 @@
 /// A row-major matrix view: `rows x cols`, element `(i, j)` at `i * cols + j`, optionally read
 /// transposed.
 #[derive(Clone, Copy)]
-pub(crate) struct Mat<'a> {
+pub struct Mat<'a> {
+    /// The elements, row-major.
     pub data: &'a [f32],
+    /// Stored rows.
     pub rows: usize,
+    /// Stored columns.
     pub cols: usize,
     /// Use the transpose of the stored matrix.
     pub t: bool,
 }
 
 impl<'a> Mat<'a> {
+    /// A view of `data` as `rows x cols`.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
         Mat {
             data,
@@ -21,6 +25,7 @@ impl<'a> Mat<'a> {
             t: false,
         }
     }
+    /// The transpose (no copy).
     pub fn t(self) -> Self {
         Mat { t: !self.t, ..self }
     }
@@ -46,14 +51,7 @@ impl<'a> Mat<'a> {
 ///
 /// # Panics
 /// On inconsistent shapes or slices too short for them (checked before any unsafe access).
-pub(crate) fn matmul(
-    dst: &mut [f32],
-    m: usize,
-    n: usize,
-    a: Mat<'_>,
-    b: Mat<'_>,
-    accumulate: bool,
-) {
+pub fn matmul(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
     let (am, ak) = a.shape();
     let (bk, bn) = b.shape();
     assert!(

@@ -28,7 +28,7 @@
 
 pub mod dense;
 mod error;
-mod gemm;
+pub mod gemm;
 mod head;
 pub mod lenet;
 pub mod metrics;

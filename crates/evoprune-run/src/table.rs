@@ -3,6 +3,9 @@
 use crate::{Result, RunError};
 use std::path::Path;
 
+/// A column of [`Table::from_columns`]: its header and how a row's cell is written.
+pub type Column<'a, T> = (&'a str, &'a dyn Fn(&T) -> String);
+
 /// A table of strings with a header row.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
@@ -120,7 +123,7 @@ impl Table {
 
     /// A table with one row per item of `rows` and one column per `(header, cell)` pair:
     /// the columns of a result table declared once, next to their formatting.
-    pub fn from_columns<T>(rows: &[T], columns: &[(&str, &dyn Fn(&T) -> String)]) -> Self {
+    pub fn from_columns<T>(rows: &[T], columns: &[Column<'_, T>]) -> Self {
         let mut t = Table::new(columns.iter().map(|c| c.0));
         for r in rows {
             t.push(columns.iter().map(|c| (c.1)(r)));

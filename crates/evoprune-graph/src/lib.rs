@@ -1,0 +1,21 @@
+//! One network representation for every evoprune method.
+//!
+//! - [`Graph`]: a DAG of [`Op`]s over named values with parameters by name (PyTorch's names
+//!   when the model came from PyTorch) and static shapes (the batch is free);
+//! - [`onnx`]: ONNX in ([`onnx::load`]: either `torch.onnx.export` exporter, external data,
+//!   shape arithmetic folded) and out ([`onnx::save`]);
+//! - [`exec`]: the reference CPU executor;
+//! - [`fold`]: batch normalisation folded into convolutions for inference;
+//! - [`stats`]: parameter and multiply-accumulate counts;
+//! - [`shape`]: every value's shape.
+
+mod error;
+pub mod exec;
+pub mod fold;
+pub mod ir;
+pub mod onnx;
+pub mod shape;
+pub mod stats;
+
+pub use error::{GraphError, Result};
+pub use ir::{Dim, Graph, Node, Op, Tensor};
