@@ -504,7 +504,13 @@ fn finalize(
 /// the plan in the metadata) after checking its recorded test accuracy. Returns the path.
 pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
     let (rd, r): (RunDir, ResultFile) = RunDir::open_finished(run_dir)?;
-    let front = &r.seeds[0].surrogate.front;
+    let first = r.seeds.first().ok_or_else(|| {
+        crate::CompressError::invalid(
+            rd.path("result.json").display().to_string(),
+            "no seed results: the run folder is damaged",
+        )
+    })?;
+    let front = &first.surrogate.front;
     let m = evoprune_run::member(front, member, "the first seed's surrogate front")?;
     let cfg = Config::stored(&rd)?;
     let data = prepare(&cfg.data, cfg.seed)?;

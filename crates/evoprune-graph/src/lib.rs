@@ -6,12 +6,14 @@
 //!   shape arithmetic folded) and out ([`onnx::save`]);
 //! - [`exec`]: the reference CPU executor;
 //! - [`fold`]: batch normalisation folded into convolutions for inference;
+//! - [`groups`]: coupled-channel groups, structured masks, compaction;
 //! - [`stats`]: parameter and multiply-accumulate counts;
 //! - [`shape`]: every value's shape.
 
 mod error;
 pub mod exec;
 pub mod fold;
+pub mod groups;
 pub mod ir;
 pub mod onnx;
 pub mod shape;

@@ -1,0 +1,382 @@
+//! Coupled-channel groups: random structured masks on PyTorch-exported networks and on random
+//! small graphs; the compacted network computes what the masked one computes.
+
+use evoprune_graph::groups::analyze;
+use evoprune_graph::{Graph, Tensor, exec, onnx, stats};
+use proptest::prelude::*;
+use std::path::Path;
+
+fn fixture(name: &str) -> Graph {
+    onnx::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn input(g: &Graph, n: usize, seed: u64) -> Tensor {
+    let mut shape = g.input_shape.clone();
+    shape[0] = n;
+    let len = shape.iter().product();
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let data = (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect();
+    Tensor::new(shape, data)
+}
+
+fn max_abs(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// `keep` on `g`: compacted and masked networks agree, and the compacted one is smaller.
+fn agree(g: &Graph, keep: &[bool]) -> (usize, usize) {
+    let a = analyze(g).unwrap();
+    let small = a.compact(g, keep).unwrap();
+    let masked = a.masked(g, keep).unwrap();
+    let x = input(g, 3, 7);
+    let ys = exec::run(&small, &x).unwrap();
+    let ym = exec::run(&masked, &x).unwrap();
+    let d = max_abs(&ys[0].data, &ym[0].data);
+    assert!(d < 1e-4, "compacted vs masked: {d}");
+    let s = stats::stats(&small).unwrap();
+    (s.params, s.macs)
+}
+
+#[test]
+fn resnet20_groups_follow_the_residual_stages() {
+    let g = fixture("resnet20-ts.onnx");
+    let a = analyze(&g).unwrap();
+    // each block's first convolution is its own group per channel: 9 blocks; the residual
+    // streams tie the stem and every block's second convolution per stage. Option-A
+    // shortcuts pad stage k's channels into stage k+1's middle, so all three stages'
+    // streams couple: 16 groups of 3 stages' channels + 16 + 32 more in the wider stages.
+    let inner: usize = a.groups.iter().filter(|gr| gr.sources.len() == 1).count();
+    assert_eq!(inner, 3 * 16 + 3 * 32 + 3 * 64);
+    let stream = a.groups.len() - inner;
+    assert_eq!(
+        stream, 64,
+        "one group per channel of the widest residual stream"
+    );
+    // the stem's channel 0 is tied to the stage-2 and stage-3 convolutions' middle channels
+    let g0 = a
+        .groups
+        .iter()
+        .find(|gr| {
+            gr.sources
+                .iter()
+                .any(|(n, c)| n.contains("conv1") && !n.contains("layer") && *c == 0)
+        })
+        .unwrap();
+    assert!(g0.sources.len() >= 1 + 3 + 3 + 3, "{:?}", g0.sources);
+}
+
+#[test]
+fn random_masks_on_resnet20_and_the_coupling_graph() {
+    for (file, p) in [
+        ("resnet20-ts.onnx", 0.5),
+        ("resnet20-dynamo.onnx", 0.3),
+        ("resnet20-ts-bn.onnx", 0.6),
+        ("couplings-ts.onnx", 0.5),
+        ("couplings-dynamo.onnx", 0.4),
+        ("couplings-ts-bn.onnx", 0.7),
+    ] {
+        let g = fixture(file);
+        let a = analyze(&g).unwrap();
+        assert!(!a.groups.is_empty(), "{file}");
+        let full = stats::stats(&g).unwrap();
+        let mut checked = 0;
+        for seed in 0..3u64 {
+            let mut s = seed + 11;
+            let keep: Vec<bool> = (0..a.groups.len())
+                .map(|i| {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    i == 0 || ((s >> 33) as f64 / (1u64 << 31) as f64) < p
+                })
+                .collect();
+            if let Err(e) = a.compact(&g, &keep) {
+                // the one legitimate refusal: a value would lose every channel
+                assert!(e.to_string().contains("removes every channel"), "{e}");
+                continue;
+            }
+            checked += 1;
+            let (params, macs) = agree(&g, &keep);
+            assert!(
+                params < full.params && macs < full.macs,
+                "{file}: {params} {macs}"
+            );
+        }
+        assert!(checked >= 2, "{file}: only {checked} masks checked");
+        // keeping everything changes nothing
+        let all = vec![true; a.groups.len()];
+        assert_eq!(a.compact(&g, &all).unwrap().params, g.params);
+    }
+}
+
+/// A random small network: convolutions (dense and depthwise), batch norms, residual adds,
+/// concatenations, channel pads, squeeze-excitation gates, then pooling and a linear head.
+fn random_graph(seed: u64, blocks: usize) -> Graph {
+    use evoprune_graph::{Dim, Node, Op};
+    use std::collections::BTreeMap;
+    let mut s = seed.wrapping_add(0x9e3779b97f4a7c15);
+    let mut rnd = move |n: usize| {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 33) % n as u64) as usize
+    };
+    let mut params = BTreeMap::new();
+    let mut nodes = Vec::new();
+    let t = |shape: Vec<usize>, r: &mut dyn FnMut(usize) -> usize| {
+        let n = shape.iter().product();
+        Tensor::new(
+            shape,
+            (0..n).map(|_| (r(2001) as f32 - 1000.0) / 2000.0).collect(),
+        )
+    };
+    let mut c = 4usize;
+    let mut cur = "x".to_string();
+    let mut id = 0;
+    let conv = |cur: &str,
+                cin: usize,
+                cout: usize,
+                groups: usize,
+                nodes: &mut Vec<Node>,
+                params: &mut BTreeMap<String, Tensor>,
+                id: &mut usize,
+                r: &mut dyn FnMut(usize) -> usize|
+     -> String {
+        *id += 1;
+        let w = format!("c{id}.weight");
+        let b = format!("c{id}.bias");
+        params.insert(w.clone(), t(vec![cout, cin / groups, 3, 3], r));
+        params.insert(b.clone(), t(vec![cout], r));
+        let out = format!("v{id}");
+        nodes.push(Node {
+            name: format!("conv{id}"),
+            op: Op::Conv {
+                kernel: [3, 3],
+                strides: [1, 1],
+                pads: [1, 1, 1, 1],
+                dilations: [1, 1],
+                groups,
+            },
+            inputs: vec![cur.into(), w, b],
+            outputs: vec![out.clone()],
+        });
+        out
+    };
+    let mut r: Box<dyn FnMut(usize) -> usize> = Box::new(move |n| rnd(n));
+    cur = conv(&cur, 3, c, 1, &mut nodes, &mut params, &mut id, &mut *r);
+    for _ in 0..blocks {
+        match r(5) {
+            0 => {
+                // residual: conv -> relu -> conv, added
+                let a = conv(
+                    &cur,
+                    c,
+                    c + r(3),
+                    1,
+                    &mut nodes,
+                    &mut params,
+                    &mut id,
+                    &mut *r,
+                );
+                let mid = c + 0;
+                let _ = mid;
+                let ca = params[&format!("c{id}.weight")].shape[0];
+                let b = conv(&a, ca, c, 1, &mut nodes, &mut params, &mut id, &mut *r);
+                id += 1;
+                let out = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("add{id}"),
+                    op: Op::Add,
+                    inputs: vec![cur.clone(), b],
+                    outputs: vec![out.clone()],
+                });
+                cur = out;
+            }
+            1 => {
+                // depthwise then batch norm
+                let d = conv(&cur, c, c, c, &mut nodes, &mut params, &mut id, &mut *r);
+                id += 1;
+                let names: Vec<String> = ["s", "b", "m", "v"]
+                    .iter()
+                    .map(|k| format!("bn{id}.{k}"))
+                    .collect();
+                for (k, n) in names.iter().enumerate() {
+                    let mut p = t(vec![c], &mut *r);
+                    if k == 3 {
+                        p.data.iter_mut().for_each(|v| *v = v.abs() + 0.5);
+                    }
+                    params.insert(n.clone(), p);
+                }
+                let out = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("bn{id}"),
+                    op: Op::BatchNorm { epsilon: 1e-5 },
+                    inputs: [vec![d], names].concat(),
+                    outputs: vec![out.clone()],
+                });
+                cur = out;
+            }
+            2 => {
+                // two branches concatenated
+                let c1 = 1 + r(4);
+                let c2 = 1 + r(4);
+                let a = conv(&cur, c, c1, 1, &mut nodes, &mut params, &mut id, &mut *r);
+                let b = conv(&cur, c, c2, 1, &mut nodes, &mut params, &mut id, &mut *r);
+                id += 1;
+                let out = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("cat{id}"),
+                    op: Op::Concat { axis: 1 },
+                    inputs: vec![a, b],
+                    outputs: vec![out.clone()],
+                });
+                cur = out;
+                c = c1 + c2;
+            }
+            3 => {
+                // channel padding (option-A shortcut) added to a wider convolution
+                let p = 1 + r(2);
+                id += 1;
+                let padded = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("pad{id}"),
+                    op: Op::Pad {
+                        pads: vec![0, p as i64, 0, 0, 0, p as i64, 0, 0],
+                        value: 0.0,
+                    },
+                    inputs: vec![cur.clone()],
+                    outputs: vec![padded.clone()],
+                });
+                let w = conv(
+                    &cur,
+                    c,
+                    c + 2 * p,
+                    1,
+                    &mut nodes,
+                    &mut params,
+                    &mut id,
+                    &mut *r,
+                );
+                id += 1;
+                let out = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("add{id}"),
+                    op: Op::Add,
+                    inputs: vec![w, padded],
+                    outputs: vec![out.clone()],
+                });
+                cur = out;
+                c += 2 * p;
+            }
+            _ => {
+                // squeeze-excitation gate
+                id += 1;
+                let pooled = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("gap{id}"),
+                    op: Op::GlobalAveragePool,
+                    inputs: vec![cur.clone()],
+                    outputs: vec![pooled.clone()],
+                });
+                let e = conv(&pooled, c, c, 1, &mut nodes, &mut params, &mut id, &mut *r);
+                id += 1;
+                let gate = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("sig{id}"),
+                    op: Op::Sigmoid,
+                    inputs: vec![e],
+                    outputs: vec![gate.clone()],
+                });
+                id += 1;
+                let out = format!("v{id}");
+                nodes.push(Node {
+                    name: format!("mul{id}"),
+                    op: Op::Mul,
+                    inputs: vec![cur.clone(), gate],
+                    outputs: vec![out.clone()],
+                });
+                cur = out;
+            }
+        }
+        id += 1;
+        let out = format!("v{id}");
+        nodes.push(Node {
+            name: format!("relu{id}"),
+            op: Op::Relu,
+            inputs: vec![cur.clone()],
+            outputs: vec![out.clone()],
+        });
+        cur = out;
+    }
+    id += 1;
+    let flat = format!("v{id}");
+    nodes.push(Node {
+        name: format!("flat{id}"),
+        op: Op::Reshape {
+            shape: vec![Dim::Batch, Dim::Fixed(-1)],
+        },
+        inputs: vec![cur.clone()],
+        outputs: vec![flat.clone()],
+    });
+    params.insert("fc.weight".into(), t(vec![5, c * 6 * 6], &mut *r));
+    params.insert("fc.bias".into(), t(vec![5], &mut *r));
+    nodes.push(Node {
+        name: "fc".into(),
+        op: Op::Gemm {
+            alpha: 1.0,
+            beta: 1.0,
+            trans_a: false,
+            trans_b: true,
+        },
+        inputs: vec![flat, "fc.weight".into(), "fc.bias".into()],
+        outputs: vec!["logits".into()],
+    });
+    Graph {
+        name: "random".into(),
+        input: "x".into(),
+        input_shape: vec![1, 3, 6, 6],
+        outputs: vec!["logits".into()],
+        nodes,
+        params,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn compacted_random_graphs_compute_the_masked_function(seed in 0u64..1_000_000, blocks in 1usize..6, bits in proptest::collection::vec(any::<bool>(), 64)) {
+        let g = random_graph(seed, blocks);
+        let a = analyze(&g).unwrap();
+        let keep: Vec<bool> = (0..a.groups.len()).map(|i| bits[i % bits.len()] || i % 7 == 0).collect();
+        match a.compact(&g, &keep) {
+            Err(e) => prop_assert!(e.to_string().contains("removes every channel"), "{}", e),
+            Ok(_) => {
+            agree(&g, &keep);
+            // and the ONNX round trip of the small network keeps its function
+            let small = a.compact(&g, &keep).unwrap();
+            let back = onnx::load_bytes(&onnx::to_bytes(&small).unwrap(), "small", None).unwrap();
+            let x = input(&g, 2, seed);
+            prop_assert_eq!(exec::run(&back, &x).unwrap()[0].data.clone(), exec::run(&small, &x).unwrap()[0].data.clone());
+            }
+        }
+    }
+}
