@@ -3,6 +3,7 @@
 
 mod front_csv;
 mod hv;
+mod inspect;
 mod methods;
 mod moo;
 mod progress;
@@ -34,6 +35,8 @@ enum Command {
     Moo(moo::MooArgs),
     /// Print the exact hypervolume of a front stored as CSV.
     Hv(hv::HvArgs),
+    /// Show a network's layers, prunable channel groups, parameters and MACs.
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Export(a) => methods::export(a),
         Command::Moo(a) => moo::run(a).map(|()| None),
         Command::Hv(a) => hv::run(a).map(|()| None),
+        Command::Inspect(a) => inspect::run(a).map(|()| None),
     };
     match result {
         Ok(None) => ExitCode::SUCCESS,

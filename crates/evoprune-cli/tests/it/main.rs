@@ -574,3 +574,48 @@ fn surrogate_compress_runs_resumes_exports_and_names_bad_keys() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("surrogate.budget"));
 }
+
+fn graph_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../evoprune-graph/tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn inspect_prints_params_macs_and_groups_of_an_onnx_model() {
+    let t = tempfile::tempdir().unwrap();
+    let o = evoprune(&["inspect", &graph_fixture("resnet20-ts.onnx"), "--json"], t.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // BN folded by the exporter: PyTorch's 269,722 less the 688 batch-norm shifts
+    assert_eq!(j["params"], 269_722 - 688);
+    assert_eq!(j["macs"], 40_551_040);
+    // 9 blocks' inner channels (16, 32, 64 x 3) plus one group per residual-stream channel
+    assert_eq!(j["groups"].as_array().unwrap().len(), 336 + 64);
+    let text = evoprune(&["inspect", &graph_fixture("resnet20-ts.onnx")], t.path());
+    assert!(String::from_utf8_lossy(&text.stdout).contains("400 prunable channel groups"));
+}
+
+#[test]
+fn onnx_models_outside_the_op_set_or_with_huge_tensors_are_errors_naming_them() {
+    let t = tempfile::tempdir().unwrap();
+    for (file, needles) in [
+        ("unsupported-op.onnx", vec!["unsupported-op.onnx", "my_erf", "Erf"]),
+        ("huge-tensor.onnx", vec!["huge-tensor.onnx", "fc.weight", "too large"]),
+    ] {
+        let o = evoprune(&["inspect", &graph_fixture(file)], t.path());
+        assert_eq!(o.status.code(), Some(2), "{file}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        for n in needles {
+            assert!(e.contains(n), "{file}: {e}");
+        }
+        assert!(!e.contains("panicked"), "{e}");
+    }
+    let bad = t.path().join("bad.onnx");
+    std::fs::write(&bad, b"\x08\x07\x12garbage").unwrap();
+    let o = evoprune(&["inspect", bad.to_str().unwrap()], t.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.onnx"));
+}

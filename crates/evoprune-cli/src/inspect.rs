@@ -1,0 +1,110 @@
+//! `evoprune inspect`: a network's layers, prunable groups, parameters and MACs.
+
+use anyhow::Result;
+use evoprune_graph::{groups, onnx, stats};
+use evoprune_run::Table;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Arguments of `evoprune inspect`.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// The network: an ONNX file (as `torch.onnx.export` or a Keras converter writes it).
+    model: PathBuf,
+    /// Print JSON (keys `params`, `macs`, `layers`, `groups`) instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct GroupRow {
+    index: usize,
+    /// Value channels removed with the group.
+    channels: usize,
+    /// `(layer, output channel)` of each producing layer.
+    sources: Vec<(String, usize)>,
+}
+
+#[derive(Serialize)]
+struct Inspection {
+    model: String,
+    input: Vec<usize>,
+    params: usize,
+    macs: usize,
+    layers: Vec<stats::Layer>,
+    groups: Vec<GroupRow>,
+}
+
+/// Print `text` to stdout; a reader that went away (`| head`) ends the output quietly.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+pub fn run(a: InspectArgs) -> Result<()> {
+    let g = onnx::load(&a.model)?;
+    let s = stats::stats(&g)?;
+    let an = groups::analyze(&g)?;
+    let rows: Vec<GroupRow> = an
+        .groups
+        .iter()
+        .map(|gr| GroupRow {
+            index: gr.index,
+            channels: gr.channels.len(),
+            sources: gr.sources.clone(),
+        })
+        .collect();
+    if a.json {
+        let i = Inspection {
+            model: a.model.display().to_string(),
+            input: g.input_shape.clone(),
+            params: s.params,
+            macs: s.macs,
+            layers: s.layers,
+            groups: rows,
+        };
+        return emit(&serde_json::to_string_pretty(&i)?);
+    }
+    let mut t = Table::new(["layer", "op", "output", "params", "MACs"]);
+    for l in s.layers.iter().filter(|l| l.params > 0 || l.macs > 0) {
+        t.push([
+            l.name.clone(),
+            l.op.clone(),
+            format!("{:?}", l.output),
+            l.params.to_string(),
+            l.macs.to_string(),
+        ]);
+    }
+    emit(&t.to_text())?;
+    // groups per producing layer set: how many channels of which layers go together
+    let mut by_layers: BTreeMap<Vec<String>, (usize, usize)> = BTreeMap::new();
+    for gr in &an.groups {
+        let mut layers: Vec<String> = gr.sources.iter().map(|s| s.0.clone()).collect();
+        layers.sort();
+        layers.dedup();
+        let e = by_layers.entry(layers).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += gr.channels.len();
+    }
+    let mut gt = Table::new(["groups", "channels each", "layers pruned together"]);
+    for (layers, (n, ch)) in &by_layers {
+        gt.push([
+            n.to_string(),
+            format!("{:.1}", *ch as f64 / *n as f64),
+            layers.join(", "),
+        ]);
+    }
+    emit(&gt.to_text())?;
+    emit(&format!(
+        "{}: input {:?}, {} parameters, {} MACs per input, {} prunable channel groups",
+        a.model.display(),
+        g.input_shape,
+        s.params,
+        s.macs,
+        an.groups.len()
+    ))
+}
