@@ -163,6 +163,17 @@ fn map(x: &Tensor, f: impl Fn(f32) -> f32) -> Vec<f32> {
     x.data.iter().map(|&v| f(v)).collect()
 }
 
+/// Advance the row-major multi-index `idx` within `shape` (wrapping to zeros at the end).
+fn advance(idx: &mut [usize], shape: &[usize]) {
+    for d in (0..idx.len()).rev() {
+        idx[d] += 1;
+        if idx[d] < shape[d] {
+            return;
+        }
+        idx[d] = 0;
+    }
+}
+
 /// Strides of a row-major shape.
 pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
@@ -201,13 +212,7 @@ fn binary(a: &Tensor, b: &Tensor, shape: &[usize], f: impl Fn(f32, f32) -> f32) 
             ib += idx[d] * sb[d];
         }
         out.push(f(a.data[ia], b.data[ib]));
-        for d in (0..r).rev() {
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+        advance(&mut idx, &shape);
     }
     out
 }
@@ -377,13 +382,7 @@ fn reduce_mean(node: &Node, x: &Tensor, axes: &[i64]) -> Result<Vec<f32>> {
             .map(|d| if ax.contains(&d) { 0 } else { idx[d] * ost[d] })
             .sum();
         out[o] += v;
-        for d in (0..r).rev() {
-            idx[d] += 1;
-            if idx[d] < x.shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+        advance(&mut idx, &x.shape);
     }
     out.iter_mut().for_each(|v| *v /= count);
     Ok(out)
@@ -398,13 +397,7 @@ fn transpose(x: &Tensor, perm: &[usize]) -> Vec<f32> {
     let mut out = Vec::with_capacity(x.len());
     for _ in 0..x.len() {
         out.push(x.data[(0..r).map(|d| idx[d] * src_st[d]).sum::<usize>()]);
-        for d in (0..r).rev() {
-            idx[d] += 1;
-            if idx[d] < out_shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+        advance(&mut idx, &out_shape);
     }
     out
 }
@@ -437,13 +430,7 @@ fn slice(
             .map(|d| (begin[d] + idx[d] as i64 * step[d]) * xs[d] as i64)
             .sum();
         out.push(x.data[off as usize]);
-        for d in (0..r).rev() {
-            idx[d] += 1;
-            if idx[d] < count[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+        advance(&mut idx, &count);
     }
     Ok(out)
 }
@@ -466,13 +453,7 @@ fn pad(x: &Tensor, out: &[usize], pads: &[i64], value: f32) -> Vec<f32> {
             off += i as usize * xs[d];
         }
         y.push(if inside { x.data[off] } else { value });
-        for d in (0..r).rev() {
-            idx[d] += 1;
-            if idx[d] < out[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+        advance(&mut idx, &out);
     }
     y
 }

@@ -8,7 +8,9 @@
 //! - [`fold`]: batch normalisation folded into convolutions for inference;
 //! - [`groups`]: coupled-channel groups, structured masks, compaction;
 //! - [`stats`]: parameter and multiply-accumulate counts;
-//! - [`shape`]: every value's shape.
+//! - [`shape`]: every value's shape;
+//! - [`zoo`]: the networks of the pruning literature (LeNet, CIFAR and ImageNet ResNets, VGG,
+//!   MobileNetV2, EfficientNet-Lite0) with PyTorch's parameter names, fresh or loaded weights.
 
 mod error;
 pub mod exec;
@@ -18,6 +20,7 @@ pub mod ir;
 pub mod onnx;
 pub mod shape;
 pub mod stats;
+pub mod zoo;
 
 pub use error::{GraphError, Result};
 pub use ir::{Dim, Graph, Node, Op, Tensor};

@@ -586,7 +586,10 @@ fn graph_fixture(name: &str) -> String {
 #[test]
 fn inspect_prints_params_macs_and_groups_of_an_onnx_model() {
     let t = tempfile::tempdir().unwrap();
-    let o = evoprune(&["inspect", &graph_fixture("resnet20-ts.onnx"), "--json"], t.path());
+    let o = evoprune(
+        &["inspect", &graph_fixture("resnet20-ts.onnx"), "--json"],
+        t.path(),
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // BN folded by the exporter: PyTorch's 269,722 less the 688 batch-norm shifts
@@ -602,8 +605,14 @@ fn inspect_prints_params_macs_and_groups_of_an_onnx_model() {
 fn onnx_models_outside_the_op_set_or_with_huge_tensors_are_errors_naming_them() {
     let t = tempfile::tempdir().unwrap();
     for (file, needles) in [
-        ("unsupported-op.onnx", vec!["unsupported-op.onnx", "my_erf", "Erf"]),
-        ("huge-tensor.onnx", vec!["huge-tensor.onnx", "fc.weight", "too large"]),
+        (
+            "unsupported-op.onnx",
+            vec!["unsupported-op.onnx", "my_erf", "Erf"],
+        ),
+        (
+            "huge-tensor.onnx",
+            vec!["huge-tensor.onnx", "fc.weight", "too large"],
+        ),
     ] {
         let o = evoprune(&["inspect", &graph_fixture(file)], t.path());
         assert_eq!(o.status.code(), Some(2), "{file}");
