@@ -151,6 +151,10 @@ pub enum Backbone {
     None,
     /// EfficientNet-Lite0 with ImageNet weights (1280 pooled features).
     EfficientnetLite0,
+    /// Any network from an ONNX file (`features.weights`), cut at `features.cut` (default: the
+    /// value entering its last linear layer); it takes ImageNet-normalised RGB images of its
+    /// own (square) input size.
+    Onnx,
 }
 
 /// The frozen backbone and its cache.
@@ -159,8 +163,11 @@ pub enum Backbone {
 pub struct FeaturesConfig {
     /// Which backbone.
     pub backbone: Backbone,
-    /// The backbone's safetensors weights.
+    /// The backbone's safetensors weights (EfficientNet-Lite0) or ONNX file (`onnx`).
     pub weights: Option<PathBuf>,
+    /// `onnx` backbones: the value whose entries are the features (default: the input of the
+    /// network's last Gemm/MatMul, i.e. the features entering its dense head).
+    pub cut: Option<String>,
     /// Square input size fed to the backbone (a multiple of 32).
     pub input_size: usize,
     /// Images per forward pass.
@@ -186,6 +193,7 @@ impl Default for FeaturesConfig {
         FeaturesConfig {
             backbone: Backbone::None,
             weights: None,
+            cut: None,
             input_size: 96,
             batch: 32,
             cache_dir: PathBuf::from(".evoprune-cache"),
@@ -521,11 +529,14 @@ impl Config {
     /// The `[features]` section.
     fn check_features(&self) -> Result<()> {
         let f = &self.features;
-        if f.backbone == Backbone::EfficientnetLite0 && f.weights.is_none() {
+        if f.backbone != Backbone::None && f.weights.is_none() {
             return Err(bad(
                 "features.weights",
-                "required for the efficientnet-lite0 backbone",
+                "required for the efficientnet-lite0 and onnx backbones",
             ));
+        }
+        if f.cut.is_some() && f.backbone != Backbone::Onnx {
+            return Err(bad("features.cut", "only for backbone = \"onnx\""));
         }
         for (k, v) in [
             ("features.input_size", f.input_size),

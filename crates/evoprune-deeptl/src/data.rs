@@ -339,43 +339,73 @@ fn features_fn(cfg: &Config, notes: &mut Vec<String>) -> Result<Featurize> {
                 batch: cfg.features.batch,
                 compute,
             };
-            let cache = cfg.features.cache_dir.clone();
             notes.push(format!(
                 "features: EfficientNet-Lite0 ({}) at {}x{} px on {}, 1280 pooled features, cache {}",
                 weights.display(),
                 prep.input_size,
                 prep.input_size,
                 prep.compute,
-                cache.display()
+                cfg.features.cache_dir.display()
             ));
-            Ok(Box::new(move |name, ds, rep, notes| {
-                rep.stage(&format!("features: {name}"), Some(ds.len() as u64));
-                let t = std::time::Instant::now();
-                let (f, used) = extract::cached(&cache, &weights, &model, ds, &prep, |done, _| {
-                    rep.progress(done as u64)
-                })?;
-                let secs = t.elapsed().as_secs_f64();
-                if let extract::CacheUse::Replaced(why) = &used {
-                    rep.note(&format!(
-                        "warning: damaged feature cache entry replaced ({why})"
-                    ));
-                }
-                notes.push(if used == extract::CacheUse::Hit {
-                    format!(
-                        "features of {name} ({} images) read from the cache",
-                        ds.len()
-                    )
-                } else {
-                    format!(
-                        "features of {name}: {} images extracted in {secs:.1} s ({:.1} images/s)",
-                        ds.len(),
-                        ds.len() as f64 / secs.max(1e-9)
-                    )
-                });
-                Ok(f)
-            }))
+            Ok(cached_features(cfg, weights, Box::new(model), prep))
+        }
+        Backbone::Onnx => {
+            let weights = cfg.features.weights.clone().expect("validated");
+            let model =
+                crate::backbone::GraphBackbone::load(&weights, cfg.features.cut.as_deref())?;
+            let prep = Preprocessing {
+                input_size: model.input_size(),
+                batch: cfg.features.batch,
+                compute: evoprune_vision::Compute::Cpu,
+            };
+            notes.push(format!(
+                "features: {} cut at \"{}\" ({} features) at {}x{} px on the CPU, cache {}",
+                weights.display(),
+                model.cut(),
+                evoprune_vision::extract::Backbone::dim(&model),
+                prep.input_size,
+                prep.input_size,
+                cfg.features.cache_dir.display()
+            ));
+            Ok(cached_features(cfg, weights, Box::new(model), prep))
         }
     }
+}
+
+/// Features through `model`, from the cache or extracted (and cached), with progress.
+fn cached_features(
+    cfg: &Config,
+    weights: std::path::PathBuf,
+    model: Box<dyn extract::Backbone>,
+    prep: Preprocessing,
+) -> Featurize {
+    let cache = cfg.features.cache_dir.clone();
+    Box::new(move |name, ds, rep, notes| {
+        rep.stage(&format!("features: {name}"), Some(ds.len() as u64));
+        let t = std::time::Instant::now();
+        let (f, used) = extract::cached(&cache, &weights, model.as_ref(), ds, &prep, |done, _| {
+            rep.progress(done as u64)
+        })?;
+        let secs = t.elapsed().as_secs_f64();
+        if let extract::CacheUse::Replaced(why) = &used {
+            rep.note(&format!(
+                "warning: damaged feature cache entry replaced ({why})"
+            ));
+        }
+        notes.push(if used == extract::CacheUse::Hit {
+            format!(
+                "features of {name} ({} images) read from the cache",
+                ds.len()
+            )
+        } else {
+            format!(
+                "features of {name}: {} images extracted in {secs:.1} s ({:.1} images/s)",
+                ds.len(),
+                ds.len() as f64 / secs.max(1e-9)
+            )
+        });
+        Ok(f)
+    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ pub enum DeeptlError {
     /// The backbone or feature extraction.
     #[error(transparent)]
     Vision(#[from] evoprune_vision::VisionError),
+    /// An ONNX backbone (import, shapes, execution).
+    #[error(transparent)]
+    Graph(#[from] evoprune_graph::GraphError),
     /// Building or training a head.
     #[error(transparent)]
     Nn(#[from] evoprune_nn::NnError),

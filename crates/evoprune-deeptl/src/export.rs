@@ -97,6 +97,17 @@ pub fn export(
         classes: front.classes.clone(),
         backbone: match cfg.features.backbone {
             crate::config::Backbone::None => "none (raw input values, after data.scale)".into(),
+            crate::config::Backbone::Onnx => format!(
+                "{} cut at {}, ImageNet normalisation",
+                cfg.features
+                    .weights
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                cfg.features
+                    .cut
+                    .as_deref()
+                    .unwrap_or("the input of its last linear layer")
+            ),
             crate::config::Backbone::EfficientnetLite0 => format!(
                 "efficientnet-lite0 pooled features, {0}x{0} input, ImageNet normalisation",
                 cfg.features.input_size

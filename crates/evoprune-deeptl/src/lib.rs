@@ -17,6 +17,7 @@
 //! | [`explain`] | feature frequencies, Grad-CAM overlays |
 //! | [`export`] | a front member's compacted head as safetensors + JSON |
 
+pub mod backbone;
 pub mod config;
 pub mod data;
 pub mod ensemble;

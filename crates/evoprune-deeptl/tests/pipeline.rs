@@ -179,6 +179,43 @@ fn final_scoring_is_stored_per_head_and_reused_on_resume() {
     assert!(head(0).is_file(), "the recomputed score is stored again");
 }
 
+/// MO-EvoPruneDeepTL on any network: a PyTorch-exported ONNX model (the coupling fixture of
+/// evoprune-graph, 3x16x16 input) as the frozen backbone, cut by default where its dense head
+/// begins, or at a named value.
+#[test]
+fn an_onnx_network_cut_at_a_named_value_is_the_backbone() {
+    use evoprune_deeptl::config::Backbone;
+    let t = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../evoprune-graph/tests/fixtures/couplings-ts.onnx");
+    let mut c = tiny();
+    c.features.backbone = Backbone::Onnx;
+    c.features.weights = Some(model.clone());
+    c.features.cache_dir = t.path().join("cache");
+    let s = evoprune_deeptl::run(&c, &t.path().join("a"), driver(None)).unwrap();
+    // the flattened 12 x 3 x 3 feature map entering the linear layer
+    assert_eq!(s.front.features, 108);
+    assert!(
+        s.notes.iter().any(|n| n.contains("108 features")),
+        "{:?}",
+        s.notes
+    );
+    assert!(!s.front.members.is_empty());
+    // a second run reads the features from the cache and gives the same front
+    let again = evoprune_deeptl::run(&c, &t.path().join("b"), driver(None)).unwrap();
+    assert!(
+        again
+            .notes
+            .iter()
+            .any(|n| n.contains("read from the cache"))
+    );
+    assert_eq!(front(&t.path().join("a")), front(&t.path().join("b")));
+    // an unknown cut is an error naming the key
+    c.features.cut = Some("no such value".into());
+    let e = evoprune_deeptl::run(&c, &t.path().join("c"), driver(None)).unwrap_err();
+    assert!(e.to_string().contains("features.cut"), "{e}");
+}
+
 #[test]
 fn the_front_does_not_depend_on_threads() {
     let t = tempfile::tempdir().unwrap();

@@ -35,6 +35,60 @@ impl Preprocessing {
     }
 }
 
+/// A frozen network that turns normalised `3 x h x w` images into feature vectors: the
+/// built-in EfficientNet-Lite0, or any network evoprune can run (MO-EvoPruneDeepTL's ONNX
+/// backbones, cut at a named value).
+pub trait Backbone: Sync {
+    /// The cache file's prefix (`efficientnet-lite0`).
+    fn cache_name(&self) -> &str;
+    /// Anything besides the weights file that changes the features (the cut point), hashed
+    /// into the cache key; empty for the built-in backbones.
+    fn cache_extra(&self) -> String {
+        String::new()
+    }
+    /// Features per image.
+    fn dim(&self) -> usize;
+    /// Features `[n, dim]` of `n` images `[n, 3, h, w]` (row-major).
+    fn features_of(&self, x: &[f32], n: usize, h: usize, w: usize) -> Result<Vec<f32>>;
+    /// How many batches run at once on the rayon pool (each forward pass on about one core:
+    /// as many as there are threads; a device that parallelises within a batch: one).
+    fn batches_at_once(&self) -> usize {
+        rayon::current_num_threads().max(1)
+    }
+    /// Whether the backbone can run where `prep` says.
+    fn check_device(&self, _prep: &Preprocessing) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Backbone for EfficientNetLite0 {
+    fn cache_name(&self) -> &str {
+        "efficientnet-lite0"
+    }
+    fn dim(&self) -> usize {
+        1280
+    }
+    fn features_of(&self, x: &[f32], n: usize, h: usize, w: usize) -> Result<Vec<f32>> {
+        EfficientNetLite0::features_of(self, x, n, h, w)
+    }
+    fn batches_at_once(&self) -> usize {
+        if *self.device() == burn::tensor::Device::flex() {
+            rayon::current_num_threads().max(1)
+        } else {
+            1
+        }
+    }
+    fn check_device(&self, prep: &Preprocessing) -> Result<()> {
+        if prep.compute.device()? != *self.device() {
+            return Err(VisionError::Unsupported(format!(
+                "the backbone was loaded on another device than {}",
+                prep.compute
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Hex SHA-256 over the weights file, the dataset and the preprocessing description.
 pub fn cache_key(weights: &Path, data: &Dataset, prep: &Preprocessing) -> Result<String> {
     let mut h = Sha256::new();
@@ -54,8 +108,15 @@ pub fn cache_key(weights: &Path, data: &Dataset, prep: &Preprocessing) -> Result
 }
 
 /// One sample as a normalised `3 x size x size` input: grey `[1, h, w]` images are resized and
-/// replicated, RGB `[3, h, w]` images in [0, 1] are resized per channel.
+/// replicated, RGB `[3, h, w]` images in [0, 1] are resized per channel; a flat sample whose
+/// length is a square (the UCI digits' 64 values) is a square grey image.
 pub fn to_input(row: &[f32], shape: &[usize], size: usize) -> Result<Vec<f32>> {
+    if let [d] = shape {
+        let s = d.isqrt();
+        if s * s == *d && s > 1 {
+            return preprocess::grey_to_imagenet(row, s, s, size);
+        }
+    }
     match shape {
         [1, h, w] | [h, w] => preprocess::grey_to_imagenet(row, *h, *w, size),
         [3, h, w] => {
@@ -74,24 +135,24 @@ pub fn to_input(row: &[f32], shape: &[usize], size: usize) -> Result<Vec<f32>> {
     }
 }
 
-/// Pooled features (`n x 1280`) of every sample, in batches; `progress(done, total)` is called
-/// after each group of batches.
+/// Features (`n x dim`) of every sample, in batches; `progress(done, total)` is called after
+/// each group of batches.
 ///
 /// burn's flex backend runs one forward pass on about one core, so on the CPU the batches are
 /// spread over the current rayon pool, one per thread at a time. The batches are the same
 /// whatever the thread count, so the features are too. On a GPU device they run one after the
 /// other (the device parallelises within a batch).
 pub fn extract(
-    model: &EfficientNetLite0,
+    model: &dyn Backbone,
     data: &Dataset,
     prep: &Preprocessing,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<f32>> {
     use rayon::prelude::*;
     let s = prep.input_size;
-    if s < 32 || prep.batch == 0 {
+    if s < 8 || prep.batch == 0 {
         return Err(VisionError::Shape(format!(
-            "input size must be >= 32 and batch >= 1, got {s} and {}",
+            "input size must be >= 8 and batch >= 1, got {s} and {}",
             prep.batch
         )));
     }
@@ -100,12 +161,8 @@ pub fn extract(
         .step_by(prep.batch)
         .map(|a| (a, (a + prep.batch).min(n)))
         .collect();
-    let mut out = Vec::with_capacity(n * 1280);
-    let at_once = if *model.device() == burn::tensor::Device::flex() {
-        rayon::current_num_threads().max(1)
-    } else {
-        1
-    };
+    let mut out = Vec::with_capacity(n * model.dim());
+    let at_once = model.batches_at_once();
     for group in batches.chunks(at_once) {
         let feats: Vec<Result<Vec<f32>>> = group
             .par_iter()
@@ -137,32 +194,36 @@ pub enum CacheUse {
 }
 
 /// Features of `data` from the cache in `cache_dir`, computing and storing them on a miss (or
-/// when the entry is damaged). Returns the features (`n x 1280`) and where they came from.
+/// when the entry is damaged). Returns the features (`n x dim`) and where they came from.
 pub fn cached(
     cache_dir: &Path,
     weights: &Path,
-    model: &EfficientNetLite0,
+    model: &dyn Backbone,
     data: &Dataset,
     prep: &Preprocessing,
     progress: impl FnMut(usize, usize),
 ) -> Result<(Vec<f32>, CacheUse)> {
-    if prep.compute.device()? != *model.device() {
-        return Err(VisionError::Unsupported(format!(
-            "the backbone was loaded on another device than {}",
-            prep.compute
-        )));
+    model.check_device(prep)?;
+    let mut key = cache_key(weights, data, prep)?;
+    let extra = model.cache_extra();
+    if !extra.is_empty() {
+        let mut h = Sha256::new();
+        h.update(key.as_bytes());
+        h.update(extra.as_bytes());
+        key = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     }
-    let key = cache_key(weights, data, prep)?;
-    let file: PathBuf = cache_dir.join(format!("efficientnet-lite0-{}.safetensors", &key[..32]));
+    let dim = model.dim();
+    let file: PathBuf =
+        cache_dir.join(format!("{}-{}.safetensors", model.cache_name(), &key[..32]));
     let mut found = CacheUse::Miss;
     if file.exists() {
         // a damaged entry (a truncated copy, a disk error mid-write of an older version) is
         // recomputed, not a hard error: the cache only ever saves time
         match evoprune_data::tensors::read(&file, "features") {
-            Ok(a) if a.shape == [data.len(), 1280] => return Ok((a.data, CacheUse::Hit)),
+            Ok(a) if a.shape == [data.len(), dim] => return Ok((a.data, CacheUse::Hit)),
             Ok(a) => {
                 found = CacheUse::Replaced(format!(
-                    "{}: features of shape {:?}, expected [{}, 1280]",
+                    "{}: features of shape {:?}, expected [{}, {dim}]",
                     file.display(),
                     a.shape,
                     data.len()
@@ -185,7 +246,7 @@ pub fn cached(
     evoprune_data::tensors::write(
         &file,
         &[
-            ("features", &[data.len(), 1280], &f),
+            ("features", &[data.len(), dim], &f),
             ("labels", &[data.len()], &labels),
         ],
         meta,

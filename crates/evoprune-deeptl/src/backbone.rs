@@ -1,0 +1,103 @@
+//! Any network as MO-EvoPruneDeepTL's frozen backbone: an ONNX model cut at a named value.
+
+use crate::{DeeptlError, Result};
+use evoprune_graph::{Graph, Op, Tensor, exec, fold, onnx, shape};
+use evoprune_vision::VisionError;
+use std::path::Path;
+
+/// An imported network (batch norms folded) and the value its features are read from.
+pub struct GraphBackbone {
+    graph: Graph,
+    cut: String,
+    dim: usize,
+    size: usize,
+}
+
+impl GraphBackbone {
+    /// Load the ONNX model at `path`; `cut` names the feature value (`None`: the input of the
+    /// last Gemm/MatMul). The model must take `[N, 3, S, S]` images.
+    pub fn load(path: &Path, cut: Option<&str>) -> Result<Self> {
+        let graph = fold::fold_batch_norms(&onnx::load(path)?);
+        let file = path.display().to_string();
+        let [_, 3, h, w] = graph.input_shape[..] else {
+            return Err(DeeptlError::invalid(
+                "features.weights",
+                format!(
+                    "{file}: input of shape {:?}; [N, 3, S, S] images expected",
+                    graph.input_shape
+                ),
+            ));
+        };
+        if h != w || h < 8 {
+            return Err(DeeptlError::invalid(
+                "features.weights",
+                format!("{file}: input {h}x{w}; a square input of at least 8 px expected"),
+            ));
+        }
+        let cut = match cut {
+            Some(c) => c.to_string(),
+            None => graph
+                .nodes
+                .iter()
+                .rev()
+                .find(|n| matches!(n.op, Op::Gemm { .. } | Op::MatMul))
+                .map(|n| n.inputs[0].clone())
+                .ok_or_else(|| {
+                    DeeptlError::invalid(
+                        "features.cut",
+                        format!("{file} has no Gemm/MatMul layer: name the feature value"),
+                    )
+                })?,
+        };
+        let shapes = shape::infer(&graph, 1)?;
+        let s = shapes.get(&cut).ok_or_else(|| {
+            let mut names: Vec<&String> = graph.nodes.iter().map(|n| &n.outputs[0]).collect();
+            names.truncate(12);
+            DeeptlError::invalid(
+                "features.cut",
+                format!("{file} computes no value \"{cut}\" (values: {names:?}, ...)"),
+            )
+        })?;
+        let dim = s[1..].iter().product();
+        Ok(GraphBackbone {
+            graph,
+            cut,
+            dim,
+            size: h,
+        })
+    }
+
+    /// The square input size.
+    pub fn input_size(&self) -> usize {
+        self.size
+    }
+
+    /// The feature value's name.
+    pub fn cut(&self) -> &str {
+        &self.cut
+    }
+}
+
+impl evoprune_vision::extract::Backbone for GraphBackbone {
+    fn cache_name(&self) -> &str {
+        "onnx"
+    }
+    fn cache_extra(&self) -> String {
+        format!("cut={}", self.cut)
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn features_of(
+        &self,
+        x: &[f32],
+        n: usize,
+        h: usize,
+        w: usize,
+    ) -> evoprune_vision::Result<Vec<f32>> {
+        let t = Tensor::new(vec![n, 3, h, w], x.to_vec());
+        let mut y = exec::run_until(&self.graph, &t, std::slice::from_ref(&self.cut))
+            .map_err(|e| VisionError::Unsupported(e.to_string()))?;
+        Ok(y.remove(0).data)
+    }
+}
