@@ -20,6 +20,7 @@ pub mod ir;
 pub mod onnx;
 pub mod shape;
 pub mod stats;
+pub mod train;
 pub mod zoo;
 
 pub use error::{GraphError, Result};

@@ -1,0 +1,578 @@
+//! Gradients on the representation: the graph run on burn's autodiff (flex on the CPU), and
+//! fine-tuning with weight masks held fixed.
+//!
+//! Every node maps to burn tensor ops; values carry their rank at run time (1 to 4). Batch
+//! normalisation runs in inference mode with its running statistics frozen (its scale and
+//! shift learn), the usual choice when fine-tuning a pruned pre-trained network on small
+//! batches. The reference executor ([`crate::exec`]) stays the arbiter: the tests check that
+//! both compute the same function and that the gradients match finite differences.
+
+use crate::ir::{Graph, Node, Op};
+use crate::shape::{norm_axis, out_shape, slice_range};
+use crate::{GraphError, Result};
+use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use std::collections::HashMap;
+
+/// A value of rank 1 to 4.
+#[derive(Clone, Debug)]
+pub enum V {
+    /// Rank 1.
+    R1(Tensor<1>),
+    /// Rank 2.
+    R2(Tensor<2>),
+    /// Rank 3.
+    R3(Tensor<3>),
+    /// Rank 4.
+    R4(Tensor<4>),
+}
+
+macro_rules! each {
+    ($v:expr, $t:ident => $e:expr) => {
+        match $v {
+            V::R1($t) => V::R1($e),
+            V::R2($t) => V::R2($e),
+            V::R3($t) => V::R3($e),
+            V::R4($t) => V::R4($e),
+        }
+    };
+}
+
+fn err(node: &Node, reason: impl Into<String>) -> GraphError {
+    crate::shape::node_err(node, reason)
+}
+
+impl V {
+    /// A tensor of `shape` holding `data` on `dev`.
+    pub fn from_vec(data: Vec<f32>, shape: &[usize], dev: &Device) -> Result<V> {
+        if shape.is_empty() {
+            return Ok(V::R1(Tensor::from_data(
+                TensorData::new(data, vec![1]),
+                dev,
+            )));
+        }
+        let d = TensorData::new(data, shape.to_vec());
+        Ok(match shape.len() {
+            1 => V::R1(Tensor::from_data(d, dev)),
+            2 => V::R2(Tensor::from_data(d, dev)),
+            3 => V::R3(Tensor::from_data(d, dev)),
+            4 => V::R4(Tensor::from_data(d, dev)),
+            r => {
+                return Err(GraphError::invalid(
+                    "tensor",
+                    format!("rank {r} (1 to 4 supported)"),
+                ));
+            }
+        })
+    }
+
+    /// The dimensions.
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            V::R1(t) => t.dims().to_vec(),
+            V::R2(t) => t.dims().to_vec(),
+            V::R3(t) => t.dims().to_vec(),
+            V::R4(t) => t.dims().to_vec(),
+        }
+    }
+
+    /// The elements, row-major.
+    pub fn to_vec(&self) -> Vec<f32> {
+        let d = match self {
+            V::R1(t) => t.clone().into_data(),
+            V::R2(t) => t.clone().into_data(),
+            V::R3(t) => t.clone().into_data(),
+            V::R4(t) => t.clone().into_data(),
+        };
+        d.try_to_vec::<f32>().unwrap_or_default()
+    }
+
+    fn reshape(self, shape: &[usize]) -> Result<V> {
+        let s = shape.to_vec();
+        Ok(match shape.len() {
+            1 => V::R1(self.flat().reshape([s[0]])),
+            2 => V::R2(self.flat().reshape([s[0], s[1]])),
+            3 => V::R3(self.flat().reshape([s[0], s[1], s[2]])),
+            4 => V::R4(self.flat().reshape([s[0], s[1], s[2], s[3]])),
+            r => return Err(GraphError::invalid("reshape", format!("rank {r}"))),
+        })
+    }
+
+    fn flat(self) -> Tensor<1> {
+        match self {
+            V::R1(t) => t,
+            V::R2(t) => t.flatten(0, 1),
+            V::R3(t) => t.flatten(0, 2),
+            V::R4(t) => t.flatten(0, 3),
+        }
+    }
+
+    fn r4(self, node: &Node) -> Result<Tensor<4>> {
+        match self {
+            V::R4(t) => Ok(t),
+            v => Err(err(
+                node,
+                format!("a 4-D input expected, got {:?}", v.dims()),
+            )),
+        }
+    }
+
+    fn r2(self, node: &Node) -> Result<Tensor<2>> {
+        match self {
+            V::R2(t) => Ok(t),
+            v => Err(err(
+                node,
+                format!("a 2-D input expected, got {:?}", v.dims()),
+            )),
+        }
+    }
+
+    /// `self` with leading size-1 axes up to `rank` (NumPy broadcasting).
+    fn lift(self, rank: usize) -> Result<V> {
+        let d = self.dims();
+        if d.len() >= rank {
+            return Ok(self);
+        }
+        let s: Vec<usize> = std::iter::repeat_n(1, rank - d.len()).chain(d).collect();
+        self.reshape(&s)
+    }
+}
+
+fn binary(a: V, b: V, node: &Node, f: impl Fn(V, V) -> Option<V>) -> Result<V> {
+    let r = a.dims().len().max(b.dims().len());
+    let (a, b) = (a.lift(r)?, b.lift(r)?);
+    f(a, b).ok_or_else(|| err(node, "operands of different ranks"))
+}
+
+macro_rules! bin {
+    ($a:expr, $b:expr, $node:expr, $op:tt) => {
+        binary($a, $b, $node, |a, b| match (a, b) {
+            (V::R1(x), V::R1(y)) => Some(V::R1(x $op y)),
+            (V::R2(x), V::R2(y)) => Some(V::R2(x $op y)),
+            (V::R3(x), V::R3(y)) => Some(V::R3(x $op y)),
+            (V::R4(x), V::R4(y)) => Some(V::R4(x $op y)),
+            _ => None,
+        })
+    };
+}
+
+/// Per-channel parameter `p` (shape `[C]`) shaped to broadcast over a value of rank `r`.
+fn per_channel(p: &V, r: usize) -> Result<V> {
+    let c = p.dims().iter().product::<usize>();
+    let mut s = vec![1; r];
+    if r >= 2 {
+        s[1] = c;
+    } else {
+        s[0] = c;
+    }
+    p.clone().reshape(&s)
+}
+
+fn cat(vs: Vec<V>, axis: usize, node: &Node) -> Result<V> {
+    match vs.first() {
+        Some(V::R4(_)) => Ok(V::R4(Tensor::cat(
+            vs.into_iter().map(|v| v.r4(node)).collect::<Result<_>>()?,
+            axis,
+        ))),
+        Some(V::R2(_)) => Ok(V::R2(Tensor::cat(
+            vs.into_iter().map(|v| v.r2(node)).collect::<Result<_>>()?,
+            axis,
+        ))),
+        _ => Err(err(node, "concatenation of 2-D or 4-D values only")),
+    }
+}
+
+fn zeros_like_dims(dims: &[usize], value: f32, dev: &Device) -> Result<V> {
+    V::from_vec(vec![value; dims.iter().product()], dims, dev)
+}
+
+/// Apply `node` on burn tensors.
+fn eval(node: &Node, ins: Vec<V>, dev: &Device) -> Result<V> {
+    let shapes: Vec<Vec<usize>> = ins.iter().map(V::dims).collect();
+    let refs: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+    let out = out_shape(node, &refs)?;
+    let mut it = ins.into_iter();
+    let x = it.next().ok_or_else(|| err(node, "no input"))?;
+    let rest: Vec<V> = it.collect();
+    Ok(match &node.op {
+        Op::Conv {
+            strides,
+            pads,
+            dilations,
+            groups,
+            ..
+        } => {
+            let w = rest[0].clone().r4(node)?;
+            let b = match rest.get(1) {
+                Some(V::R1(b)) => Some(b.clone()),
+                _ => None,
+            };
+            let mut o = ConvOptions::new(*strides, [0, 0], *dilations, *groups);
+            o.padding = [(pads[0], pads[2]), (pads[1], pads[3])];
+            V::R4(conv2d(x.r4(node)?, w, b, o))
+        }
+        Op::BatchNorm { epsilon } => {
+            let r = x.dims().len();
+            let eps = *epsilon;
+            let [s, b, m, v] = [0, 1, 2, 3].map(|k| rest[k].clone());
+            let (V::R1(s), V::R1(b), V::R1(m), V::R1(v)) = (s, b, m, v) else {
+                return Err(err(node, "per-channel parameters expected"));
+            };
+            let a = s / (v + eps).sqrt();
+            let off = b - m * a.clone();
+            let a = per_channel(&V::R1(a), r)?;
+            let off = per_channel(&V::R1(off), r)?;
+            bin!(bin!(x, a, node, *)?, off, node, +)?
+        }
+        Op::Relu => each!(x, t => activation::relu(t)),
+        Op::Clip { min, max } => each!(x, t => t.clamp(min.max(-3.0e38), max.min(3.0e38))),
+        Op::Sigmoid => each!(x, t => activation::sigmoid(t)),
+        Op::HardSwish => each!(x, t => t.clone() * (t + 3.0).clamp(0.0, 6.0) / 6.0),
+        Op::HardSigmoid { alpha, beta } => each!(x, t => (t * *alpha + *beta).clamp(0.0, 1.0)),
+        Op::Add => bin!(x, rest[0].clone(), node, +)?,
+        Op::Sub => bin!(x, rest[0].clone(), node, -)?,
+        Op::Mul => bin!(x, rest[0].clone(), node, *)?,
+        Op::Div => bin!(x, rest[0].clone(), node, /)?,
+        Op::MaxPool {
+            kernel,
+            strides,
+            pads,
+            ceil_mode,
+        } => V::R4(max_pool2d(
+            x.r4(node)?,
+            MaxPoolOptions::new(*kernel)
+                .with_stride(*strides)
+                .with_padding_pairs([(pads[0], pads[2]), (pads[1], pads[3])])
+                .with_ceil_mode(*ceil_mode),
+        )),
+        Op::AveragePool {
+            kernel,
+            strides,
+            pads,
+            ceil_mode,
+            count_include_pad,
+        } => V::R4(avg_pool2d(
+            x.r4(node)?,
+            AvgPoolOptions::new(*kernel)
+                .with_stride(*strides)
+                .with_padding_pairs([(pads[0], pads[2]), (pads[1], pads[3])])
+                .with_count_include_pad(*count_include_pad)
+                .with_ceil_mode(*ceil_mode),
+        )),
+        Op::GlobalAveragePool => V::R4(x.r4(node)?.mean_dim(2).mean_dim(3)),
+        Op::ReduceMean { axes, .. } => {
+            let r = x.dims().len();
+            let mut v = x;
+            let ax: Vec<usize> = if axes.is_empty() {
+                (0..r).collect()
+            } else {
+                axes.iter()
+                    .map(|&a| norm_axis(node, a, r))
+                    .collect::<Result<_>>()?
+            };
+            for a in ax {
+                v = each!(v, t => t.mean_dim(a));
+            }
+            v.reshape(&out)?
+        }
+        Op::Flatten { .. }
+        | Op::Reshape { .. }
+        | Op::Squeeze { .. }
+        | Op::Unsqueeze { .. }
+        | Op::Identity => x.reshape(&out)?,
+        Op::Transpose { perm } => match x {
+            V::R2(t) => V::R2(t.permute([perm[0], perm[1]])),
+            V::R3(t) => V::R3(t.permute([perm[0], perm[1], perm[2]])),
+            V::R4(t) => V::R4(t.permute([perm[0], perm[1], perm[2], perm[3]])),
+            v => v,
+        },
+        Op::Slice {
+            starts,
+            ends,
+            axes,
+            steps,
+        } => {
+            let r = x.dims().len();
+            let mut v = x;
+            for k in 0..starts.len() {
+                let a = norm_axis(node, axes[k], r)?;
+                let n = v.dims()[a];
+                let (s, st, c) = slice_range(starts[k], ends[k], steps[k], n);
+                let idx: Vec<i64> = (0..c as i64).map(|i| s + i * st).collect();
+                let t: Tensor<1, Int> = Tensor::from_data(TensorData::new(idx, vec![c]), dev);
+                v = each!(v, x => x.select(a, t.clone()));
+            }
+            v
+        }
+        Op::Pad { pads, value } => {
+            let r = x.dims().len();
+            let mut v = x;
+            for a in 0..r {
+                let (b, e) = (pads[a], pads[a + r]);
+                if b < 0 || e < 0 {
+                    return Err(err(node, "negative pads"));
+                }
+                let mut parts = Vec::new();
+                let mut d = v.dims();
+                if b > 0 {
+                    d[a] = b as usize;
+                    parts.push(zeros_like_dims(&d, *value, dev)?);
+                }
+                parts.push(v);
+                if e > 0 {
+                    d[a] = e as usize;
+                    parts.push(zeros_like_dims(&d, *value, dev)?);
+                }
+                v = if parts.len() == 1 {
+                    parts.remove(0)
+                } else {
+                    cat(parts, a, node)?
+                };
+            }
+            v
+        }
+        Op::Gemm {
+            alpha,
+            beta,
+            trans_a,
+            trans_b,
+        } => {
+            let mut a = x.r2(node)?;
+            let mut b = rest[0].clone().r2(node)?;
+            if *trans_a {
+                a = a.transpose();
+            }
+            if *trans_b {
+                b = b.transpose();
+            }
+            let mut y = a.matmul(b) * *alpha;
+            if let Some(c) = rest.get(1) {
+                let c = c.clone().lift(2)?.r2(node)?;
+                y = y + c * *beta;
+            }
+            V::R2(y)
+        }
+        Op::MatMul => V::R2(x.r2(node)?.matmul(rest[0].clone().r2(node)?)),
+        Op::Concat { axis } => {
+            let a = norm_axis(node, *axis, out.len())?;
+            cat(std::iter::once(x).chain(rest).collect(), a, node)?
+        }
+        Op::Softmax { axis } => {
+            let a = norm_axis(node, *axis, out.len())?;
+            each!(x, t => activation::softmax(t, a))
+        }
+    })
+}
+
+/// Run `g` on burn tensors: `params` (by name) and the input `x`; returns the first output.
+pub fn forward(g: &Graph, params: &HashMap<String, V>, x: V, dev: &Device) -> Result<V> {
+    let mut vals: HashMap<&str, V> = HashMap::new();
+    vals.insert(&g.input, x);
+    for n in &g.nodes {
+        let ins: Vec<V> = n
+            .inputs
+            .iter()
+            .map(|i| {
+                vals.get(i.as_str())
+                    .or_else(|| params.get(i))
+                    .cloned()
+                    .ok_or_else(|| err(n, format!("input \"{i}\" is not available")))
+            })
+            .collect::<Result<_>>()?;
+        let y = eval(n, ins, dev)?;
+        vals.insert(&n.outputs[0], y);
+    }
+    vals.remove(g.outputs[0].as_str())
+        .ok_or_else(|| GraphError::invalid("graph", "no output"))
+}
+
+/// The parameters of `g` as burn tensors on `dev` (learnable ones tracking gradients, with
+/// `masks` applied: a masked weight is `w * m`, so its pruned entries stay out of the function
+/// and get no gradient).
+pub fn params_on(
+    g: &Graph,
+    dev: &Device,
+    learnable: &[String],
+    masks: &HashMap<String, Vec<f32>>,
+) -> Result<(HashMap<String, V>, HashMap<String, V>)> {
+    let mut leaves = HashMap::new();
+    let mut used = HashMap::new();
+    for (k, t) in &g.params {
+        let v = V::from_vec(t.data.clone(), &t.shape, dev)?;
+        if learnable.contains(k) {
+            let leaf = each!(v, t => t.require_grad());
+            let eff = match masks.get(k) {
+                Some(m) => {
+                    bin!(leaf.clone(), V::from_vec(m.clone(), &t.shape, dev)?, &Node { name: k.clone(), op: Op::Mul, inputs: vec![], outputs: vec![] }, *)?
+                }
+                None => leaf.clone(),
+            };
+            leaves.insert(k.clone(), leaf);
+            used.insert(k.clone(), eff);
+        } else {
+            used.insert(k.clone(), v);
+        }
+    }
+    Ok((leaves, used))
+}
+
+/// The learnable parameters of `g`: every parameter except batch norms' running statistics.
+pub fn learnable(g: &Graph) -> Vec<String> {
+    let mut frozen = std::collections::HashSet::new();
+    for n in &g.nodes {
+        if let Op::BatchNorm { .. } = n.op {
+            frozen.extend(n.inputs.iter().skip(3).cloned());
+        }
+    }
+    g.params
+        .keys()
+        .filter(|k| !frozen.contains(*k))
+        .cloned()
+        .collect()
+}
+
+/// Mean cross-entropy of `logits` `[n, k]` against `labels`.
+pub fn cross_entropy(logits: Tensor<2>, labels: &[u32], dev: &Device) -> Tensor<1> {
+    let [n, k] = logits.dims();
+    let mut onehot = vec![0.0f32; n * k];
+    for (i, &y) in labels.iter().enumerate() {
+        if (y as usize) < k {
+            onehot[i * k + y as usize] = 1.0;
+        }
+    }
+    let oh: Tensor<2> = Tensor::from_data(TensorData::new(onehot, vec![n, k]), dev);
+    let lp = activation::log_softmax(logits, 1);
+    (lp * oh).sum().neg() / n as f32
+}
+
+/// Fine-tuning settings: SGD with momentum and weight decay, in mini-batches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FineTune {
+    /// Learning rate.
+    pub lr: f32,
+    /// Momentum.
+    pub momentum: f32,
+    /// L2 weight decay (on learnable parameters).
+    pub weight_decay: f32,
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Samples per step.
+    pub batch: usize,
+    /// Seed of the sample order.
+    pub seed: u64,
+}
+
+/// Fine-tune `g`'s learnable parameters on `x` (`[n, ...]` as the graph's input) and labels
+/// `y`, with `masks` (0/1 per weight entry, by parameter name) held fixed: masked entries stay
+/// zero. Returns the mean training loss of each epoch.
+pub fn fine_tune(
+    g: &mut Graph,
+    x: &[f32],
+    y: &[u32],
+    masks: &HashMap<String, Vec<f32>>,
+    cfg: &FineTune,
+    mut progress: impl FnMut(usize, f32),
+) -> Result<Vec<f32>> {
+    let per: usize = g.input_shape[1..].iter().product();
+    let n = y.len();
+    if x.len() != n * per || n == 0 || cfg.batch == 0 {
+        return Err(GraphError::invalid(
+            "fine-tuning data",
+            format!("{} values for {n} samples of {per}", x.len()),
+        ));
+    }
+    for (k, m) in masks {
+        if g.params.get(k).is_none_or(|t| t.len() != m.len()) {
+            return Err(GraphError::invalid(
+                "mask",
+                format!("\"{k}\" does not match a parameter"),
+            ));
+        }
+    }
+    for (k, m) in masks {
+        if let Some(t) = g.params.get_mut(k) {
+            t.data.iter_mut().zip(m).for_each(|(w, m)| *w *= m);
+        }
+    }
+    let dev = Device::default().autodiff();
+    let learn = learnable(g);
+    let mut velocity: HashMap<String, Vec<f32>> = HashMap::new();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state = cfg.seed ^ 0x9e37_79b9_7f4a_7c15;
+    let mut losses = Vec::with_capacity(cfg.epochs);
+    for epoch in 0..cfg.epochs {
+        // Fisher-Yates with a SplitMix64 stream: the same order on every machine
+        for i in (1..n).rev() {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            order.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
+        }
+        let (mut total, mut seen) = (0.0f64, 0usize);
+        for chunk in order.chunks(cfg.batch) {
+            let mut xb = Vec::with_capacity(chunk.len() * per);
+            let mut yb = Vec::with_capacity(chunk.len());
+            for &i in chunk {
+                xb.extend_from_slice(&x[i * per..(i + 1) * per]);
+                yb.push(y[i]);
+            }
+            let mut shape = g.input_shape.clone();
+            shape[0] = chunk.len();
+            let (leaves, used) = params_on(g, &dev, &learn, masks)?;
+            let logits = forward(g, &used, V::from_vec(xb, &shape, &dev)?, &dev)?;
+            let V::R2(logits) = logits else {
+                return Err(GraphError::invalid(
+                    "fine-tuning",
+                    "the output is not [N, classes]",
+                ));
+            };
+            let loss = cross_entropy(logits, &yb, &dev);
+            let l = loss
+                .clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .ok()
+                .and_then(|v| v.first().copied())
+                .unwrap_or(f32::NAN);
+            if !l.is_finite() {
+                return Err(GraphError::invalid(
+                    "fine-tuning",
+                    format!("the loss became {l} at epoch {epoch}; lower the learning rate"),
+                ));
+            }
+            total += l as f64 * chunk.len() as f64;
+            seen += chunk.len();
+            let grads = loss.backward();
+            for (k, leaf) in &leaves {
+                let gv = match leaf {
+                    V::R1(t) => t.grad(&grads).map(|g| g.into_data()),
+                    V::R2(t) => t.grad(&grads).map(|g| g.into_data()),
+                    V::R3(t) => t.grad(&grads).map(|g| g.into_data()),
+                    V::R4(t) => t.grad(&grads).map(|g| g.into_data()),
+                };
+                let Some(gv) = gv.and_then(|d| d.try_to_vec::<f32>().ok()) else {
+                    continue;
+                };
+                let w = &mut g.params.get_mut(k).expect("parameter").data;
+                let v = velocity
+                    .entry(k.clone())
+                    .or_insert_with(|| vec![0.0; w.len()]);
+                let m = masks.get(k);
+                for i in 0..w.len() {
+                    let d = gv[i] + cfg.weight_decay * w[i];
+                    v[i] = cfg.momentum * v[i] + d;
+                    w[i] -= cfg.lr * v[i];
+                    if let Some(m) = m {
+                        w[i] *= m[i];
+                    }
+                }
+            }
+        }
+        let mean = (total / seen.max(1) as f64) as f32;
+        losses.push(mean);
+        progress(epoch + 1, mean);
+    }
+    Ok(losses)
+}

@@ -1,0 +1,290 @@
+//! Gradients on the representation: burn's forward pass computes the reference executor's
+//! function, its gradients match finite differences, and fine-tuning with fixed masks learns
+//! while pruned weights stay zero.
+
+mod common;
+use common::{committed, max_abs, npy};
+use evoprune_graph::train::{self, FineTune, V};
+use evoprune_graph::{Dim, Graph, Node, Op, Tensor, exec, onnx};
+use std::collections::{BTreeMap, HashMap};
+
+fn burn_logits(g: &Graph, x: &Tensor) -> Vec<f32> {
+    let dev = burn::tensor::Device::default();
+    let (_, used) = train::params_on(g, &dev, &[], &HashMap::new()).unwrap();
+    let xv = V::from_vec(x.data.clone(), &x.shape, &dev).unwrap();
+    train::forward(g, &used, xv, &dev).unwrap().to_vec()
+}
+
+#[test]
+fn burn_computes_the_reference_executors_function() {
+    for (file, model) in [
+        ("resnet20-ts.onnx", "resnet20"),
+        ("resnet20-ts-bn.onnx", "resnet20"),
+        ("couplings-dynamo.onnx", "couplings"),
+        ("couplings-ts-bn.onnx", "couplings"),
+    ] {
+        let g = onnx::load(&committed().join(file)).unwrap();
+        let x = npy(&committed(), &format!("{model}.input.npy"));
+        let want = exec::run(&g, &x).unwrap().remove(0);
+        let d = max_abs(&burn_logits(&g, &x), &want.data);
+        assert!(d < 1e-4, "{file}: burn vs reference executor {d}");
+    }
+}
+
+/// conv (3 -> 4) -> batch norm -> relu -> global pool -> flatten -> linear (4 -> 3).
+fn small() -> Graph {
+    let mut params = BTreeMap::new();
+    let mut s = 7u64;
+    let mut r = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    };
+    params.insert("conv.weight".into(), Tensor::new(vec![4, 3, 3, 3], r(108)));
+    params.insert("conv.bias".into(), Tensor::new(vec![4], r(4)));
+    params.insert(
+        "bn.weight".into(),
+        Tensor::new(vec![4], vec![1.0, 0.8, 1.2, 0.9]),
+    );
+    params.insert("bn.bias".into(), Tensor::new(vec![4], r(4)));
+    params.insert("bn.running_mean".into(), Tensor::new(vec![4], r(4)));
+    params.insert(
+        "bn.running_var".into(),
+        Tensor::new(vec![4], vec![1.0, 0.5, 2.0, 1.5]),
+    );
+    params.insert("fc.weight".into(), Tensor::new(vec![3, 4], r(12)));
+    params.insert("fc.bias".into(), Tensor::new(vec![3], r(3)));
+    let node = |name: &str, op: Op, inputs: &[&str], out: &str| Node {
+        name: name.into(),
+        op,
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        outputs: vec![out.into()],
+    };
+    Graph {
+        name: "small".into(),
+        input: "x".into(),
+        input_shape: vec![1, 3, 6, 6],
+        outputs: vec!["y".into()],
+        nodes: vec![
+            node(
+                "conv",
+                Op::Conv {
+                    kernel: [3, 3],
+                    strides: [1, 1],
+                    pads: [1, 1, 1, 1],
+                    dilations: [1, 1],
+                    groups: 1,
+                },
+                &["x", "conv.weight", "conv.bias"],
+                "c",
+            ),
+            node(
+                "bn",
+                Op::BatchNorm { epsilon: 1e-5 },
+                &[
+                    "c",
+                    "bn.weight",
+                    "bn.bias",
+                    "bn.running_mean",
+                    "bn.running_var",
+                ],
+                "b",
+            ),
+            node("relu", Op::Relu, &["b"], "r"),
+            node("gap", Op::GlobalAveragePool, &["r"], "p"),
+            node(
+                "flat",
+                Op::Reshape {
+                    shape: vec![Dim::Batch, Dim::Fixed(-1)],
+                },
+                &["p"],
+                "f",
+            ),
+            node(
+                "fc",
+                Op::Gemm {
+                    alpha: 1.0,
+                    beta: 1.0,
+                    trans_a: false,
+                    trans_b: true,
+                },
+                &["f", "fc.weight", "fc.bias"],
+                "y",
+            ),
+        ],
+        params,
+    }
+}
+
+fn data(n: usize) -> (Vec<f32>, Vec<u32>) {
+    // class k: a bright square in colour channel k, over noise (global pooling keeps colour)
+    let mut s = 3u64;
+    let mut x = vec![0.0f32; n * 3 * 36];
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = (i % 3) as u32;
+        y.push(k);
+        for v in &mut x[i * 108..(i + 1) * 108] {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *v = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2;
+        }
+        let c = k as usize;
+        for dy in 0..3 {
+            for dx in 0..3 {
+                x[i * 108 + c * 36 + (1 + dy) * 6 + 1 + dx] += 1.0;
+            }
+        }
+    }
+    (x, y)
+}
+
+/// Loss of `g` on (x, y) by the reference executor, in f64.
+fn ref_loss(g: &Graph, x: &[f32], y: &[u32]) -> f64 {
+    let n = y.len();
+    let t = Tensor::new(vec![n, 3, 6, 6], x.to_vec());
+    let l = exec::run(g, &t).unwrap().remove(0);
+    let k = l.shape[1];
+    (0..n)
+        .map(|i| {
+            let row: Vec<f64> = l.data[i * k..(i + 1) * k]
+                .iter()
+                .map(|&v| v as f64)
+                .collect();
+            let m = row.iter().cloned().fold(f64::MIN, f64::max);
+            let lse = m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            lse - row[y[i] as usize]
+        })
+        .sum::<f64>()
+        / n as f64
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let g = small();
+    let (x, y) = data(6);
+    let dev = burn::tensor::Device::default().autodiff();
+    let learn = train::learnable(&g);
+    assert!(!learn.contains(&"bn.running_mean".to_string()));
+    let (leaves, used) = train::params_on(&g, &dev, &learn, &HashMap::new()).unwrap();
+    let logits = train::forward(
+        &g,
+        &used,
+        V::from_vec(x.clone(), &[6, 3, 6, 6], &dev).unwrap(),
+        &dev,
+    )
+    .unwrap();
+    let V::R2(logits) = logits else {
+        panic!("2-D logits")
+    };
+    let loss = train::cross_entropy(logits, &y, &dev);
+    let grads = loss.backward();
+    for (name, idx) in [
+        ("conv.weight", 5usize),
+        ("conv.weight", 77),
+        ("bn.weight", 2),
+        ("fc.weight", 7),
+        ("fc.bias", 1),
+        ("conv.bias", 3),
+    ] {
+        let got = match &leaves[name] {
+            V::R1(t) => t
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()[idx],
+            V::R2(t) => t
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()[idx],
+            V::R4(t) => t
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()[idx],
+            V::R3(_) => unreachable!(),
+        } as f64;
+        let h = 1e-2f32;
+        let mut gp = g.clone();
+        gp.params.get_mut(name).unwrap().data[idx] += h;
+        let mut gm = g.clone();
+        gm.params.get_mut(name).unwrap().data[idx] -= h;
+        let fd = (ref_loss(&gp, &x, &y) - ref_loss(&gm, &x, &y)) / (2.0 * h as f64);
+        assert!(
+            (got - fd).abs() < 2e-3 + 2e-2 * fd.abs(),
+            "{name}[{idx}]: autodiff {got} vs finite difference {fd}"
+        );
+    }
+}
+
+#[test]
+fn fine_tuning_learns_and_keeps_masked_weights_at_zero() {
+    let mut g = small();
+    let (x, y) = data(60);
+    let before = ref_loss(&g, &x, &y);
+    // prune conv filter 1 entirely and half of the linear weights
+    let mut masks = HashMap::new();
+    let mut mc = vec![1.0f32; 108];
+    mc[27..54].fill(0.0);
+    masks.insert("conv.weight".to_string(), mc);
+    masks.insert(
+        "fc.weight".to_string(),
+        (0..12).map(|i| (i % 2) as f32).collect(),
+    );
+    let cfg = FineTune {
+        lr: 0.1,
+        momentum: 0.9,
+        weight_decay: 1e-4,
+        epochs: 15,
+        batch: 12,
+        seed: 1,
+    };
+    let mut calls = 0;
+    let losses = train::fine_tune(&mut g, &x, &y, &masks, &cfg, |_, _| calls += 1).unwrap();
+    assert_eq!((losses.len(), calls), (15, 15));
+    let after = ref_loss(&g, &x, &y);
+    assert!(
+        after < 0.5 * before,
+        "loss {before} -> {after} ({losses:?})"
+    );
+    assert!(
+        g.params["conv.weight"].data[27..54]
+            .iter()
+            .all(|&w| w == 0.0)
+    );
+    assert!(
+        g.params["fc.weight"]
+            .data
+            .iter()
+            .step_by(2)
+            .all(|&w| w == 0.0)
+    );
+    assert!(
+        g.params["fc.weight"]
+            .data
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .all(|&w| w != 0.0)
+    );
+    // running statistics are frozen
+    assert_eq!(g.params["bn.running_var"].data, vec![1.0, 0.5, 2.0, 1.5]);
+    // the same seed gives the same weights
+    let mut g2 = small();
+    train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_, _| {}).unwrap();
+    assert_eq!(g2.params, g.params);
+    // bad input: a mask of the wrong size is an error naming it
+    masks.insert("fc.bias".to_string(), vec![1.0]);
+    let e = train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_, _| {}).unwrap_err();
+    assert!(e.to_string().contains("fc.bias"), "{e}");
+}
