@@ -200,6 +200,14 @@ pub fn out_shape(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
                     format!("kernel {kernel:?} but weight {w:?}"),
                 ));
             }
+            if let Some(b) = ins.get(2)
+                && *b != [w[0]]
+            {
+                return Err(node_err(
+                    node,
+                    format!("bias of shape {b:?} for {} filters", w[0]),
+                ));
+            }
             let [oh, ow] = spatial(node, x, *kernel, *strides, *pads, *dilations, false)?;
             vec![x[0], w[0], oh, ow]
         }

@@ -380,3 +380,16 @@ proptest! {
         }
     }
 }
+
+/// Found by fuzzing: a convolution whose bias is another layer's weight matrix was accepted
+/// and crashed the compaction; it is now an error naming the node.
+#[test]
+fn a_convolution_bias_of_the_wrong_shape_is_an_error() {
+    let e = onnx::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-crash-compact.onnx"),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(e.contains("node_conv2d_7") && e.contains("bias"), "{e}");
+}
