@@ -1,7 +1,7 @@
 //! `evoprune inspect`: a network's layers, prunable groups, parameters and MACs.
 
 use anyhow::Result;
-use evoprune_graph::{groups, onnx, stats};
+use evoprune_graph::{groups, onnx, stats, zoo};
 use evoprune_run::Table;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -10,11 +10,60 @@ use std::path::PathBuf;
 /// Arguments of `evoprune inspect`.
 #[derive(clap::Args, Debug)]
 pub struct InspectArgs {
-    /// The network: an ONNX file (as `torch.onnx.export` or a Keras converter writes it).
+    /// The network: an ONNX file (as `torch.onnx.export` or a Keras converter writes it), or a
+    /// zoo architecture (`resnet56`, `vgg16-bn`, `mobilenet-v2`, ...; see the error for all).
     model: PathBuf,
+    /// Zoo architectures: weights by PyTorch name (safetensors); default: seeded random ones.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Zoo architectures: the input as C,H,W (default: 3,32,32 for CIFAR networks, 3,224,224
+    /// for ImageNet ones, 1,28,28 for the LeNets).
+    #[arg(long, value_name = "C,H,W")]
+    input: Option<String>,
+    /// Zoo architectures: classes (default 10, or 1000 for ImageNet networks).
+    #[arg(long)]
+    classes: Option<usize>,
     /// Print JSON (keys `params`, `macs`, `layers`, `groups`) instead of tables.
     #[arg(long)]
     json: bool,
+}
+
+/// The network of `a`: an ONNX file, or a zoo architecture built (and loaded) as asked.
+fn network(a: &InspectArgs) -> Result<evoprune_graph::Graph> {
+    let name = a.model.to_string_lossy();
+    let is_file = a.model.exists() || name.ends_with(".onnx");
+    if is_file {
+        if a.weights.is_some() || a.input.is_some() || a.classes.is_some() {
+            anyhow::bail!(
+                "--weights, --input and --classes are for zoo architectures, not ONNX files"
+            );
+        }
+        return Ok(onnx::load(&a.model)?);
+    }
+    let imagenet =
+        ["resnet18", "resnet50", "mobilenet-v2", "efficientnet-lite0"].contains(&name.as_ref());
+    let input = match &a.input {
+        Some(s) => {
+            let v: Vec<usize> = s
+                .split(',')
+                .map(|x| x.trim().parse::<usize>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| anyhow::anyhow!("--input: C,H,W expected, got {s:?}"))?;
+            let [c, h, w] = v[..] else {
+                anyhow::bail!("--input: C,H,W expected, got {s:?}");
+            };
+            [c, h, w]
+        }
+        None if name.starts_with("lenet") => [1, 28, 28],
+        None if imagenet => [3, 224, 224],
+        None => [3, 32, 32],
+    };
+    let classes = a.classes.unwrap_or(if imagenet { 1000 } else { 10 });
+    let mut g = zoo::build(&name, classes, input, 0)?;
+    if let Some(w) = &a.weights {
+        zoo::load_weights(&mut g, w)?;
+    }
+    Ok(g)
 }
 
 #[derive(Serialize)]
@@ -46,7 +95,7 @@ fn emit(text: &str) -> Result<()> {
 }
 
 pub fn run(a: InspectArgs) -> Result<()> {
-    let g = onnx::load(&a.model)?;
+    let g = network(&a)?;
     let s = stats::stats(&g)?;
     let an = groups::analyze(&g)?;
     let rows: Vec<GroupRow> = an

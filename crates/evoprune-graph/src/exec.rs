@@ -212,7 +212,7 @@ fn binary(a: &Tensor, b: &Tensor, shape: &[usize], f: impl Fn(f32, f32) -> f32) 
             ib += idx[d] * sb[d];
         }
         out.push(f(a.data[ia], b.data[ib]));
-        advance(&mut idx, &shape);
+        advance(&mut idx, shape);
     }
     out
 }
@@ -453,7 +453,7 @@ fn pad(x: &Tensor, out: &[usize], pads: &[i64], value: f32) -> Vec<f32> {
             off += i as usize * xs[d];
         }
         y.push(if inside { x.data[off] } else { value });
-        advance(&mut idx, &out);
+        advance(&mut idx, out);
     }
     y
 }

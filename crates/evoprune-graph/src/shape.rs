@@ -133,7 +133,7 @@ pub(crate) fn reshape_target(node: &Node, x: &[usize], dims: &[Dim]) -> Result<V
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(node_err(node, format!("cannot reshape {x:?} to {dims:?}")));
         }
         out[i] = total / known;

@@ -77,10 +77,11 @@ pub fn build(arch: &str, classes: usize, input: [usize; 3], seed: u64) -> Result
     let out = match arch {
         "lenet" => nets::lenet(&mut b, classes),
         "lenet-300-100" => nets::lenet_300_100(&mut b, classes),
-        "resnet20" | "resnet32" | "resnet44" | "resnet56" | "resnet110" => {
-            let depth = arch["resnet".len()..].parse().unwrap_or(20);
-            nets::resnet_cifar(&mut b, depth, classes)
-        }
+        "resnet20" => nets::resnet_cifar(&mut b, 20, classes),
+        "resnet32" => nets::resnet_cifar(&mut b, 32, classes),
+        "resnet44" => nets::resnet_cifar(&mut b, 44, classes),
+        "resnet56" => nets::resnet_cifar(&mut b, 56, classes),
+        "resnet110" => nets::resnet_cifar(&mut b, 110, classes),
         "resnet18" => nets::resnet_tv(&mut b, [2, 2, 2, 2], false, classes),
         "resnet50" => nets::resnet_tv(&mut b, [3, 4, 6, 3], true, classes),
         "vgg11-bn" => nets::vgg_bn(&mut b, nets::VGG11, classes),

@@ -133,7 +133,7 @@ fn random_graph(seed: u64, blocks: usize) -> Graph {
     use evoprune_graph::{Dim, Node, Op};
     use std::collections::BTreeMap;
     let mut s = seed.wrapping_add(0x9e3779b97f4a7c15);
-    let mut rnd = move |n: usize| {
+    let rnd = move |n: usize| {
         s = s
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -180,7 +180,7 @@ fn random_graph(seed: u64, blocks: usize) -> Graph {
         });
         out
     };
-    let mut r: Box<dyn FnMut(usize) -> usize> = Box::new(move |n| rnd(n));
+    let mut r: Box<dyn FnMut(usize) -> usize> = Box::new(rnd);
     cur = conv(&cur, 3, c, 1, &mut nodes, &mut params, &mut id, &mut *r);
     for _ in 0..blocks {
         match r(5) {
@@ -196,7 +196,7 @@ fn random_graph(seed: u64, blocks: usize) -> Graph {
                     &mut id,
                     &mut *r,
                 );
-                let mid = c + 0;
+                let mid = c;
                 let _ = mid;
                 let ca = params[&format!("c{id}.weight")].shape[0];
                 let b = conv(&a, ca, c, 1, &mut nodes, &mut params, &mut id, &mut *r);

@@ -3,6 +3,7 @@
 //! the zoo LeNets loaded with evoprune-nn's weights compute evoprune-nn's logits), and every
 //! network builds, runs, exports and splits into channel groups.
 
+mod common;
 use evoprune_graph::groups::analyze;
 use evoprune_graph::{Graph, GraphError, Tensor, exec, fold, onnx, stats, zoo};
 use safetensors::tensor::{Dtype, TensorView};
@@ -485,6 +486,23 @@ fn efficientnet_lite0_with_the_real_weights_matches_evoprune_vision_and_pytorch(
         dl < 1e-4 && df < 1e-4,
         "zoo vs PyTorch: logits {dl}, pooled {df}"
     );
+    // exported to ONNX and imported again, it gives the built-in backbone's features (so
+    // MO-EvoPruneDeepTL runs unchanged from the ONNX file), and onnxruntime its logits
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("efficientnet-lite0.onnx");
+    evoprune_graph::onnx::save(&g, &file).unwrap();
+    let back = evoprune_graph::onnx::load(&file).unwrap();
+    let yb = exec::run_until(&back, &x, &wanted).unwrap();
+    let d = max_abs(&yb[1].data, &feats);
+    eprintln!("exported ONNX vs evoprune-vision pooled features: {d:.2e}");
+    assert!(
+        d < 1e-4,
+        "exported ONNX vs evoprune-vision pooled features: {d}"
+    );
+    let ort = common::ort(&file, &x);
+    let d = max_abs(&ort.data, logits);
+    eprintln!("onnxruntime on the exported ONNX vs the zoo logits: {d:.2e}");
+    assert!(d < 1e-4, "onnxruntime vs zoo logits: {d}");
     // the photo's top-1 is PyTorch's (palace)
     let top = (0..1000)
         .max_by(|&a, &c| row(logits, 1000, 1)[a].total_cmp(&row(logits, 1000, 1)[c]))

@@ -628,3 +628,22 @@ fn onnx_models_outside_the_op_set_or_with_huge_tensors_are_errors_naming_them() 
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.onnx"));
 }
+
+#[test]
+fn inspect_builds_zoo_architectures_by_name() {
+    let t = tempfile::tempdir().unwrap();
+    let o = evoprune(&["inspect", "resnet56", "--json"], t.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // He et al.'s 0.85 M; the MACs hand-counted in evoprune-graph's zoo tests
+    assert_eq!(j["params"], 853_018);
+    assert_eq!(j["macs"], 125_485_696);
+    let o = evoprune(&["inspect", "resnet18"], t.path());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("11689512 parameters"));
+    let o = evoprune(&["inspect", "resnet57"], t.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("resnet56"),
+        "lists the known names"
+    );
+}

@@ -87,8 +87,7 @@ fn float_tensor(name: &str, shape: &[usize], data: &[f32]) -> TensorProto {
     t.raw_data = data
         .iter()
         .flat_map(|v| v.to_le_bytes())
-        .collect::<Vec<u8>>()
-        .into();
+        .collect::<Vec<u8>>();
     t
 }
 
@@ -100,8 +99,7 @@ fn int_tensor(name: &str, data: &[i64]) -> TensorProto {
     t.raw_data = data
         .iter()
         .flat_map(|v| v.to_le_bytes())
-        .collect::<Vec<u8>>()
-        .into();
+        .collect::<Vec<u8>>();
     t
 }
 
@@ -280,7 +278,7 @@ fn int_attr_mode() -> AttributeProto {
     AttributeProto {
         name: "mode".into(),
         type_: EnumOrUnknown::new(AttributeType::STRING),
-        s: b"constant".to_vec().into(),
+        s: b"constant".to_vec(),
         ..Default::default()
     }
 }

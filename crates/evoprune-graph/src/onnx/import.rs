@@ -367,12 +367,7 @@ impl Importer {
             (x, Some(r)) if x == DataType::UINT8 as i32 || x == DataType::BOOL as i32 => {
                 Vals::I(r.iter().map(|&b| Some(b as i64)).collect())
             }
-            (x, Some(r)) => Vals::I(
-                r.iter()
-                    .map(|&b| Some(b as i8 as i64))
-                    .take(if x == DataType::INT8 as i32 { n } else { n })
-                    .collect(),
-            ),
+            (_, Some(r)) => Vals::I(r.iter().map(|&b| Some(b as i8 as i64)).take(n).collect()),
             (x, None) if x == DataType::FLOAT as i32 => {
                 count(t.float_data.len())?;
                 Vals::F(t.float_data.clone())

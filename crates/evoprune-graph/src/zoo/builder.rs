@@ -136,7 +136,7 @@ impl Builder {
     /// Convolution `name` (`<name>.weight`, `<name>.bias`) of `x`.
     pub fn conv(&mut self, name: &str, x: &str, c: ConvSpec) -> Result<String> {
         let cin = self.shape(x)[1];
-        if c.groups == 0 || cin % c.groups != 0 || c.out % c.groups != 0 {
+        if c.groups == 0 || !cin.is_multiple_of(c.groups) || !c.out.is_multiple_of(c.groups) {
             return Err(GraphError::invalid(
                 name,
                 format!("{cin} -> {} channels in {} groups", c.out, c.groups),
