@@ -20,6 +20,7 @@ pub mod ir;
 pub mod onnx;
 pub mod shape;
 pub mod stats;
+#[cfg(feature = "train")]
 pub mod train;
 pub mod zoo;
 
