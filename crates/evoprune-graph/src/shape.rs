@@ -131,7 +131,7 @@ pub(crate) fn reshape_target(node: &Node, x: &[usize], dims: &[Dim]) -> Result<V
         };
         out.push(v);
     }
-    let known: usize = out.iter().product();
+    let known = checked_product(node, &out)?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(node_err(node, format!("cannot reshape {x:?} to {dims:?}")));
@@ -165,8 +165,32 @@ pub(crate) fn slice_range(start: i64, end: i64, step: i64, n: usize) -> (i64, i6
     }
 }
 
-/// The output shape of `node` given its inputs' shapes (`None` for absent optional inputs).
+/// The most elements one value may hold for a batch of one (2^31: 8 GiB of `f32`); a model
+/// declaring more is refused before anything is allocated.
+pub const MAX_ELEMENTS: usize = 1 << 31;
+
+/// The product of `dims`, or an error naming `node` when it exceeds [`MAX_ELEMENTS`].
+fn checked_product(node: &Node, dims: &[usize]) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| {
+            node_err(
+                node,
+                format!("output of shape {dims:?} is too large (over 2^31 elements)"),
+            )
+        })
+}
+
+/// The output shape of `node` given its inputs' shapes (`None` for absent optional inputs),
+/// checked to hold at most [`MAX_ELEMENTS`] elements.
 pub fn out_shape(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
+    let s = out_shape_unchecked(node, ins)?;
+    checked_product(node, &s)?;
+    Ok(s)
+}
+
+fn out_shape_unchecked(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
     let x = *ins.first().ok_or_else(|| node_err(node, "no input"))?;
     let need = |k: usize| -> Result<&[usize]> {
         ins.get(k)
@@ -364,12 +388,12 @@ pub fn out_shape(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
             }
             let mut s = Vec::with_capacity(x.len());
             for (i, &d) in x.iter().enumerate() {
-                let v = d as i64 + pads[i] + pads[i + x.len()];
-                if v < 0 {
-                    return Err(node_err(
-                        node,
-                        format!("pads {pads:?} remove more than {x:?}"),
-                    ));
+                let v = (d as i64)
+                    .checked_add(pads[i])
+                    .and_then(|v| v.checked_add(pads[i + x.len()]))
+                    .unwrap_or(-1);
+                if v < 0 || v as usize > MAX_ELEMENTS {
+                    return Err(node_err(node, format!("pads {pads:?} do not fit {x:?}")));
                 }
                 s.push(v as usize);
             }

@@ -393,3 +393,16 @@ fn a_convolution_bias_of_the_wrong_shape_is_an_error() {
     .unwrap_or_default();
     assert!(e.contains("node_conv2d_7") && e.contains("bias"), "{e}");
 }
+
+/// Found by fuzzing: a Reshape whose target dimensions multiply past usize overflowed the
+/// shape arithmetic; every value is now capped at 2^31 elements with an error naming the node.
+#[test]
+fn a_reshape_to_an_astronomical_shape_is_an_error() {
+    let e = onnx::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz-crash-reshape.onnx"),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(e.contains("Reshape") || e.contains("too large"), "{e}");
+}
