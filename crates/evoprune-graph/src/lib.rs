@@ -9,6 +9,8 @@
 //! - [`groups`]: coupled-channel groups, structured masks, compaction;
 //! - [`stats`]: parameter and multiply-accumulate counts;
 //! - [`shape`]: every value's shape;
+//! - [`weights`]: parameters out as safetensors (PyTorch names, compacted shapes, sparsity and
+//!   bits recorded);
 //! - [`zoo`]: the networks of the pruning literature (LeNet, CIFAR and ImageNet ResNets, VGG,
 //!   MobileNetV2, EfficientNet-Lite0) with PyTorch's parameter names, fresh or loaded weights.
 
@@ -22,6 +24,7 @@ pub mod shape;
 pub mod stats;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod weights;
 pub mod zoo;
 
 pub use error::{GraphError, Result};

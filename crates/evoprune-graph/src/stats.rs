@@ -95,3 +95,53 @@ pub fn stats(g: &Graph) -> Result<Stats> {
         macs,
     })
 }
+
+/// Parameters and MACs of `g` under unstructured masks (0/1 per weight entry, by parameter
+/// name): a pruned weight is neither stored nor multiplied. A convolution weight entry costs
+/// one MAC per output pixel, a linear weight entry one per output row, so the dense counts of
+/// [`stats`] are the all-ones case.
+pub fn sparse_stats(
+    g: &Graph,
+    masks: &std::collections::HashMap<String, Vec<f32>>,
+) -> Result<Stats> {
+    let dense = stats(g)?;
+    let shapes = shape::infer(g, 1)?;
+    for (k, m) in masks {
+        match g.params.get(k) {
+            Some(t) if t.len() == m.len() => {}
+            _ => {
+                return Err(crate::GraphError::invalid(
+                    format!("mask of \"{k}\""),
+                    "does not match a parameter of the network",
+                ));
+            }
+        }
+    }
+    let kept = |name: &String| -> Option<usize> {
+        masks
+            .get(name)
+            .map(|m| m.iter().filter(|v| **v != 0.0).count())
+    };
+    let mut layers = dense.layers.clone();
+    for (l, n) in layers.iter_mut().zip(&g.nodes) {
+        let Some(w) = n.inputs.get(1) else { continue };
+        let Some(k) = kept(w) else { continue };
+        let full = g.params.get(w).map_or(0, |t| t.len());
+        l.params = l.params - full + k;
+        let out = &shapes[&n.outputs[0]];
+        l.macs = match n.op {
+            Op::Conv { .. } => k * out[2..].iter().product::<usize>(),
+            Op::Gemm { .. } | Op::MatMul => k * out[..out.len() - 1].iter().product::<usize>(),
+            _ => l.macs,
+        };
+    }
+    let removed: usize = masks
+        .values()
+        .map(|m| m.len() - m.iter().filter(|v| **v != 0.0).count())
+        .sum();
+    Ok(Stats {
+        macs: layers.iter().map(|l| l.macs).sum(),
+        layers,
+        params: dense.params - removed,
+    })
+}

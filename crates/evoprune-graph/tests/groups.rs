@@ -406,3 +406,78 @@ fn a_reshape_to_an_astronomical_shape_is_an_error() {
     .unwrap_or_default();
     assert!(e.contains("Reshape") || e.contains("too large"), "{e}");
 }
+
+/// Unstructured masks: exact counts, and the safetensors export records them with the
+/// compacted shapes under PyTorch's names.
+#[test]
+fn unstructured_counts_and_the_safetensors_export() {
+    use evoprune_graph::{stats, weights};
+    use std::collections::{BTreeMap, HashMap};
+    let g = fixture("resnet20-ts.onnx");
+    let a = analyze(&g).unwrap();
+    let keep: Vec<bool> = (0..a.groups.len()).map(|i| i % 3 != 1).collect();
+    let small = a.compact(&g, &keep).unwrap();
+    let dense = stats::stats(&small).unwrap();
+    // prune every other weight of the classifier and a quarter of the first convolution
+    let fc = small.params["linear.weight"].clone();
+    let conv = g.nodes[0].inputs[1].clone();
+    let cw = small.params[&conv].clone();
+    let mut masks = HashMap::new();
+    masks.insert(
+        "linear.weight".to_string(),
+        (0..fc.len()).map(|i| (i % 2) as f32).collect::<Vec<_>>(),
+    );
+    masks.insert(
+        conv.clone(),
+        (0..cw.len())
+            .map(|i| if i % 4 == 0 { 0.0 } else { 1.0 })
+            .collect::<Vec<_>>(),
+    );
+    let s = stats::sparse_stats(&small, &masks).unwrap();
+    let fc_removed = fc.len() / 2;
+    let conv_removed = cw.len().div_ceil(4);
+    assert_eq!(s.params, dense.params - fc_removed - conv_removed);
+    // conv: 32x32 output pixels per weight entry; linear: one MAC per entry
+    assert_eq!(s.macs, dense.macs - fc_removed - conv_removed * 32 * 32);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.safetensors");
+    let bits = HashMap::from([("linear.weight".to_string(), 8u32)]);
+    let extra = BTreeMap::from([("member".to_string(), "3".to_string())]);
+    let rec = weights::save_safetensors(&small, &path, &masks, &bits, &extra).unwrap();
+    assert_eq!(rec["linear.weight"].nonzero, fc.len() - fc_removed);
+    assert_eq!(rec["linear.weight"].bits, 8);
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(
+        st.tensor("linear.weight").unwrap().shape(),
+        fc.shape.as_slice()
+    );
+    assert_eq!(st.tensor(&conv).unwrap().shape(), cw.shape.as_slice());
+    assert!(cw.shape[0] < 16, "the compacted shape: {:?}", cw.shape);
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let m = meta.metadata().as_ref().unwrap();
+    let j: serde_json::Value = serde_json::from_str(&m["evoprune"]).unwrap();
+    assert_eq!(j["member"], "3");
+    assert_eq!(j["tensors"]["linear.weight"]["bits"], 8);
+    // the same call writes the same bytes
+    weights::save_safetensors(
+        &small,
+        &dir.path().join("again.safetensors"),
+        &masks,
+        &bits,
+        &extra,
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("again.safetensors")).unwrap(),
+        bytes
+    );
+    // a mask that fits no parameter is an error naming it
+    masks.insert("nope".into(), vec![1.0]);
+    assert!(
+        stats::sparse_stats(&small, &masks)
+            .unwrap_err()
+            .to_string()
+            .contains("nope")
+    );
+}

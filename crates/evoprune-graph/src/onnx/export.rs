@@ -18,7 +18,11 @@ pub const OPSET: i64 = 17;
 
 /// Write `g` as an ONNX model at `path` (atomically: a temporary beside it, then a rename).
 pub fn save(g: &Graph, path: &Path) -> Result<()> {
-    let bytes = to_bytes(g)?;
+    write_atomic(path, &to_bytes(g)?)
+}
+
+/// Write `bytes` to `path` through a synced temporary beside it and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -29,7 +33,7 @@ pub fn save(g: &Graph, path: &Path) -> Result<()> {
     };
     let mut tmp = tempfile_in(dir).map_err(io)?;
     use std::io::Write;
-    tmp.1.write_all(&bytes).map_err(io)?;
+    tmp.1.write_all(bytes).map_err(io)?;
     tmp.1.sync_all().map_err(io)?;
     std::fs::rename(&tmp.0, path).map_err(io)
 }

@@ -8,5 +8,5 @@ mod proto {
     include!(concat!(env!("OUT_DIR"), "/onnx-protos/mod.rs"));
 }
 
-pub use export::{save, to_bytes};
+pub use export::{save, to_bytes, write_atomic};
 pub use import::{SUPPORTED, load, load_bytes};
