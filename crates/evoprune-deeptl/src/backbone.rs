@@ -28,10 +28,10 @@ impl GraphBackbone {
                 ),
             ));
         };
-        if h != w || h < 8 {
+        if h != w || !(8..=4096).contains(&h) {
             return Err(DeeptlError::invalid(
                 "features.weights",
-                format!("{file}: input {h}x{w}; a square input of at least 8 px expected"),
+                format!("{file}: input {h}x{w}; a square input of 8 to 4096 px expected"),
             ));
         }
         let cut = match cut {
@@ -58,6 +58,14 @@ impl GraphBackbone {
                 format!("{file} computes no value \"{cut}\" (values: {names:?}, ...)"),
             )
         })?;
+        // the features of one sample must be that sample's: the cut keeps the batch first
+        let two = shape::infer(&graph, 2)?;
+        if s.len() < 2 || two.get(&cut).is_none_or(|t| t[0] != 2 || t[1..] != s[1..]) {
+            return Err(DeeptlError::invalid(
+                "features.cut",
+                format!("\"{cut}\" in {file} does not keep one row per sample (shape {s:?})"),
+            ));
+        }
         let dim = s[1..].iter().product();
         Ok(GraphBackbone {
             graph,
@@ -98,6 +106,14 @@ impl evoprune_vision::extract::Backbone for GraphBackbone {
         let t = Tensor::new(vec![n, 3, h, w], x.to_vec());
         let mut y = exec::run_until(&self.graph, &t, std::slice::from_ref(&self.cut))
             .map_err(|e| VisionError::Unsupported(e.to_string()))?;
-        Ok(y.remove(0).data)
+        let f = y.remove(0).data;
+        if f.len() != n * self.dim {
+            return Err(VisionError::Shape(format!(
+                "{} features for {n} samples of {}",
+                f.len(),
+                self.dim
+            )));
+        }
+        Ok(f)
     }
 }

@@ -21,7 +21,11 @@ pub fn run(g: &Graph, input: &Tensor) -> Result<Vec<Tensor>> {
 
 /// Run `g` on `input` and return the values named in `wanted` (any intermediate value).
 pub fn run_until(g: &Graph, input: &Tensor, wanted: &[String]) -> Result<Vec<Tensor>> {
-    if input.shape.len() != g.input_shape.len() || input.shape[1..] != g.input_shape[1..] {
+    if input.shape.len() != g.input_shape.len()
+        || input.shape.is_empty()
+        || input.shape[1..] != g.input_shape[1..]
+        || input.data.len() != input.shape.iter().product::<usize>()
+    {
         return Err(GraphError::invalid(
             "input",
             format!(
@@ -483,7 +487,7 @@ fn gemm_op(
     if alpha != 1.0 {
         y.iter_mut().for_each(|v| *v *= alpha);
     }
-    if let Some(c) = c {
+    if let Some(c) = c.filter(|_| beta != 0.0) {
         let cc = binary(&Tensor::zeros(out.to_vec()), c, out, |_, v| v);
         y.iter_mut().zip(cc).for_each(|(v, cv)| *v += beta * cv);
     }

@@ -25,6 +25,10 @@ pub fn fold_batch_norms(g: &Graph) -> Graph {
             && g.consumers(x).len() == 1
             && !g.outputs.contains(x)
             && g.params.contains_key(&conv.inputs[1])
+            // a bias that is computed, or read by another node, must not change under it
+            && conv.inputs.get(2).is_none_or(|b| {
+                g.params.contains_key(b) && g.nodes.iter().filter(|n| n.inputs.contains(b)).count() == 1
+            })
             && stats.is_some();
         if !foldable {
             k += 1;

@@ -64,6 +64,9 @@ pub struct Analysis {
     ranks: HashMap<String, usize>,
 }
 
+/// The most value channels [`analyze`] takes (ResNet-50 at 224 px has about 70,000).
+const MAX_CHANNELS: usize = 1 << 24;
+
 struct Dsu {
     parent: Vec<usize>,
 }
@@ -94,6 +97,20 @@ fn rule(g: &Graph, k: usize, shapes: &HashMap<String, Vec<usize>>) -> Rule {
     let xs = &shapes[&n.inputs[0]];
     let ys = &shapes[&n.outputs[0]];
     let input_is_value = !g.params.contains_key(&n.inputs[0]);
+    // a parameter read by another node too would be sliced for one and not the other
+    let shared = n.inputs.iter().any(|i| {
+        g.params.get(i).is_some_and(|t| t.len() > 1)
+            && g.nodes.iter().filter(|m| m.inputs.contains(i)).count() > 1
+    });
+    if shared
+        || (!input_is_value
+            && !matches!(
+                n.op,
+                Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Concat { .. }
+            ))
+    {
+        return Rule::Fixed;
+    }
     match &n.op {
         Op::Conv { groups, .. } if input_is_value && is_weight_param(g, n.inputs.get(1)) => {
             let cin = xs[1];
@@ -106,7 +123,10 @@ fn rule(g: &Graph, k: usize, shapes: &HashMap<String, Vec<usize>>) -> Rule {
             }
         }
         Op::Gemm { trans_a: false, .. } | Op::MatMul
-            if input_is_value && xs.len() == 2 && is_weight_param(g, n.inputs.get(1)) =>
+            if input_is_value
+                && xs.len() == 2
+                && is_weight_param(g, n.inputs.get(1))
+                && n.inputs.get(2).is_none_or(|c| g.params.contains_key(c)) =>
         {
             Rule::Source
         }
@@ -159,7 +179,7 @@ fn rule(g: &Graph, k: usize, shapes: &HashMap<String, Vec<usize>>) -> Rule {
         }
         Op::Pad { pads, .. } => {
             let r = xs.len();
-            if pads[0] != 0 || pads[r] != 0 || pads.iter().any(|&p| p < 0) {
+            if r < 2 || pads[0] != 0 || pads[r] != 0 || pads.iter().any(|&p| p < 0) {
                 Rule::Fixed
             } else {
                 Rule::Pad(pads[1] as usize, pads[1 + r] as usize)
@@ -167,7 +187,7 @@ fn rule(g: &Graph, k: usize, shapes: &HashMap<String, Vec<usize>>) -> Rule {
         }
         Op::Slice { axes, .. } => {
             let r = xs.len() as i64;
-            if axes.iter().any(|&a| (if a < 0 { a + r } else { a }) < 2) {
+            if r < 2 || axes.iter().any(|&a| (if a < 0 { a + r } else { a }) < 2) {
                 Rule::Fixed
             } else {
                 Rule::Same
@@ -181,6 +201,7 @@ fn rule(g: &Graph, k: usize, shapes: &HashMap<String, Vec<usize>>) -> Rule {
             };
             if a >= 2 { Rule::Same } else { Rule::Fixed }
         }
+        Op::Flatten { axis: 0 } => Rule::Fixed,
         Op::Flatten { .. } | Op::Reshape { .. } | Op::Squeeze { .. } | Op::Unsqueeze { .. } => {
             if xs.len() >= 2 && ys.len() >= 2 && xs[..2] == ys[..2] {
                 Rule::Same
@@ -211,6 +232,14 @@ pub fn analyze(g: &Graph) -> Result<Analysis> {
         channels.insert(v.clone(), c);
         base.insert(v.clone(), total);
         total += c;
+        if total > MAX_CHANNELS {
+            return Err(GraphError::invalid(
+                "channel analysis",
+                format!(
+                    "more than {MAX_CHANNELS} channels in all; the network is too large to analyse"
+                ),
+            ));
+        }
     }
     let mut dsu = Dsu {
         parent: (0..total).collect(),
@@ -255,15 +284,16 @@ pub fn analyze(g: &Graph) -> Result<Analysis> {
                 }
             }
             Rule::Concat => {
+                // operands in order: a constant operand's channels stay, at their own offset
                 let mut off = 0;
-                for x in &value_inputs {
-                    let cx = channels[*x];
-                    (0..cx).for_each(|c| dsu.union(el(y, off + c), el(x, c)));
+                for x in &n.inputs {
+                    let cx = shapes[x].get(1).copied().unwrap_or(0);
+                    if base.contains_key(x) {
+                        (0..cx).for_each(|c| dsu.union(el(y, off + c), el(x, c)));
+                    } else {
+                        (off..(off + cx).min(cy)).for_each(|c| fixed[el(y, c)] = true);
+                    }
                     off += cx;
-                }
-                if off != cy {
-                    // a constant operand in the concatenation: its channels stay
-                    (off..cy).for_each(|c| fixed[el(y, c)] = true);
                 }
             }
             Rule::Pad(b, _) => {
@@ -498,9 +528,7 @@ impl Analysis {
                         let Some(t) = g.params.get(p) else { continue };
                         let axis = match n.op {
                             Op::BatchNorm { .. } => Some(0),
-                            _ => (t.shape.len() + 1)
-                                .checked_sub(ry)
-                                .filter(|_| t.shape.len() >= ry - 1),
+                            _ => (t.shape.len() + 1).checked_sub(ry),
                         };
                         if let Some(a) = axis
                             && t.shape.get(a) == Some(&self.channels[y])

@@ -145,23 +145,21 @@ pub(crate) fn reshape_target(node: &Node, x: &[usize], dims: &[Dim]) -> Result<V
 
 /// Resolved Slice bounds for one axis of size `n`: (start, step, count).
 pub(crate) fn slice_range(start: i64, end: i64, step: i64, n: usize) -> (i64, i64, usize) {
-    let n = n as i64;
-    let clamp = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
-    let norm = |v: i64| if v < 0 { v + n } else { v };
-    if step > 0 {
-        let s = clamp(norm(start), 0, n);
-        let e = clamp(norm(end), 0, n);
-        let c = if e > s { (e - s + step - 1) / step } else { 0 };
-        (s, step, c as usize)
+    // ONNX's clamping: starts into [0, n] ([0, n - 1] stepping backwards), ends into [0, n]
+    // ([-1, n - 1] backwards); in i128 so that no i64 input overflows
+    let n = n as i128;
+    let (start, end, st) = (start as i128, end as i128, step as i128);
+    let norm = |v: i128| if v < 0 { v + n } else { v };
+    if st > 0 {
+        let s = norm(start).clamp(0, n);
+        let e = norm(end).clamp(0, n);
+        let c = if e > s { (e - s + st - 1) / st } else { 0 };
+        (s as i64, step, c as usize)
     } else {
-        let s = clamp(norm(start), -1, n - 1);
-        let e = clamp(norm(end), -1, n - 1);
-        let c = if s > e {
-            (s - e - step - 1) / (-step)
-        } else {
-            0
-        };
-        (s, step, c as usize)
+        let s = norm(start).clamp(0, (n - 1).max(0));
+        let e = norm(end).clamp(-1, n - 1);
+        let c = if s > e { (s - e - st - 1) / (-st) } else { 0 };
+        (s as i64, step, c as usize)
     }
 }
 
@@ -187,7 +185,26 @@ fn checked_product(node: &Node, dims: &[usize]) -> Result<usize> {
 pub fn out_shape(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
     let s = out_shape_unchecked(node, ins)?;
     checked_product(node, &s)?;
+    if s.contains(&0) {
+        return Err(node_err(
+            node,
+            format!("output of shape {s:?} has an empty axis"),
+        ));
+    }
     Ok(s)
+}
+
+/// `axes` normalised for `rank`, each at most once.
+fn distinct_axes(node: &Node, axes: &[i64], rank: usize) -> Result<Vec<usize>> {
+    let mut out = Vec::with_capacity(axes.len());
+    for &a in axes {
+        let a = norm_axis(node, a, rank)?;
+        if out.contains(&a) {
+            return Err(node_err(node, format!("axis {a} given twice")));
+        }
+        out.push(a);
+    }
+    Ok(out)
 }
 
 fn out_shape_unchecked(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
@@ -326,10 +343,7 @@ fn out_shape_unchecked(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
             perm.iter().map(|&p| x[p]).collect()
         }
         Op::Squeeze { axes } => {
-            let ax: Vec<usize> = axes
-                .iter()
-                .map(|&a| norm_axis(node, a, x.len()))
-                .collect::<Result<_>>()?;
+            let ax = distinct_axes(node, axes, x.len())?;
             let mut s = Vec::new();
             for (i, &d) in x.iter().enumerate() {
                 let drop = if ax.is_empty() {
@@ -348,10 +362,7 @@ fn out_shape_unchecked(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
         }
         Op::Unsqueeze { axes } => {
             let r = x.len() + axes.len();
-            let ax: Vec<usize> = axes
-                .iter()
-                .map(|&a| norm_axis(node, a, r))
-                .collect::<Result<_>>()?;
+            let ax = distinct_axes(node, axes, r)?;
             let mut it = x.iter();
             (0..r)
                 .map(|i| {
@@ -370,6 +381,16 @@ fn out_shape_unchecked(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
             steps,
         } => {
             let mut s = x.to_vec();
+            if axes.len() != starts.len()
+                || ends.len() != starts.len()
+                || steps.len() != starts.len()
+            {
+                return Err(node_err(
+                    node,
+                    "starts, ends, axes and steps differ in length",
+                ));
+            }
+            distinct_axes(node, axes, x.len())?;
             for k in 0..starts.len() {
                 let a = norm_axis(node, axes[k], x.len())?;
                 if steps[k] == 0 {
@@ -414,8 +435,13 @@ fn out_shape_unchecked(node: &Node, ins: &[&[usize]]) -> Result<Vec<usize>> {
             if k != k2 {
                 return Err(node_err(node, format!("{x:?} x {b:?}: inner sizes differ")));
             }
-            if let Some(c) = ins.get(2) {
-                broadcast(node, &[m, n], c)?;
+            if let Some(c) = ins.get(2)
+                && (c.len() > 2 || broadcast(node, &[m, n], c)? != [m, n])
+            {
+                return Err(node_err(
+                    node,
+                    format!("C of shape {c:?} does not broadcast to [{m}, {n}]"),
+                ));
             }
             vec![m, n]
         }

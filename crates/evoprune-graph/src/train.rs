@@ -383,7 +383,9 @@ pub fn forward(g: &Graph, params: &HashMap<String, V>, x: V, dev: &Device) -> Re
         let y = eval(n, ins, dev)?;
         vals.insert(&n.outputs[0], y);
     }
-    vals.remove(g.outputs[0].as_str())
+    g.outputs
+        .first()
+        .and_then(|o| vals.remove(o.as_str()))
         .ok_or_else(|| GraphError::invalid("graph", "no output"))
 }
 

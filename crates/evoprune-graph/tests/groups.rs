@@ -481,3 +481,196 @@ fn unstructured_counts_and_the_safetensors_export() {
             .contains("nope")
     );
 }
+
+fn node(name: &str, op: evoprune_graph::Op, inputs: &[&str], out: &str) -> evoprune_graph::Node {
+    evoprune_graph::Node {
+        name: name.into(),
+        op,
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        outputs: vec![out.into()],
+    }
+}
+
+fn conv1x1() -> evoprune_graph::Op {
+    evoprune_graph::Op::Conv {
+        kernel: [1, 1],
+        strides: [1, 1],
+        pads: [0; 4],
+        dilations: [1, 1],
+        groups: 1,
+    }
+}
+
+/// Review finding: a constant operand in the middle of a concatenation shifted the offsets of
+/// the operands after it, so compaction sliced the wrong input channels of the consumer.
+#[test]
+fn a_constant_in_the_middle_of_a_concatenation_keeps_its_offset() {
+    use evoprune_graph::{Dim, Op};
+    use std::collections::BTreeMap;
+    let p = |shape: Vec<usize>, seed: usize| {
+        let n: usize = shape.iter().product();
+        Tensor::new(
+            shape,
+            (0..n)
+                .map(|i| (((i + seed) * 7919 % 101) as f32 - 50.0) / 60.0)
+                .collect(),
+        )
+    };
+    let mut params = BTreeMap::new();
+    params.insert("a.weight".to_string(), p(vec![2, 3, 1, 1], 1));
+    params.insert("b.weight".to_string(), p(vec![2, 3, 1, 1], 2));
+    params.insert("k".to_string(), p(vec![1, 2, 4, 4], 3));
+    params.insert("d.weight".to_string(), p(vec![3, 6, 1, 1], 4));
+    params.insert("fc.weight".to_string(), p(vec![2, 48], 5));
+    let g = Graph {
+        name: "concat".into(),
+        input: "x".into(),
+        input_shape: vec![1, 3, 4, 4],
+        outputs: vec!["y".into()],
+        nodes: vec![
+            node("a", conv1x1(), &["x", "a.weight"], "va"),
+            node("b", conv1x1(), &["x", "b.weight"], "vb"),
+            node("cat", Op::Concat { axis: 1 }, &["va", "k", "vb"], "c"),
+            node("d", conv1x1(), &["c", "d.weight"], "vd"),
+            node(
+                "flat",
+                Op::Reshape {
+                    shape: vec![Dim::Batch, Dim::Fixed(-1)],
+                },
+                &["vd"],
+                "f",
+            ),
+            node(
+                "fc",
+                Op::Gemm {
+                    alpha: 1.0,
+                    beta: 1.0,
+                    trans_a: false,
+                    trans_b: true,
+                },
+                &["f", "fc.weight"],
+                "y",
+            ),
+        ],
+        params,
+    };
+    let a = analyze(&g).unwrap();
+    // a's two channels, b's two, d's three
+    assert_eq!(a.groups.len(), 7);
+    // (a constant operand fixes the batch at one)
+    let x = input(&g, 1, 3);
+    let mut checked = 0;
+    for mask in 1..(1u32 << 7) {
+        let keep: Vec<bool> = (0..7).map(|i| mask >> i & 1 == 1).collect();
+        let Ok(small) = a.compact(&g, &keep) else {
+            continue;
+        };
+        let masked = a.masked(&g, &keep).unwrap();
+        let d = max_abs(
+            &exec::run(&small, &x).unwrap()[0].data,
+            &exec::run(&masked, &x).unwrap()[0].data,
+        );
+        assert!(d < 1e-5, "mask {mask:07b}: compacted vs masked {d}");
+        checked += 1;
+    }
+    assert!(checked > 50, "{checked}");
+}
+
+/// Review findings: analyses and shapes of odd but valid graphs end in results or errors,
+/// never in a panic or an overflow.
+#[test]
+fn odd_shapes_are_handled() {
+    use evoprune_graph::{Op, shape};
+    // Slice with an enormous step, and a backwards slice starting before the first element
+    // (onnxruntime gives [x0] for starts -5, ends -10, steps -1 on 4 elements)
+    let s = node(
+        "s",
+        Op::Slice {
+            starts: vec![0],
+            ends: vec![4],
+            axes: vec![1],
+            steps: vec![i64::MAX],
+        },
+        &["x"],
+        "y",
+    );
+    assert_eq!(shape::out_shape(&s, &[&[1, 4]]).unwrap(), [1, 1]);
+    let s = node(
+        "s",
+        Op::Slice {
+            starts: vec![-5],
+            ends: vec![-10],
+            axes: vec![1],
+            steps: vec![-1],
+        },
+        &["x"],
+        "y",
+    );
+    assert_eq!(shape::out_shape(&s, &[&[1, 4]]).unwrap(), [1, 1]);
+    let s = node(
+        "s",
+        Op::Slice {
+            starts: vec![0, 0],
+            ends: vec![1, 1],
+            axes: vec![1, 1],
+            steps: vec![1, 1],
+        },
+        &["x"],
+        "y",
+    );
+    assert!(shape::out_shape(&s, &[&[1, 4]]).is_err(), "an axis twice");
+    // an empty axis is an error naming the node
+    let s = node(
+        "empty",
+        Op::Slice {
+            starts: vec![4],
+            ends: vec![4],
+            axes: vec![1],
+            steps: vec![1],
+        },
+        &["x"],
+        "y",
+    );
+    assert!(
+        shape::out_shape(&s, &[&[1, 4]])
+            .unwrap_err()
+            .to_string()
+            .contains("empty")
+    );
+    // a pad on a rank-1 value, and a channel analysis over it
+    let mut params = std::collections::BTreeMap::new();
+    params.insert("w".to_string(), Tensor::new(vec![4, 2], vec![0.5; 8]));
+    let g = Graph {
+        name: "odd".into(),
+        input: "x".into(),
+        input_shape: vec![1, 4],
+        outputs: vec!["y".into()],
+        nodes: vec![
+            node("fc", Op::MatMul, &["x", "w"], "h"),
+            node(
+                "mean",
+                Op::ReduceMean {
+                    axes: vec![1],
+                    keepdims: false,
+                },
+                &["h"],
+                "m",
+            ),
+            node(
+                "pad",
+                Op::Pad {
+                    pads: vec![1, 1],
+                    value: 0.0,
+                },
+                &["m"],
+                "y",
+            ),
+        ],
+        params,
+    };
+    let a = analyze(&g).unwrap();
+    assert!(
+        a.groups.is_empty(),
+        "nothing can be removed without changing the output"
+    );
+}

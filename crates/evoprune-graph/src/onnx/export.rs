@@ -139,9 +139,13 @@ fn u2i(v: &[usize]) -> Vec<i64> {
 }
 
 /// The node's attributes and extra constant inputs (name, tensor).
-fn attrs(n: &Node, extra: &mut Vec<TensorProto>) -> Result<(Vec<AttributeProto>, Vec<String>)> {
+fn attrs(
+    n: &Node,
+    prefix: &str,
+    extra: &mut Vec<TensorProto>,
+) -> Result<(Vec<AttributeProto>, Vec<String>)> {
     let mut c = |suffix: &str, v: &[i64]| {
-        let name = format!("{}::{suffix}", n.name);
+        let name = format!("{prefix}::{suffix}");
         extra.push(int_tensor(&name, v));
         name
     };
@@ -166,7 +170,7 @@ fn attrs(n: &Node, extra: &mut Vec<TensorProto>) -> Result<(Vec<AttributeProto>,
         Op::Clip { min, max } => {
             let mut names = Vec::new();
             for (s, v) in [("min", min), ("max", max)] {
-                let name = format!("{}::{s}", n.name);
+                let name = format!("{prefix}::{s}");
                 let mut t = float_tensor(&name, &[], &[*v]);
                 t.dims.clear();
                 extra.push(t);
@@ -252,7 +256,7 @@ fn attrs(n: &Node, extra: &mut Vec<TensorProto>) -> Result<(Vec<AttributeProto>,
         ),
         Op::Pad { pads, value } => {
             let p = c("pads", pads);
-            let name = format!("{}::value", n.name);
+            let name = format!("{prefix}::value");
             let mut t = float_tensor(&name, &[], &[*value]);
             t.dims.clear();
             extra.push(t);
@@ -304,8 +308,10 @@ pub fn to_bytes(g: &Graph) -> Result<Vec<u8>> {
         graph.initializer.push(float_tensor(k, &t.shape, &t.data));
     }
     let mut extra = Vec::new();
-    for n in &g.nodes {
-        let (attribute, more) = attrs(n, &mut extra)?;
+    for (i, n) in g.nodes.iter().enumerate() {
+        // constant inputs are named after the node and its position: node names need not be
+        // unique in ONNX, and the names must not meet a parameter's or a value's
+        let (attribute, more) = attrs(n, &format!("evoprune::{i}::{}", n.name), &mut extra)?;
         let mut input = n.inputs.clone();
         input.extend(more);
         graph.node.push(NodeProto {

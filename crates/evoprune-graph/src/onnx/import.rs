@@ -47,6 +47,9 @@ pub const SUPPORTED: &[&str] = &[
 /// The largest tensor accepted (elements): 2^31, 8 GiB of f32.
 const MAX_ELEMENTS: u64 = 1 << 31;
 
+/// The largest constant built at import (ConstantOfShape, folded arithmetic): 2^26 elements.
+const MAX_CONSTANT: usize = 1 << 26;
+
 /// Read the ONNX model at `path` (external data files are looked up beside it).
 pub fn load(path: &Path) -> Result<Graph> {
     let bytes = std::fs::read(path).map_err(|e| GraphError::Io {
@@ -186,6 +189,12 @@ impl Importer {
             .iter()
             .map(|o| self.renames.get(&o.name).cloned().unwrap_or(o.name.clone()))
             .collect();
+        if outputs.is_empty() {
+            return Err(GraphError::Format {
+                file: self.file.clone(),
+                reason: "the graph has no outputs".into(),
+            });
+        }
         for o in &outputs {
             if !self.shapes.contains_key(o) {
                 return Err(GraphError::Format {
@@ -270,6 +279,14 @@ impl Importer {
             return Err(err(format!(
                 "rank {} (batch plus at least one axis expected)",
                 s.len()
+            )));
+        }
+        if s.iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .is_none_or(|n| n > crate::shape::MAX_ELEMENTS)
+        {
+            return Err(err(format!(
+                "shape {s:?} is too large (over 2^31 elements)"
             )));
         }
         Ok(s)
@@ -490,7 +507,9 @@ impl Importer {
             }) if v.len() == 1 => Ok(Some(v[0])),
             Some(Const {
                 vals: Vals::I(v), ..
-            }) if v.len() == 1 => Ok(v[0].map(|x| x as f32)),
+            }) if v.len() == 1 => v[0].map(|x| Some(x as f32)).ok_or_else(|| {
+                self.node_err(n, format!("input \"{name}\" depends on the batch size"))
+            }),
             _ => Err(self.node_err(n, format!("input \"{name}\" must be a constant scalar"))),
         }
     }
@@ -510,6 +529,17 @@ impl Importer {
     fn node(&mut self, n: &NodeProto) -> Result<()> {
         if n.output.is_empty() {
             return Err(self.node_err(n, "no outputs"));
+        }
+        let out = &n.output[0];
+        if out.is_empty()
+            || self.consts.contains_key(out)
+            || self.shapes.contains_key(out)
+            || self.renames.contains_key(out)
+        {
+            return Err(self.node_err(
+                n,
+                format!("output \"{out}\" is already defined (an ONNX value is assigned once)"),
+            ));
         }
         if n.op_type == "Constant" {
             let c = self.constant(n)?;
@@ -560,7 +590,13 @@ impl Importer {
                 })?;
                 let data = match &c.vals {
                     Vals::F(v) => v.clone(),
-                    Vals::I(v) => v.iter().map(|x| x.unwrap_or(1) as f32).collect(),
+                    Vals::I(v) => v
+                        .iter()
+                        .map(|x| x.map(|x| x as f32))
+                        .collect::<Option<Vec<f32>>>()
+                        .ok_or_else(|| {
+                            self.node_err(n, format!("input \"{name}\" depends on the batch size"))
+                        })?,
                 };
                 self.params
                     .insert(name.clone(), Tensor::new(c.shape.clone(), data));
@@ -600,7 +636,8 @@ impl Importer {
         match &node.op {
             Op::Transpose { perm } => b.and_then(|b| perm.iter().position(|&p| p == b)),
             Op::Reshape { shape } => shape.iter().position(|d| *d == Dim::Batch),
-            Op::Flatten { .. } => b.map(|_| 0),
+            Op::Flatten { axis } if *axis != 0 => b.map(|_| 0),
+            Op::Flatten { .. } => None,
             _ => b,
         }
     }
@@ -693,7 +730,19 @@ impl Importer {
                         if t == DataType::FLOAT as i32 as i64
                             || t == DataType::DOUBLE as i32 as i64 =>
                     {
-                        Vals::F(v.iter().map(|&f| f.unwrap_or(1) as f32).collect())
+                        match v
+                            .iter()
+                            .map(|f| f.map(|f| f as f32))
+                            .collect::<Option<Vec<f32>>>()
+                        {
+                            Some(f) => Vals::F(f),
+                            None => {
+                                return Err(self.node_err(
+                                    n,
+                                    "a value computed from the batch size is used as data; export with a fixed batch or without this arithmetic",
+                                ));
+                            }
+                        }
                     }
                     (v, _) => v.clone(),
                 };
@@ -807,10 +856,11 @@ impl Importer {
                     .ok_or_else(|| {
                         self.node_err(n, "shape depends on the batch size or is out of range")
                     })?;
-                let total: usize = dims.iter().product();
-                if total as u64 > MAX_ELEMENTS {
-                    return Err(self.node_err(n, "constant too large"));
-                }
+                let total = dims
+                    .iter()
+                    .try_fold(1usize, |a, &d| a.checked_mul(d))
+                    .filter(|&t| t <= MAX_CONSTANT)
+                    .ok_or_else(|| self.node_err(n, "constant too large (over 2^26 elements)"))?;
                 let v = match attr(n, "value").and_then(|a| a.t.as_ref()) {
                     Some(t) => self.tensor(t)?,
                     None => Const {
@@ -919,6 +969,9 @@ impl Importer {
         else {
             return Ok(None);
         };
+        if a.is_empty() || b.is_empty() {
+            return Ok(None);
+        }
         let len = a.len().max(b.len());
         let at = |v: &Vec<Option<i64>>, i: usize| {
             if v.len() == 1 {
@@ -945,7 +998,11 @@ impl Importer {
                 ("Mul", Some(p), Some(q)) => Some(p.wrapping_mul(q)),
                 ("Add", Some(p), Some(q)) => Some(p.wrapping_add(q)),
                 ("Sub", Some(p), Some(q)) => Some(p.wrapping_sub(q)),
-                ("Div", Some(p), Some(q)) if q != 0 => Some(p.div_euclid(q)),
+                // integer division truncates toward zero (onnxruntime's C++ semantics)
+                ("Div", Some(p), Some(q)) => match p.checked_div(q) {
+                    Some(v) => Some(v),
+                    None => return Ok(None),
+                },
                 ("Equal", Some(p), Some(q)) => Some(i64::from(p == q)),
                 _ => return Ok(None),
             });
@@ -1154,6 +1211,9 @@ impl Importer {
             "Sub" => Op::Sub,
             "Div" => Op::Div,
             "MaxPool" | "AveragePool" => {
+                if self.attr_ints(n, "kernel_shape").is_none() {
+                    return Err(self.node_err(n, "no kernel_shape"));
+                }
                 let kernel = self.pair(n, "kernel_shape", 0)?;
                 let strides = self.pair(n, "strides", 1)?;
                 let dil = self.pair(n, "dilations", 1)?;
@@ -1217,7 +1277,7 @@ impl Importer {
                         Some(v)
                             if i == 0
                                 && xb == Some(0)
-                                && x.is_some_and(|x| x[0] as i64 == *v)
+                                && x.and_then(|x| x.first()).is_some_and(|&d| d as i64 == *v)
                                 && *v == 1 =>
                         {
                             Dim::Batch
@@ -1225,6 +1285,12 @@ impl Importer {
                         Some(v) => Dim::Fixed(*v),
                     })
                     .collect();
+                if t.contains(&None) && xb != Some(0) {
+                    return Err(self.node_err(
+                        n,
+                        "the target shape takes the batch size, but the batch is not the input's first axis",
+                    ));
+                }
                 if Self::attr_i(n, "allowzero", 0) != 0 && t.contains(&Some(0)) {
                     return Err(self.node_err(
                         n,
@@ -1328,6 +1394,31 @@ impl Importer {
             "Concat" => Op::Concat {
                 axis: Self::attr_i(n, "axis", 0),
             },
+            "Softmax" if self.opset < 13 => {
+                // before opset 13: the input is seen as 2-D [prod(..axis), prod(axis..)]; the
+                // same as a softmax over `axis` only when `axis` is the last non-unit axis
+                let axis = Self::attr_i(n, "axis", 1);
+                let x = n
+                    .input
+                    .first()
+                    .and_then(|i| self.shapes.get(i))
+                    .ok_or_else(|| self.node_err(n, "input shape unknown"))?;
+                let a = crate::shape::norm_axis(
+                    &Node {
+                        name: n.name.clone(),
+                        op: Op::Identity,
+                        inputs: vec![],
+                        outputs: vec![],
+                    },
+                    axis,
+                    x.len(),
+                )
+                .map_err(|e| self.relabel(e))?;
+                if x[a + 1..].iter().product::<usize>() != 1 {
+                    return Err(self.node_err(n, "a softmax over several axes (opset < 13) is not supported; export with opset 13 or later"));
+                }
+                Op::Softmax { axis: a as i64 }
+            }
             "Softmax" => Op::Softmax {
                 axis: Self::attr_i(n, "axis", -1),
             },
