@@ -7,12 +7,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Arguments of `evoprune inspect`.
+/// Which network: an ONNX file, or a zoo architecture with its options.
 #[derive(clap::Args, Debug)]
-pub struct InspectArgs {
+pub struct ModelArgs {
     /// The network: an ONNX file (as `torch.onnx.export` or a Keras converter writes it), or a
     /// zoo architecture (`resnet56`, `vgg16-bn`, `mobilenet-v2`, ...; see the error for all).
-    model: PathBuf,
+    pub model: PathBuf,
     /// Zoo architectures: weights by PyTorch name (safetensors); default: seeded random ones.
     #[arg(long)]
     weights: Option<PathBuf>,
@@ -23,13 +23,26 @@ pub struct InspectArgs {
     /// Zoo architectures: classes (default 10, or 1000 for ImageNet networks).
     #[arg(long)]
     classes: Option<usize>,
+}
+
+/// Arguments of `evoprune inspect`.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    model: ModelArgs,
     /// Print JSON (keys `params`, `macs`, `layers`, `groups`) instead of tables.
     #[arg(long)]
     json: bool,
 }
 
-/// The network of `a`: an ONNX file, or a zoo architecture built (and loaded) as asked.
-fn network(a: &InspectArgs) -> Result<evoprune_graph::Graph> {
+impl ModelArgs {
+    /// The network: an ONNX file, or a zoo architecture built (and loaded) as asked.
+    pub fn network(&self) -> Result<evoprune_graph::Graph> {
+        network(self)
+    }
+}
+
+fn network(a: &ModelArgs) -> Result<evoprune_graph::Graph> {
     let name = a.model.to_string_lossy();
     let is_file = a.model.exists() || name.ends_with(".onnx");
     if is_file {
@@ -86,7 +99,7 @@ struct Inspection {
 }
 
 /// Print `text` to stdout; a reader that went away (`| head`) ends the output quietly.
-fn emit(text: &str) -> Result<()> {
+pub fn emit(text: &str) -> Result<()> {
     use std::io::Write;
     match writeln!(std::io::stdout().lock(), "{text}") {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -95,7 +108,7 @@ fn emit(text: &str) -> Result<()> {
 }
 
 pub fn run(a: InspectArgs) -> Result<()> {
-    let g = network(&a)?;
+    let g = network(&a.model)?;
     let s = stats::stats(&g)?;
     let an = groups::analyze(&g)?;
     let rows: Vec<GroupRow> = an
@@ -109,7 +122,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
         .collect();
     if a.json {
         let i = Inspection {
-            model: a.model.display().to_string(),
+            model: a.model.model.display().to_string(),
             input: g.input_shape.clone(),
             params: s.params,
             macs: s.macs,
@@ -150,7 +163,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
     emit(&gt.to_text())?;
     emit(&format!(
         "{}: input {:?}, {} parameters, {} MACs per input, {} prunable channel groups",
-        a.model.display(),
+        a.model.model.display(),
         g.input_shape,
         s.params,
         s.macs,

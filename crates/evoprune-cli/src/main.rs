@@ -1,6 +1,7 @@
 //! `evoprune`: the command line. A thin adapter: it parses arguments, builds library objects,
 //! renders progress and writes files; all the logic lives in the library crates.
 
+mod bench;
 mod front_csv;
 mod hv;
 mod inspect;
@@ -37,6 +38,8 @@ enum Command {
     Hv(hv::HvArgs),
     /// Show a network's layers, prunable channel groups, parameters and MACs.
     Inspect(inspect::InspectArgs),
+    /// Measure a network's inference throughput on this machine.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Moo(a) => moo::run(a).map(|()| None),
         Command::Hv(a) => hv::run(a).map(|()| None),
         Command::Inspect(a) => inspect::run(a).map(|()| None),
+        Command::Bench(a) => bench::run(a).map(|()| None),
     };
     match result {
         Ok(None) => ExitCode::SUCCESS,

@@ -647,3 +647,33 @@ fn inspect_builds_zoo_architectures_by_name() {
         "lists the known names"
     );
 }
+
+#[test]
+fn bench_reports_images_per_second() {
+    let t = tempfile::tempdir().unwrap();
+    let o = evoprune(
+        &[
+            "bench",
+            &graph_fixture("couplings-ts.onnx"),
+            "--batch",
+            "4",
+            "--repeats",
+            "2",
+            "--threads",
+            "1",
+            "--json",
+        ],
+        t.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ips = j["images_per_second"].as_f64().unwrap();
+    let spb = j["seconds_per_batch"].as_f64().unwrap();
+    assert!(
+        (ips * spb - 4.0).abs() < 1e-6,
+        "{ips} images/s, {spb} s per batch of 4"
+    );
+    assert_eq!(j["input"], serde_json::json!([3, 16, 16]));
+    let o = evoprune(&["bench", "resnet20", "--batch", "0"], t.path());
+    assert_eq!(o.status.code(), Some(2));
+}
