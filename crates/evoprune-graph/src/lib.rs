@@ -11,6 +11,9 @@
 //! - [`shape`]: every value's shape;
 //! - [`weights`]: parameters out as safetensors (PyTorch names, compacted shapes, sparsity and
 //!   bits recorded);
+//! - [`model`]: the `[model]` section of every method's config, images fitted to a network;
+//! - [`net`]: a classifier as the methods prune it (masks, realization, counts, fine-tuning,
+//!   export);
 //! - [`zoo`]: the networks of the pruning literature (LeNet, CIFAR and ImageNet ResNets, VGG,
 //!   MobileNetV2, EfficientNet-Lite0) with PyTorch's parameter names, fresh or loaded weights.
 
@@ -19,6 +22,8 @@ pub mod exec;
 pub mod fold;
 pub mod groups;
 pub mod ir;
+pub mod model;
+pub mod net;
 pub mod onnx;
 pub mod shape;
 pub mod stats;

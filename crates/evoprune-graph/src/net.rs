@@ -1,0 +1,418 @@
+//! A classifier to prune, as every method sees it: the [`Graph`], its coupled-channel groups,
+//! its prunable weight tensors, and what a candidate's masks make of it.
+//!
+//! A candidate is a [`Masks`]: groups kept or removed (structured), single weights kept or
+//! zeroed (unstructured), and bits per weight tensor (quantization). [`Net::realize`] turns a
+//! network and masks into the physically smaller network that is scored and exported;
+//! [`Net::stats`] counts its parameters and MACs exactly; [`Net::fine_tune`] trains with the
+//! masks held fixed; [`Net::export`] writes ONNX and safetensors.
+
+use crate::groups::{self, Analysis};
+use crate::ir::{Graph, Op, Tensor};
+use crate::stats::{self, Stats};
+use crate::{GraphError, Result, exec, model, onnx, shape, weights};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// One prunable weight tensor: the weight of a convolution or linear layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightLayer {
+    /// The parameter's name (PyTorch's, when the model came from PyTorch).
+    pub name: String,
+    /// The node reading it.
+    pub node: String,
+    /// A linear layer (Gemm, MatMul), else a convolution.
+    pub linear: bool,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Multiply-accumulates each entry does for one input (output pixels of a convolution).
+    pub uses: usize,
+    /// Output channels: the axis quantization scales are taken along (0, or 1 for a weight
+    /// stored `[in, out]`).
+    pub out_axis: usize,
+}
+
+impl WeightLayer {
+    /// Entries.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a candidate does to the network.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Masks {
+    /// One flag per group of [`Net::analysis`] (`false`: removed); `None`: no structured
+    /// pruning.
+    pub keep: Option<Vec<bool>>,
+    /// 0/1 per entry of a weight tensor, by parameter name (unstructured pruning).
+    pub entries: HashMap<String, Vec<f32>>,
+    /// Bits per weight of quantized tensors (8 or 4; symmetric, per output channel), by name.
+    pub bits: HashMap<String, u32>,
+}
+
+/// A classifier graph ready for pruning.
+#[derive(Clone, Debug)]
+pub struct Net {
+    /// The network as loaded (batch norms kept, so fine-tuning sees them).
+    pub graph: Graph,
+    /// Its coupled-channel groups.
+    pub analysis: Analysis,
+    /// Its convolution and linear weights, in node order.
+    pub layers: Vec<WeightLayer>,
+    /// Classes (the output's width).
+    pub classes: usize,
+    /// Counts of the unpruned network.
+    pub dense: Stats,
+}
+
+/// Images scored per executor call (bounds the activations' memory).
+const CHUNK: usize = 128;
+
+impl Net {
+    /// Analyse `graph`, which must have one output of shape `[N, classes]`.
+    pub fn new(graph: Graph) -> Result<Net> {
+        if graph.outputs.len() != 1 {
+            return Err(GraphError::invalid(
+                "network",
+                format!(
+                    "a classifier has one output, this one has {}",
+                    graph.outputs.len()
+                ),
+            ));
+        }
+        let shapes = shape::infer(&graph, 1)?;
+        let out = &shapes[&graph.outputs[0]];
+        let classes = match out[..] {
+            [1, k] if k >= 2 => k,
+            _ => {
+                return Err(GraphError::invalid(
+                    "network",
+                    format!(
+                        "the output \"{}\" has shape {out:?} for one input; a classifier's is [1, classes]",
+                        graph.outputs[0]
+                    ),
+                ));
+            }
+        };
+        let dense = stats::stats(&graph)?;
+        let mut layers = Vec::new();
+        for (n, l) in graph.nodes.iter().zip(&dense.layers) {
+            let Some(w) = n.inputs.get(1).and_then(|w| graph.params.get(w).map(|t| (w, t))) else {
+                continue;
+            };
+            let (linear, out_axis) = match &n.op {
+                Op::Conv { .. } => (false, 0),
+                Op::Gemm { trans_b, .. } => (true, if *trans_b { 0 } else { 1 }),
+                Op::MatMul if w.1.shape.len() == 2 => (true, 1),
+                _ => continue,
+            };
+            if layers.iter().any(|x: &WeightLayer| &x.name == w.0) || w.1.is_empty() {
+                continue;
+            }
+            layers.push(WeightLayer {
+                name: w.0.clone(),
+                node: n.name.clone(),
+                linear,
+                shape: w.1.shape.clone(),
+                uses: l.macs / w.1.len(),
+                out_axis,
+            });
+        }
+        let analysis = groups::analyze(&graph)?;
+        Ok(Net {
+            graph,
+            analysis,
+            layers,
+            classes,
+            dense,
+        })
+    }
+
+    /// Values per input image.
+    pub fn input_len(&self) -> usize {
+        self.graph.input_shape[1..].iter().product()
+    }
+
+    /// Fit `n` images of shape `from` (`[C, H, W]`) to the network's input (see
+    /// [`model::fit_images`]); a network with a flat input takes images of as many values.
+    pub fn fit(&self, x: &[f32], n: usize, from: [usize; 3]) -> Result<Vec<f32>> {
+        match self.graph.input_shape[..] {
+            [_, c, h, w] => model::fit_images(x, n, from, [c, h, w]),
+            _ if from.iter().product::<usize>() == self.input_len() => Ok(x.to_vec()),
+            _ => Err(GraphError::invalid(
+                "images",
+                format!(
+                    "images of {from:?} do not fit the network's input {:?}",
+                    self.graph.input_shape
+                ),
+            )),
+        }
+    }
+
+    /// The full-size network computing what `m` leaves: pruned entries zeroed, quantized
+    /// tensors quantized and dequantized, removed groups' channels zeroed where they are read.
+    pub fn masked(&self, g: &Graph, m: &Masks) -> Result<Graph> {
+        let mut g = g.clone();
+        for l in &self.layers {
+            let t = g.params.get_mut(&l.name).expect("layer parameter");
+            if let Some(e) = m.entries.get(&l.name) {
+                if e.len() != t.len() {
+                    return Err(GraphError::invalid(
+                        format!("mask of \"{}\"", l.name),
+                        format!("{} entries for {}", e.len(), t.len()),
+                    ));
+                }
+                t.data.iter_mut().zip(e).for_each(|(w, k)| *w *= k);
+            }
+            if let Some(&b) = m.bits.get(&l.name) {
+                t.data = quantize(t, l.out_axis, b)
+                    .map_err(|r| GraphError::invalid(format!("bits of \"{}\"", l.name), r))?;
+            }
+        }
+        for k in m.entries.keys().chain(m.bits.keys()) {
+            if !self.layers.iter().any(|l| &l.name == k) {
+                return Err(GraphError::invalid(
+                    "masks",
+                    format!("\"{k}\" is not a convolution or linear weight of the network"),
+                ));
+            }
+        }
+        match &m.keep {
+            Some(keep) => self.analysis.masked(&g, keep),
+            None => Ok(g),
+        }
+    }
+
+    /// The physically smaller network of `g` (this network's weights, possibly fine-tuned)
+    /// under `m`: [`Net::masked`] with the removed groups cut out.
+    pub fn realize(&self, g: &Graph, m: &Masks) -> Result<Graph> {
+        let masked = self.masked(g, m)?;
+        match &m.keep {
+            Some(keep) if keep.iter().any(|k| !k) => self.analysis.compact(&masked, keep),
+            _ => Ok(masked),
+        }
+    }
+
+    /// Exact parameter and MAC counts of the realized network (pruned entries neither stored
+    /// nor multiplied).
+    pub fn stats(&self, m: &Masks) -> Result<Stats> {
+        let removes = m.keep.as_ref().is_some_and(|k| k.iter().any(|k| !k));
+        if !removes && m.entries.is_empty() {
+            return Ok(self.dense.clone());
+        }
+        // the masks cut exactly as the weights: compact a copy whose weights are the masks
+        let mut ones = self.graph.clone();
+        for l in &self.layers {
+            let t = ones.params.get_mut(&l.name).expect("layer parameter");
+            match m.entries.get(&l.name) {
+                Some(e) if e.len() == t.len() => t.data.clone_from(e),
+                Some(e) => {
+                    return Err(GraphError::invalid(
+                        format!("mask of \"{}\"", l.name),
+                        format!("{} entries for {}", e.len(), t.len()),
+                    ));
+                }
+                None => t.data.fill(1.0),
+            }
+        }
+        let (g, cut) = match &m.keep {
+            Some(keep) if removes => (
+                self.analysis.compact(&self.graph, keep)?,
+                self.analysis.compact(&ones, keep)?,
+            ),
+            _ => (self.graph.clone(), ones),
+        };
+        if m.entries.is_empty() {
+            return stats::stats(&g);
+        }
+        let masks: HashMap<String, Vec<f32>> = self
+            .layers
+            .iter()
+            .filter(|l| m.entries.contains_key(&l.name))
+            .map(|l| (l.name.clone(), cut.params[&l.name].data.clone()))
+            .collect();
+        stats::sparse_stats(&g, &masks)
+    }
+
+    /// Logits (`[n, classes]`, row-major) of `g` on `x` (`n` inputs of [`Net::input_len`]
+    /// values), in chunks on the current rayon pool.
+    pub fn logits(&self, g: &Graph, x: &[f32]) -> Result<Vec<f32>> {
+        let per = self.input_len();
+        if per == 0 || x.len() % per != 0 {
+            return Err(GraphError::invalid(
+                "inputs",
+                format!("{} values are not whole inputs of {per}", x.len()),
+            ));
+        }
+        let mut out = Vec::with_capacity(x.len() / per * self.classes);
+        for chunk in x.chunks(per * CHUNK) {
+            let mut shape = g.input_shape.clone();
+            shape[0] = chunk.len() / per;
+            let y = exec::run(g, &Tensor::new(shape, chunk.to_vec()))?;
+            let y = &y[0];
+            if y.len() != chunk.len() / per * self.classes {
+                return Err(GraphError::invalid(
+                    "network",
+                    format!("output of shape {:?} is not [n, {}]", y.shape, self.classes),
+                ));
+            }
+            out.extend_from_slice(&y.data);
+        }
+        Ok(out)
+    }
+
+    /// Fraction of `x`'s inputs whose largest logit under `g` is their label in `y` (ties go
+    /// to the first class, as `argmax` in NumPy and PyTorch).
+    pub fn accuracy(&self, g: &Graph, x: &[f32], y: &[u32]) -> Result<f64> {
+        let l = self.logits(g, x)?;
+        if l.len() != y.len() * self.classes {
+            return Err(GraphError::invalid(
+                "labels",
+                format!(
+                    "{} labels for {} inputs",
+                    y.len(),
+                    l.len() / self.classes
+                ),
+            ));
+        }
+        Ok(correct(&l, y, self.classes) as f64 / y.len().max(1) as f64)
+    }
+
+    /// The 0/1 masks fine-tuning holds fixed for `m`: its pruned entries, and the weights
+    /// that read a removed group's channels.
+    pub fn training_masks(&self, m: &Masks) -> Result<HashMap<String, Vec<f32>>> {
+        let mut ones = self.graph.clone();
+        for l in &self.layers {
+            let t = ones.params.get_mut(&l.name).expect("layer parameter");
+            t.data.fill(1.0);
+        }
+        let structural = match &m.keep {
+            Some(keep) => self.analysis.masked(&ones, keep)?,
+            None => ones,
+        };
+        let mut out = HashMap::new();
+        for l in &self.layers {
+            let mut v = structural.params[&l.name].data.clone();
+            if let Some(e) = m.entries.get(&l.name) {
+                if e.len() != v.len() {
+                    return Err(GraphError::invalid(
+                        format!("mask of \"{}\"", l.name),
+                        format!("{} entries for {}", e.len(), v.len()),
+                    ));
+                }
+                v.iter_mut().zip(e).for_each(|(a, b)| *a *= b);
+            }
+            if v.iter().any(|x| *x == 0.0) {
+                out.insert(l.name.clone(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fine-tune `g` (full size, this network's layout) on `x`, `y` with `m`'s pruning held
+    /// fixed (quantization is applied afterwards, by [`Net::realize`]). Returns each epoch's
+    /// mean loss.
+    #[cfg(feature = "train")]
+    pub fn fine_tune(
+        &self,
+        g: &mut Graph,
+        m: &Masks,
+        x: &[f32],
+        y: &[u32],
+        cfg: &crate::train::FineTune,
+        progress: impl FnMut(usize, f32),
+    ) -> Result<Vec<f32>> {
+        let masks = self.training_masks(m)?;
+        crate::train::fine_tune(g, x, y, &masks, cfg, progress)
+    }
+
+    /// Write the realized network of `g` under `m` as ONNX (`onnx_path`) and as safetensors
+    /// with PyTorch names and the new shapes (`weights_path`, pruned entries zero, bits and
+    /// non-zero counts recorded with `extra`). Both files are written atomically.
+    pub fn export(
+        &self,
+        g: &Graph,
+        m: &Masks,
+        onnx_path: &Path,
+        weights_path: &Path,
+        extra: &BTreeMap<String, String>,
+    ) -> Result<Exported> {
+        let small = self.realize(g, m)?;
+        onnx::save(&small, onnx_path)?;
+        let tensors =
+            weights::save_safetensors(&small, weights_path, &HashMap::new(), &m.bits, extra)?;
+        let stats = self.stats(m)?;
+        Ok(Exported {
+            params: stats.params,
+            macs: stats.macs,
+            tensors,
+        })
+    }
+}
+
+/// What [`Net::export`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exported {
+    /// Parameters of the exported network (pruned entries not counted).
+    pub params: usize,
+    /// Its MACs for one input.
+    pub macs: usize,
+    /// Each tensor's record in the safetensors metadata.
+    pub tensors: BTreeMap<String, weights::TensorRecord>,
+}
+
+/// Rows of `logits` (`[n, classes]`) whose first largest entry is the label.
+pub fn correct(logits: &[f32], y: &[u32], classes: usize) -> usize {
+    logits
+        .chunks(classes)
+        .zip(y)
+        .filter(|(row, label)| {
+            let mut best = 0;
+            for (k, v) in row.iter().enumerate() {
+                if *v > row[best] {
+                    best = k;
+                }
+            }
+            best == **label as usize
+        })
+        .count()
+}
+
+/// `t` quantized to `bits` (8 or 4) symmetrically per output channel along `axis`, and
+/// dequantized (zeros stay zero).
+fn quantize(t: &Tensor, axis: usize, bits: u32) -> std::result::Result<Vec<f32>, String> {
+    use evoprune_nn::quant::{Precision, fake_quantize};
+    let p = match bits {
+        32 => return Ok(t.data.clone()),
+        8 => Precision::Int8,
+        4 => Precision::Int4,
+        b => return Err(format!("{b} bits; 8, 4 or 32 are supported")),
+    };
+    let rows = t.shape[axis];
+    let cols = t.len() / rows.max(1);
+    if axis == 0 {
+        return fake_quantize(&t.data, rows, cols, p).map_err(|e| e.to_string());
+    }
+    // a weight stored [in, out]: quantize its transpose
+    let (r, c) = (t.shape[0], t.shape[1]);
+    let mut tr = vec![0.0f32; t.len()];
+    for i in 0..r {
+        for j in 0..c {
+            tr[j * r + i] = t.data[i * c + j];
+        }
+    }
+    let q = fake_quantize(&tr, c, r, p).map_err(|e| e.to_string())?;
+    let mut out = vec![0.0f32; t.len()];
+    for i in 0..r {
+        for j in 0..c {
+            out[i * c + j] = q[j * r + i];
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,192 @@
+//! A classifier under masks: realization, exact counts, export and fine-tuning.
+
+use evoprune_graph::model::ModelConfig;
+use evoprune_graph::net::{Masks, Net};
+use evoprune_graph::{Graph, onnx, stats};
+use std::collections::{BTreeMap, HashMap};
+
+fn resnet20() -> Net {
+    let m = ModelConfig {
+        arch: Some("resnet20".into()),
+        input: Some([1, 8, 8]),
+        ..ModelConfig::default()
+    };
+    Net::new(m.load(5).unwrap()).unwrap()
+}
+
+/// SplitMix64 for reproducible "random" masks without a dependency.
+fn stream(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed;
+    move || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn random_masks(net: &Net, seed: u64) -> Masks {
+    let mut r = stream(seed);
+    let keep = (0..net.analysis.groups.len()).map(|_| r() % 3 != 0).collect();
+    let mut entries = HashMap::new();
+    let mut bits = HashMap::new();
+    for (k, l) in net.layers.iter().enumerate() {
+        if k % 2 == 0 {
+            entries.insert(
+                l.name.clone(),
+                (0..l.len()).map(|_| (r() % 4 != 0) as u8 as f32).collect(),
+            );
+        }
+        if k % 3 == 0 {
+            bits.insert(l.name.clone(), if k % 2 == 0 { 8 } else { 4 });
+        }
+    }
+    Masks {
+        keep: Some(keep),
+        entries,
+        bits,
+    }
+}
+
+fn inputs(net: &Net, n: usize) -> Vec<f32> {
+    let mut r = stream(99);
+    (0..n * net.input_len())
+        .map(|_| (r() % 1000) as f32 / 500.0 - 1.0)
+        .collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn the_realized_network_computes_the_masked_one_and_is_counted_exactly() {
+    let net = resnet20();
+    assert_eq!(net.classes, 10);
+    assert_eq!(net.layers.len(), 20, "19 convolutions and the classifier");
+    assert!(net.layers.last().unwrap().linear);
+    let x = inputs(&net, 6);
+    for seed in 0..3 {
+        let m = random_masks(&net, seed);
+        let masked = net.masked(&net.graph, &m).unwrap();
+        let small = net.realize(&net.graph, &m).unwrap();
+        assert!(stats::stats(&small).unwrap().params < net.dense.params);
+        let d = max_diff(
+            &net.logits(&masked, &x).unwrap(),
+            &net.logits(&small, &x).unwrap(),
+        );
+        assert!(d < 1e-4, "seed {seed}: {d}");
+        // every kept weight of the (random, nonzero) network is counted, no pruned one
+        // (without quantization, whose rounding makes zeros of its own)
+        let m = Masks {
+            bits: HashMap::new(),
+            ..m
+        };
+        let small = net.realize(&net.graph, &m).unwrap();
+        let s = net.stats(&m).unwrap();
+        let dense_small = stats::stats(&small).unwrap();
+        let zeros: usize = net
+            .layers
+            .iter()
+            .map(|l| small.params[&l.name].data.iter().filter(|v| **v == 0.0).count())
+            .sum();
+        assert_eq!(s.params, dense_small.params - zeros, "seed {seed}");
+        assert!(s.macs < dense_small.macs);
+    }
+}
+
+#[test]
+fn quantization_keeps_zeros_and_rounds_to_the_grid() {
+    let net = resnet20();
+    let l = &net.layers[3];
+    let m = Masks {
+        keep: None,
+        entries: HashMap::from([(l.name.clone(), vec![0.0; l.len()])]),
+        bits: HashMap::from([(net.layers[4].name.clone(), 4)]),
+    };
+    let g = net.masked(&net.graph, &m).unwrap();
+    assert!(g.params[&l.name].data.iter().all(|v| *v == 0.0));
+    let q = &g.params[&net.layers[4].name];
+    let per = q.len() / q.shape[0];
+    for row in q.data.chunks(per) {
+        let scale = row.iter().fold(0.0f32, |a, v| a.max(v.abs())) / 7.0;
+        let mut levels: Vec<i32> = row.iter().map(|v| (v / scale).round() as i32).collect();
+        levels.sort();
+        levels.dedup();
+        assert!(levels.len() <= 15, "{levels:?}");
+    }
+    let bad = Masks {
+        bits: HashMap::from([(net.layers[0].name.clone(), 3)]),
+        ..Masks::default()
+    };
+    assert!(net.masked(&net.graph, &bad).is_err());
+    let unknown = Masks {
+        entries: HashMap::from([("nope".to_string(), vec![1.0])]),
+        ..Masks::default()
+    };
+    assert!(net.masked(&net.graph, &unknown).is_err());
+}
+
+#[test]
+fn export_writes_the_smaller_network_that_reloads_to_the_same_logits() {
+    let net = resnet20();
+    let m = random_masks(&net, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let (o, w) = (dir.path().join("m.onnx"), dir.path().join("m.safetensors"));
+    let extra = BTreeMap::from([("member".to_string(), "3".to_string())]);
+    let e = net.export(&net.graph, &m, &o, &w, &extra).unwrap();
+    let back: Graph = onnx::load(&o).unwrap();
+    let x = inputs(&net, 4);
+    let small = net.realize(&net.graph, &m).unwrap();
+    let d = max_diff(
+        &net.logits(&small, &x).unwrap(),
+        &net.logits(&back, &x).unwrap(),
+    );
+    assert!(d < 1e-5, "{d}");
+    assert_eq!(e.params, net.stats(&m).unwrap().params);
+    let rec = &e.tensors[&net.layers[0].name];
+    assert_eq!(rec.bits, 8);
+    let bytes = std::fs::read(&w).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    assert!(meta.metadata().as_ref().unwrap()["evoprune"].contains("\"member\":\"3\""));
+}
+
+#[test]
+fn fine_tuning_holds_the_masks() {
+    let net = resnet20();
+    let m = random_masks(&net, 11);
+    let n = 16;
+    let x = inputs(&net, n);
+    let y: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
+    let mut g = net.graph.clone();
+    let cfg = evoprune_graph::model::TrainConfig {
+        epochs: 2,
+        batch: 8,
+        ..Default::default()
+    };
+    let losses = net
+        .fine_tune(&mut g, &m, &x, &y, &cfg.fine_tune(1), |_, _| {})
+        .unwrap();
+    assert_eq!(losses.len(), 2);
+    let masks = net.training_masks(&m).unwrap();
+    for (k, mask) in &masks {
+        for (w, keep) in g.params[k].data.iter().zip(mask) {
+            if *keep == 0.0 {
+                assert_eq!(*w, 0.0, "{k}");
+            }
+        }
+    }
+    // the trained, realized network still computes its masked twin
+    let a = net.logits(&net.masked(&g, &m).unwrap(), &x).unwrap();
+    let b = net.logits(&net.realize(&g, &m).unwrap(), &x).unwrap();
+    assert!(max_diff(&a, &b) < 1e-4);
+}
+
+#[test]
+fn non_classifiers_are_refused() {
+    let mut g = resnet20().graph;
+    g.outputs.push(g.input.clone());
+    assert!(Net::new(g).unwrap_err().to_string().contains("one output"));
+}
