@@ -19,6 +19,12 @@ pub struct Config {
     pub name: String,
     /// Seed of the split, the search and every training.
     pub seed: u64,
+    /// The network to prune (an ONNX file or a zoo architecture); absent: the paper's Caffe
+    /// LeNet, trained as `[baseline]` says. On a network the filter genes are its
+    /// coupled-channel groups and the connection genes its linear layers' weights;
+    /// `[retrain]` and `[finetune]` train it with SGD at a constant rate (`epochs` rounded up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<evoprune_graph::model::ModelConfig>,
     /// Data.
     pub data: DataConfig,
     /// The pre-trained LeNet.
@@ -37,6 +43,7 @@ impl Default for Config {
             method: METHOD.into(),
             name: "lenet-ga".into(),
             seed: 1,
+            model: None,
             data: DataConfig::default(),
             baseline: BaselineConfig::default(),
             search: SearchConfig::default(),
@@ -130,12 +137,16 @@ impl MethodConfig for Config {
         self.data
             .paths_mut()
             .chain(self.baseline.paths_mut())
+            .chain(self.model.iter_mut().flat_map(|m| m.paths_mut()))
             .collect()
     }
 
     fn validate(&self) -> Result<()> {
         evoprune_run::config::check_method(&self.method, METHOD)?;
         self.data.check().map_err(|(k, r)| bad(k, r))?;
+        if let Some(m) = &self.model {
+            m.check().map_err(|(k, r)| bad(&format!("model.{k}"), r))?;
+        }
         let s = &self.search;
         if s.lambdas.iter().any(|l| !(l.is_finite() && *l >= 0.0))
             || (s.lambdas.iter().sum::<f64>() - 1.0).abs() > 1e-6

@@ -13,6 +13,9 @@ pub enum GapruneError {
     /// Building, training or scoring LeNet.
     #[error(transparent)]
     Nn(#[from] evoprune_nn::NnError),
+    /// Loading, scoring, training or exporting a network of `[model]`.
+    #[error(transparent)]
+    Graph(#[from] evoprune_graph::GraphError),
     /// The search engine (checkpoints included).
     #[error(transparent)]
     Engine(#[from] evoprune::Error),

@@ -8,6 +8,7 @@
 //! | [`problem`] | the genome (one bit per conv filter, one per FC connection: 405,070 bits), the prune-only mutation, data, evaluation on the compacted network |
 //! | [`search`] | the two-step loop: `T` generations of GA (top-K + microbial crossover, elitism) or NSGA-II, then the elite retrained with its mask fixed |
 //! | [`pipeline`] | baseline training (cached), the run folder, final retraining, compaction to narrowed convs + CSR FC with measured speed, plots, report, export |
+//! | [`subject`] | what is pruned: the built-in LeNet, or any network of `[model]` (ONNX or zoo), whose genome is one bit per coupled-channel group plus one per linear-layer connection |
 //! | [`Config`] | the TOML config, the paper's settings as defaults |
 
 pub mod config;
@@ -16,6 +17,7 @@ pub mod method;
 pub mod pipeline;
 pub mod problem;
 pub mod search;
+pub mod subject;
 
 pub use config::Config;
 pub use error::{GapruneError, Result};

@@ -13,8 +13,7 @@ impl MethodSpec for GaPrune {
     type Output = Summary;
     type Error = GapruneError;
     const KEY: &'static str = crate::config::METHOD;
-    const ABOUT: &'static str =
-        "GA pruning of LeNet (Yang et al. 2019): filters + connections, weighted GA or NSGA-II";
+    const ABOUT: &'static str = "GA pruning (Yang et al. 2019) of LeNet or any network: filters (coupled-channel groups) + connections, weighted GA or NSGA-II";
     const EXPORT_FILE: &'static str = "lenet-pruned.safetensors";
 
     fn name(cfg: &Config) -> &str {
@@ -36,10 +35,18 @@ impl MethodSpec for GaPrune {
         _: &mut dyn evoprune_run::Reporter,
     ) -> Result<Vec<String>, GapruneError> {
         let w = crate::export(dir, member, out)?;
-        Ok(vec![format!(
-            "wrote {} (narrowed convolutions + CSR FC layers; see its metadata)",
-            w.display()
-        )])
+        Ok(vec![if w.extension().is_some_and(|e| e == "onnx") {
+            format!(
+                "wrote {} (the physically smaller network) and {} (its weights by PyTorch name; pruning recorded in its metadata)",
+                w.display(),
+                w.with_extension("safetensors").display()
+            )
+        } else {
+            format!(
+                "wrote {} (narrowed convolutions + CSR FC layers; see its metadata)",
+                w.display()
+            )
+        }])
     }
     fn interrupted(e: &GapruneError) -> bool {
         matches!(e, GapruneError::Interrupted { .. })

@@ -3,12 +3,13 @@
 //! the report.
 
 use crate::config::{Config, Mode};
-use crate::problem::{Data, FULL_MACS, FULL_PARAMS, Part, decode, prepare};
+use crate::problem::{Data, Part, prepare};
 use crate::search::{CycleRecord, LoopState, Outcome, fitness, retrain, run_loop};
+use crate::subject::{Subject, Weights, realize_or_none};
 use crate::{GapruneError, Result};
 use evoprune::BitString;
 use evoprune::pareto::{hypervolume, non_dominated_sort};
-use evoprune_nn::lenet::{LeNetMask, Net, SparseLeNet, count_errors};
+use evoprune_nn::lenet::{Net, SparseLeNet, count_errors};
 use evoprune_nn::store::lenet_baseline;
 use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Chart, Marker};
@@ -45,13 +46,15 @@ pub struct Member {
     pub sparsity: f64,
     /// Remaining parameters.
     pub params: usize,
-    /// Kept conv1 / conv2 filters.
+    /// Kept conv1 / conv2 filters (LeNet), or kept groups / groups (a network of `[model]`).
     pub filters: [usize; 2],
     /// Weighted fitness with the run's lambdas (validation error).
     pub fitness: f64,
-    /// Inference on the test set, one thread, min of 3 (s): compacted convs + CSR FC.
-    pub sparse_seconds: f64,
-    /// The same with the compacted network's dense FC layers.
+    /// Inference on the timed test images, one thread, min of 3 (s): compacted convs + CSR
+    /// FC (LeNet only: networks of `[model]` have no sparse executor yet).
+    pub sparse_seconds: Option<f64>,
+    /// The same with the compacted network's dense layers (the reference executor for a
+    /// network of `[model]`).
     pub compact_seconds: f64,
     /// The model file (in the run folder).
     pub file: String,
@@ -76,8 +79,15 @@ pub struct ResultFile {
     pub baseline_test_error: f64,
     /// Baseline validation error.
     pub baseline_val_error: f64,
-    /// Baseline inference on the test set, one thread, min of 3 (s).
+    /// Baseline inference on the timed test images, one thread, min of 3 (s).
     pub baseline_seconds: f64,
+    /// Test images the speeds are measured on (all of them for LeNet, at most 512 for a
+    /// network of `[model]`).
+    #[serde(default)]
+    pub timed_images: usize,
+    /// The network pruned.
+    #[serde(default)]
+    pub network: String,
     /// The pruned networks (GA: the elite; NSGA-II: the front, by FLOPs).
     pub members: Vec<Member>,
     /// Hypervolume of the members' (test error, FLOPs, 1 - sparsity), reference (1, 1, 1).
@@ -139,9 +149,10 @@ fn min_time(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
 fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
     rd.mark_incomplete()?;
     let rep = driver.reporter.as_mut();
-    let data = prepare(cfg)?;
+    let subject = subject_of(cfg)?;
+    let data = prepare(cfg, &subject)?;
     rep.note(&data.description);
-    let base = baseline(cfg, &data, rep)?;
+    let base = baseline_weights(cfg, &rd, &subject, &data, rep)?;
     let threads = evoprune_run::seeds::threads(driver.threads, cfg.search.threads);
     let pool = evoprune_run::seeds::pool(threads)?;
     let val = Arc::new(fitness_part(cfg, &data));
@@ -149,6 +160,7 @@ fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
         run_loop(
             cfg,
             &rd,
+            &subject,
             &base,
             &data.train,
             val.clone(),
@@ -158,16 +170,81 @@ fn execute(cfg: &Config, rd: RunDir, mut driver: Driver) -> Result<Summary> {
         )
     })?;
     let stop = driver.stop.clone();
-    let summary =
-        pool.install(|| finalize(cfg, &rd, &data, &base, out, &stop, driver.reporter.as_mut()))?;
+    let ctx = Final {
+        cfg,
+        rd: &rd,
+        subject: &subject,
+        data: &data,
+    };
+    let summary = pool.install(|| ctx.finalize(&base, out, &stop, driver.reporter.as_mut()))?;
     Ok(summary)
+}
+
+/// The network of `cfg`: its `[model]`, or the built-in LeNet.
+pub fn subject_of(cfg: &Config) -> Result<Subject> {
+    Ok(match &cfg.model {
+        None => Subject::Lenet,
+        Some(m) => Subject::Graph(Arc::new(evoprune_graph::net::Net::new(m.load(cfg.seed)?)?)),
+    })
+}
+
+/// The weights the search starts from: LeNet's cached baseline, or the `[model]` network as
+/// loaded, fine-tuned first when `model.train.epochs > 0` (stored in the run folder, so a
+/// resume does not train again).
+fn baseline_weights(
+    cfg: &Config,
+    rd: &RunDir,
+    subject: &Subject,
+    data: &Data,
+    rep: &mut dyn Reporter,
+) -> Result<Weights> {
+    let Subject::Graph(n) = subject else {
+        return Ok(Weights::Lenet(baseline(cfg, data, rep)?));
+    };
+    let m = cfg.model.as_ref().expect("a network comes from [model]");
+    if m.train.epochs == 0 {
+        rep.note(&format!("network {} used as trained", m.describe()));
+        return Ok(Weights::Graph(n.graph.clone()));
+    }
+    let path = rd.checkpoint_dir().join("baseline.safetensors");
+    if path.is_file() {
+        rep.note("fine-tuned network read from the run folder");
+        return subject.load(&path);
+    }
+    rep.stage(
+        &format!("fine-tuning {} ({} epochs)", m.describe(), m.train.epochs),
+        Some(m.train.epochs as u64),
+    );
+    let mut g = n.graph.clone();
+    let seed =
+        evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::NetworkTraining, 0);
+    let losses = n.fine_tune(
+        &mut g,
+        &Default::default(),
+        &data.train.x,
+        &data.train.y,
+        &m.train.fine_tune(seed),
+        |e, _| rep.progress(e as u64 + 1),
+    )?;
+    rep.note(&format!(
+        "fine-tuned {}: training loss {:.4} after {} epochs",
+        m.describe(),
+        losses.last().copied().unwrap_or(f32::NAN),
+        losses.len()
+    ));
+    let w = Weights::Graph(g);
+    std::fs::create_dir_all(rd.checkpoint_dir())
+        .map_err(|e| evoprune_run::RunError::io(rd.checkpoint_dir(), e))?;
+    subject.save(&w, &path)?;
+    Ok(w)
 }
 
 /// The validation images the search scores masks on: the first `fitness_subset` (all when 0).
 fn fitness_part(cfg: &Config, data: &Data) -> Part {
     let mut val = data.val.clone();
     if cfg.search.fitness_subset > 0 && cfg.search.fitness_subset < val.len() {
-        val.x.truncate(cfg.search.fitness_subset * 784);
+        let per = val.x.len() / val.len().max(1);
+        val.x.truncate(cfg.search.fitness_subset * per);
         val.y.truncate(cfg.search.fitness_subset);
     }
     val
@@ -177,74 +254,203 @@ fn pct(v: f64) -> String {
     format!("{:.2}", 100.0 * v)
 }
 
-/// The final stage: the masks to finish, the baseline scored, each member retrained, compacted,
-/// scored and saved, then the result and its outputs.
-fn finalize(
-    cfg: &Config,
-    rd: &RunDir,
-    data: &Data,
-    base: &Net,
-    out: Outcome,
-    stop: &AtomicBool,
-    rep: &mut dyn Reporter,
-) -> Result<Summary> {
-    let t_final = Instant::now();
-    let genomes = final_genomes(cfg, &out)?;
-    let done_path = rd.checkpoint_dir().join("final.json");
-    let mut fin = FinalStage::open(&done_path, &genomes)?;
-    drop(genomes);
-    let masks = fin.decode_masks(&done_path)?;
-    rep.stage(
-        "final retraining and test scoring",
-        Some(masks.len() as u64),
-    );
-    let scored = BaselineScore::of(base, data)?;
-    std::fs::create_dir_all(rd.path("models"))
-        .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
-    let done = fin.usable(rd, masks.len());
-    if done > 0 {
-        rep.note(&format!(
-            "final retraining: {} of {} members already done",
-            done,
-            masks.len()
-        ));
-    }
-    rep.progress(done as u64);
-    for (i, m) in masks.iter().enumerate().skip(done) {
-        if stop.load(Ordering::SeqCst) {
-            return Err(GapruneError::Interrupted {
-                generation: out.state.generation,
-                run_dir: rd.root().to_path_buf(),
-            });
-        }
-        fin.members
-            .push(finish_member(cfg, rd, data, &out.net, i, m)?);
-        evoprune_run::stage::write(&done_path, &fin)?;
-        rep.progress(i as u64 + 1);
-    }
-    let result = result_file(cfg, data, &out.state, scored, fin.members, t_final);
-    outputs(cfg, &out.state, &result)?.write(rd, &[])?;
-    rd.mark_complete(&format!(
-        "{} members, best test error {:.2}%\n",
-        result.members.len(),
-        100.0
-            * result
-                .members
-                .iter()
-                .map(|m| m.test_error)
-                .fold(f64::INFINITY, f64::min)
-    ))?;
-    Ok(Summary {
-        dir: rd.root().to_path_buf(),
-        table: front_table(&result),
-        result,
-    })
+/// The final stage's fixed inputs.
+struct Final<'a> {
+    cfg: &'a Config,
+    rd: &'a RunDir,
+    subject: &'a Subject,
+    data: &'a Data,
 }
 
-/// The masks to finish, by remaining FLOPs (the order of the report, known from the mask, so
-/// each model file is written once under its final name): the elite (GA) or the unique first
-/// front (NSGA-II).
-fn final_genomes(cfg: &Config, out: &Outcome) -> Result<Vec<BitString>> {
+/// Test images timed for a network of `[model]` (the reference executor is slow on big ones).
+const TIMED_IMAGES: usize = 512;
+
+impl Final<'_> {
+    /// The final stage: the masks to finish, the baseline scored, each member retrained,
+    /// compacted, scored and saved, then the result and its outputs.
+    fn finalize(
+        &self,
+        base: &Weights,
+        out: Outcome,
+        stop: &AtomicBool,
+        rep: &mut dyn Reporter,
+    ) -> Result<Summary> {
+        let (cfg, rd) = (self.cfg, self.rd);
+        let t_final = Instant::now();
+        let genomes = final_genomes(cfg, self.subject, &out)?;
+        let done_path = rd.checkpoint_dir().join("final.json");
+        let mut fin = FinalStage::open(&done_path, &genomes)?;
+        drop(genomes);
+        let genomes = fin.genomes(&done_path)?;
+        rep.stage(
+            "final retraining and test scoring",
+            Some(genomes.len() as u64),
+        );
+        let scored = self.baseline_score(base)?;
+        std::fs::create_dir_all(rd.path("models"))
+            .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
+        let done = fin.usable(rd, genomes.len());
+        if done > 0 {
+            rep.note(&format!(
+                "final retraining: {} of {} members already done",
+                done,
+                genomes.len()
+            ));
+        }
+        rep.progress(done as u64);
+        for (i, g) in genomes.iter().enumerate().skip(done) {
+            if stop.load(Ordering::SeqCst) {
+                return Err(GapruneError::Interrupted {
+                    generation: out.state.generation,
+                    run_dir: rd.root().to_path_buf(),
+                });
+            }
+            let member = match (self.subject, &out.net) {
+                (Subject::Graph(n), Weights::Graph(w)) => self.finish_graph_member(n, w, i, g)?,
+                (_, Weights::Lenet(net)) => {
+                    finish_member(cfg, rd, self.data, net, i, &crate::problem::decode(g))?
+                }
+                _ => return Err(GapruneError::invalid("weights", "of another network")),
+            };
+            fin.members.push(member);
+            evoprune_run::stage::write(&done_path, &fin)?;
+            rep.progress(i as u64 + 1);
+        }
+        let mut result = result_file(cfg, self.data, &out.state, scored, fin.members, t_final);
+        result.network = self.subject.describe();
+        outputs(cfg, &out.state, &result)?.write(rd, &[])?;
+        rd.mark_complete(&format!(
+            "{} members, best test error {:.2}%\n",
+            result.members.len(),
+            100.0
+                * result
+                    .members
+                    .iter()
+                    .map(|m| m.test_error)
+                    .fold(f64::INFINITY, f64::min)
+        ))?;
+        Ok(Summary {
+            dir: rd.root().to_path_buf(),
+            table: front_table(&result),
+            result,
+        })
+    }
+
+    /// The unpruned network's errors and inference time.
+    fn baseline_score(&self, base: &Weights) -> Result<BaselineScore> {
+        let (test, val) = (&self.data.test, &self.data.val);
+        match (self.subject, base) {
+            (Subject::Graph(n), Weights::Graph(g)) => {
+                let timed = head(test, TIMED_IMAGES);
+                Ok(BaselineScore {
+                    test_error: self.subject.error(base, test)?,
+                    val_error: self.subject.error(base, val)?,
+                    seconds: min_time(|| n.logits(g, &timed.x).map(|_| ()).map_err(Into::into))?,
+                    timed_images: timed.len(),
+                })
+            }
+            (_, Weights::Lenet(net)) => BaselineScore::of(net, self.data),
+            _ => Err(GapruneError::invalid("weights", "of another network")),
+        }
+    }
+
+    /// Member `i` on a network of `[model]`: `w` fine-tuned on genome `g`'s masks, realized
+    /// (physically smaller), scored on test and validation, timed, and saved as
+    /// `models/member-{i}.onnx` with its weights in `models/member-{i}.safetensors`.
+    fn finish_graph_member(
+        &self,
+        n: &evoprune_graph::net::Net,
+        w: &evoprune_graph::Graph,
+        i: usize,
+        g: &BitString,
+    ) -> Result<Member> {
+        let (cfg, data) = (self.cfg, self.data);
+        let mut solver = cfg.finetune.clone();
+        solver.seed = evoprune_run::seeds::derive(
+            cfg.seed,
+            evoprune_run::seeds::Purpose::NetworkTraining,
+            1 + i as u64,
+        );
+        let tuned = self.subject.retrain(
+            &Weights::Graph(w.clone()),
+            g,
+            &data.train,
+            &solver,
+            false,
+            &mut evoprune_run::Silent,
+        )?;
+        let Weights::Graph(tuned) = tuned else {
+            return Err(GapruneError::invalid("weights", "of another network"));
+        };
+        let m = Subject::masks(n, g);
+        let small = realize_or_none(n, &tuned, &m)?.ok_or_else(|| {
+            GapruneError::invalid(
+                format!("member {i}"),
+                "its genome removes every channel of a tensor",
+            )
+        })?;
+        let test_error = 1.0 - n.accuracy(&small, &data.test.x, &data.test.y)?;
+        let val_error = 1.0 - n.accuracy(&small, &data.val.x, &data.val.y)?;
+        let timed = head(&data.test, TIMED_IMAGES);
+        let compact_seconds =
+            min_time(|| n.logits(&small, &timed.x).map(|_| ()).map_err(Into::into))?;
+        let s = n.stats(&m)?;
+        let (dense_params, dense_macs) = self.subject.dense();
+        let file = format!("models/member-{i}.onnx");
+        let extra = std::collections::BTreeMap::from([
+            ("method".to_string(), crate::config::METHOD.to_string()),
+            ("member".to_string(), i.to_string()),
+            ("test_error".to_string(), format!("{test_error}")),
+        ]);
+        n.export(
+            &tuned,
+            &m,
+            &self.rd.path(&file),
+            &self.rd.path(&format!("models/member-{i}.safetensors")),
+            &extra,
+        )?;
+        let flops = s.macs as f64 / dense_macs.max(1) as f64;
+        let kept = g.to_bools()[..n.analysis.groups.len()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        Ok(Member {
+            index: i,
+            test_error,
+            val_error,
+            flops,
+            sparsity: 1.0 - s.params as f64 / dense_params.max(1) as f64,
+            params: s.params,
+            filters: [kept, n.analysis.groups.len()],
+            fitness: fitness(
+                &[
+                    val_error,
+                    flops,
+                    s.params as f64 / dense_params.max(1) as f64,
+                ],
+                &cfg.search.lambdas,
+            ),
+            sparse_seconds: None,
+            compact_seconds,
+            file,
+        })
+    }
+}
+
+/// The first `n` images of `p`.
+fn head(p: &Part, n: usize) -> Part {
+    let k = p.len().min(n);
+    let per = p.x.len() / p.len().max(1);
+    Part {
+        x: p.x[..k * per].to_vec(),
+        y: p.y[..k].to_vec(),
+    }
+}
+
+/// The genomes to finish, by remaining MACs (the order of the report, known from the genome,
+/// so each model file is written once under its final name): the elite (GA) or the unique
+/// first front (NSGA-II).
+fn final_genomes(cfg: &Config, subject: &Subject, out: &Outcome) -> Result<Vec<BitString>> {
     let mut genomes: Vec<BitString> = match cfg.search.mode {
         Mode::Ga => vec![
             BitString::from_hex(&out.state.elite)
@@ -263,7 +469,7 @@ fn final_genomes(cfg: &Config, out: &Outcome) -> Result<Vec<BitString>> {
             g
         }
     };
-    genomes.sort_by_cached_key(|g| decode(g).macs());
+    genomes.sort_by_cached_key(|g| subject.macs(g));
     Ok(genomes)
 }
 
@@ -284,13 +490,12 @@ impl FinalStage {
         Ok(f)
     }
 
-    /// The masks to finish; `path` names the file in errors.
-    fn decode_masks(&self, path: &Path) -> Result<Vec<LeNetMask>> {
+    /// The genomes to finish; `path` names the file in errors.
+    fn genomes(&self, path: &Path) -> Result<Vec<BitString>> {
         self.masks
             .iter()
             .map(|h| {
                 BitString::from_hex(h)
-                    .map(|g| decode(&g))
                     .map_err(|e| GapruneError::invalid(path.display().to_string(), e))
             })
             .collect()
@@ -315,6 +520,7 @@ struct BaselineScore {
     test_error: f64,
     val_error: f64,
     seconds: f64,
+    timed_images: usize,
 }
 
 impl BaselineScore {
@@ -325,6 +531,7 @@ impl BaselineScore {
             test_error: error_of(base, test)?,
             val_error: error_of(base, &data.val)?,
             seconds,
+            timed_images: test.len(),
         })
     }
 }
@@ -337,8 +544,9 @@ fn finish_member(
     data: &Data,
     net: &Net,
     i: usize,
-    mask: &LeNetMask,
+    mask: &evoprune_nn::lenet::LeNetMask,
 ) -> Result<Member> {
+    use crate::problem::{FULL_MACS, FULL_PARAMS};
     let test = &data.test;
     let tuned = retrain(
         net,
@@ -374,7 +582,7 @@ fn finish_member(
             &[val_error, flops, params as f64 / FULL_PARAMS as f64],
             &cfg.search.lambdas,
         ),
-        sparse_seconds,
+        sparse_seconds: Some(sparse_seconds),
         compact_seconds,
         file,
     })
@@ -402,6 +610,8 @@ fn result_file(
         baseline_test_error: base.test_error,
         baseline_val_error: base.val_error,
         baseline_seconds: base.seconds,
+        timed_images: base.timed_images,
+        network: "LeNet".into(),
         members,
         hypervolume_test: hypervolume(&pts, &[1.0, 1.0, 1.0]),
         generations: state.generation,
@@ -451,6 +661,7 @@ fn history_table(state: &LoopState) -> Table {
 /// `front.csv`, the report's result table and the terminal's: one row per member.
 fn front_table(r: &ResultFile) -> Table {
     let speedup = |s: f64| format!("{:.1}x", r.baseline_seconds / s);
+    let sparse = |s: Option<f64>| s.map_or_else(|| "-".into(), speedup);
     Table::from_columns(
         &r.members,
         &[
@@ -461,7 +672,7 @@ fn front_table(r: &ResultFile) -> Table {
             ("sparsity %", &|m| pct(m.sparsity)),
             ("params", &|m| m.params.to_string()),
             ("filters", &|m| format!("{}/{}", m.filters[0], m.filters[1])),
-            ("speedup (sparse)", &|m| speedup(m.sparse_seconds)),
+            ("speedup (sparse)", &|m| sparse(m.sparse_seconds)),
             ("speedup (compact)", &|m| speedup(m.compact_seconds)),
         ],
     )
@@ -595,7 +806,10 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
     let bytes = std::fs::read(rd.path(&m.file))
         .map_err(|e| evoprune_run::RunError::io(rd.path(&m.file), e))?;
     let cfg = Config::stored(&rd)?;
-    let data = prepare(&cfg)?;
+    if cfg.model.is_some() {
+        return export_network(&cfg, &rd, m, out);
+    }
+    let data = prepare(&cfg, &Subject::Lenet)?;
     let s = SparseLeNet::from_safetensors(&bytes)
         .map_err(|e| GapruneError::invalid(m.file.clone(), e.to_string()))?;
     let e = count_errors(&s.logits(&data.test.x)?, &data.test.y) as f64 / data.test.len() as f64;
@@ -610,4 +824,32 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
     }
     evoprune_run::write_atomic(out, &bytes)?;
     Ok(out.to_path_buf())
+}
+
+/// [`export`] of a network of `[model]`: the member's ONNX, reloaded and re-scored on the
+/// test images, written to `out` (with the extension `.onnx`) and its weights beside it
+/// (`.safetensors`). Returns the ONNX path.
+fn export_network(cfg: &Config, rd: &RunDir, m: &Member, out: &Path) -> Result<std::path::PathBuf> {
+    let path = rd.path(&m.file);
+    let net = Arc::new(evoprune_graph::net::Net::new(evoprune_graph::onnx::load(
+        &path,
+    )?)?);
+    let data = prepare(cfg, &Subject::Graph(net.clone()))?;
+    let e = 1.0 - net.accuracy(&net.graph, &data.test.x, &data.test.y)?;
+    if (e - m.test_error).abs() > 1e-9 {
+        return Err(GapruneError::invalid(
+            m.file.clone(),
+            format!(
+                "test error {e} differs from the recorded {}: the file or the data changed",
+                m.test_error
+            ),
+        ));
+    }
+    let onnx_out = out.with_extension("onnx");
+    let weights = path.with_extension("safetensors");
+    let w = std::fs::read(&weights).map_err(|e| evoprune_run::RunError::io(&weights, e))?;
+    let o = std::fs::read(&path).map_err(|e| evoprune_run::RunError::io(&path, e))?;
+    evoprune_run::write_atomic(&onnx_out.with_extension("safetensors"), &w)?;
+    evoprune_run::write_atomic(&onnx_out, &o)?;
+    Ok(onnx_out)
 }

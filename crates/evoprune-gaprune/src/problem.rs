@@ -2,6 +2,7 @@
 //! data, and the evaluation of a candidate: error on the validation images, remaining FLOPs and
 //! remaining parameters, measured on the physically compacted network.
 
+use crate::subject::{Subject, Weights};
 use crate::{GapruneError, Result};
 use evoprune::{BitString, Evaluation, EvoRng, Mutation, ObjectiveSpec, Problem, Sampling};
 pub use evoprune_data::digits28::{Data, Part, synthetic_digits};
@@ -13,6 +14,8 @@ use std::sync::Arc;
 pub const GENOME_LEN: usize = C1 + C2 + H * FC1_IN + OUT * H;
 const O_C2: usize = C1;
 const O_F1: usize = C1 + C2;
+/// LeNet's filter genes (conv1 then conv2); the rest are connection genes.
+pub const FILTER_BITS: usize = O_F1;
 const O_F2: usize = O_F1 + H * FC1_IN;
 /// Parameters of the unpruned LeNet.
 pub const FULL_PARAMS: usize = 431_080;
@@ -53,27 +56,42 @@ pub fn canonicalize(g: &mut BitString) {
     }
 }
 
-/// The paper's prune-only mutation: every living conv filter dies with probability `conv`
-/// (Pmc; a dead conv1 filter also removes conv2's input channel, a dead conv2 filter its 16
-/// FC1 inputs), every living FC connection with probability `fc` (Pmf). Nothing is regrown.
+/// The paper's prune-only mutation: every living conv filter (or coupled-channel group)
+/// dies with probability `conv` (Pmc; on LeNet a dead conv1 filter also removes conv2's input
+/// channel, a dead conv2 filter its 16 FC1 inputs), every living FC connection with
+/// probability `fc` (Pmf). Nothing is regrown.
 #[derive(Clone, Debug)]
 pub struct PruneMutation {
     /// Pmc.
     pub conv: f64,
     /// Pmf.
     pub fc: f64,
+    /// The network: its first `filter_bits()` genes are filters, the others connections.
+    pub subject: Subject,
+}
+
+impl PruneMutation {
+    /// The paper's mutation on LeNet.
+    pub fn lenet(conv: f64, fc: f64) -> Self {
+        PruneMutation {
+            conv,
+            fc,
+            subject: Subject::Lenet,
+        }
+    }
 }
 
 impl Mutation<BitString> for PruneMutation {
     fn mutate(&self, g: &mut BitString, rng: &mut EvoRng) {
+        let filters = self.subject.filter_bits();
         let alive: Vec<usize> = g.iter_ones().collect();
         for i in alive {
-            let p = if i < O_F1 { self.conv } else { self.fc };
+            let p = if i < filters { self.conv } else { self.fc };
             if rng.random::<f64>() < p {
                 g.set(i, false);
             }
         }
-        canonicalize(g);
+        self.subject.canonicalize(g);
     }
 }
 
@@ -119,9 +137,21 @@ impl Sampling<BitString> for Seeding {
     }
 }
 
-/// Load and split the data of `cfg`.
-pub fn prepare(cfg: &crate::config::Config) -> Result<Data> {
-    Ok(evoprune_data::digits28::prepare(&cfg.data, cfg.seed)?)
+/// Load and split the data of `cfg`, the images fitted to the network's input.
+pub fn prepare(cfg: &crate::config::Config, subject: &Subject) -> Result<Data> {
+    let mut data = evoprune_data::digits28::prepare(&cfg.data, cfg.seed)?;
+    if let Subject::Graph(n) = subject {
+        if n.classes < 10 {
+            return Err(GapruneError::invalid(
+                "model",
+                format!("the network has {} classes; the digits need 10", n.classes),
+            ));
+        }
+        for p in [&mut data.train, &mut data.val, &mut data.test] {
+            p.x = n.fit(&p.x, p.len(), [1, 28, 28])?;
+        }
+    }
+    Ok(data)
 }
 
 /// Error, remaining-FLOPs fraction and remaining-parameter fraction of a mask (`c` and `1 - s`
@@ -139,17 +169,19 @@ pub fn measure(net: &Net, mask: &LeNetMask, part: &Part) -> Result<[f64; 3]> {
 
 /// The search problem for one weight set: minimise (validation error, remaining FLOPs,
 /// 1 - sparsity).
-pub struct LenetPruning {
-    net: Arc<Net>,
+pub struct Pruning {
+    subject: Subject,
+    weights: Arc<Weights>,
     val: Arc<Part>,
     specs: Vec<ObjectiveSpec>,
 }
 
-impl LenetPruning {
-    /// Candidates are scored with `net`'s weights on `val`.
-    pub fn new(net: Arc<Net>, val: Arc<Part>) -> Self {
-        LenetPruning {
-            net,
+impl Pruning {
+    /// Candidates of `subject` are scored with `weights` on `val`.
+    pub fn new(subject: Subject, weights: Arc<Weights>, val: Arc<Part>) -> Self {
+        Pruning {
+            subject,
+            weights,
             val,
             specs: vec![
                 ObjectiveSpec::minimize("error"),
@@ -160,7 +192,7 @@ impl LenetPruning {
     }
 }
 
-impl Problem for LenetPruning {
+impl Problem for Pruning {
     type Genome = BitString;
     type Error = GapruneError;
 
@@ -169,7 +201,10 @@ impl Problem for LenetPruning {
     }
 
     fn name(&self) -> &str {
-        "lenet-ga-pruning"
+        match self.subject {
+            Subject::Lenet => "lenet-ga-pruning",
+            Subject::Graph(_) => "ga-pruning",
+        }
     }
 
     fn batch_hint(&self) -> usize {
@@ -177,14 +212,7 @@ impl Problem for LenetPruning {
     }
 
     fn evaluate(&self, g: &BitString) -> Result<Evaluation> {
-        if g.len() != GENOME_LEN {
-            return Err(GapruneError::invalid(
-                "genome",
-                format!("{} bits, LeNet needs {GENOME_LEN}", g.len()),
-            ));
-        }
-        let m = decode(g);
-        let [e, c, p] = measure(&self.net, &m, &self.val)?;
+        let [e, c, p] = self.subject.measure(&self.weights, g, &self.val)?;
         Ok(Evaluation::new(vec![e, c, p]))
     }
 }
@@ -200,10 +228,7 @@ mod tests {
         let full = encode(&LeNetMask::full());
         assert_eq!(full.len(), GENOME_LEN);
         assert_eq!(decode(&full), LeNetMask::full());
-        let m = PruneMutation {
-            conv: 0.1,
-            fc: 0.15,
-        };
+        let m = PruneMutation::lenet(0.1, 0.15);
         let mut rng = rng_from_seed(3);
         let mut g = full.clone();
         m.mutate(&mut g, &mut rng);
@@ -232,7 +257,8 @@ mod tests {
     fn evaluation_is_error_flops_and_params_of_the_mask() {
         let net = Arc::new(Net::from_lenet(&LeNet::random(1)).unwrap());
         let val = Arc::new(synthetic_digits(20, 1));
-        let p = LenetPruning::new(net.clone(), val.clone());
+        let w = Arc::new(Weights::Lenet((*net).clone()));
+        let p = Pruning::new(Subject::Lenet, w, val.clone());
         let full = p.evaluate(&encode(&LeNetMask::full())).unwrap();
         assert_eq!(&full.objectives[1..], &[1.0, 1.0]);
         let mut m = LeNetMask::full();

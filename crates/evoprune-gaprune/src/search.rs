@@ -5,7 +5,8 @@
 //! at most the generation in flight.
 
 use crate::config::{Config, Mode, SearchConfig};
-use crate::problem::{LenetPruning, Part, PruneMutation, Seeding, decode, encode, measure};
+use crate::problem::{Part, PruneMutation, Pruning, Seeding};
+use crate::subject::{Subject, Weights};
 use crate::{GapruneError, Result};
 use evoprune::{
     BitString, Executor, Individual, MaxGenerations, Microbial, Nsga2, Nsga2Config, RunResult,
@@ -69,7 +70,7 @@ pub struct Outcome {
     /// The final state.
     pub state: LoopState,
     /// The final weights (retrained on the elite's mask).
-    pub net: Net,
+    pub net: Weights,
     /// The final population's genomes with their validation objectives under `net`'s
     /// predecessor weights (as the last cycle saw them).
     pub population: Vec<Individual<BitString>>,
@@ -150,12 +151,12 @@ pub fn retrain(
 }
 
 /// A cycle's engine run: `gens` generations, no cache (the weights change between cycles).
-fn cycle_executor<'p, A: evoprune::Algorithm<&'p LenetPruning>>(
+fn cycle_executor<'p, A: evoprune::Algorithm<&'p Pruning>>(
     stage: &EngineStage,
-    problem: &'p LenetPruning,
+    problem: &'p Pruning,
     algo: A,
     gens: u64,
-) -> Executor<&'p LenetPruning, A> {
+) -> Executor<&'p Pruning, A> {
     stage
         .executor(problem, algo)
         .cache(false)
@@ -166,12 +167,13 @@ fn cycle_dir(rd: &RunDir, k: u64) -> std::path::PathBuf {
     rd.checkpoint_dir().join(format!("cycle-{k:04}"))
 }
 
-/// Run (or continue) the loop. `base` are the pre-trained weights.
+/// Run (or continue) the loop on `subject`. `base` are the pre-trained weights.
 #[allow(clippy::too_many_arguments)]
 pub fn run_loop(
     cfg: &Config,
     rd: &RunDir,
-    base: &Net,
+    subject: &Subject,
+    base: &Weights,
     train_part: &Part,
     val: Arc<Part>,
     threads: usize,
@@ -189,11 +191,13 @@ pub fn run_loop(
         stop,
         state_path: ck.join("cycles.json"),
         ck,
-        full: encode(&LeNetMask::full()),
+        full: subject.full(),
         mutation: PruneMutation {
             conv: cfg.search.conv_mutation,
             fc: cfg.search.fc_mutation,
+            subject: subject.clone(),
         },
+        subject: subject.clone(),
     };
     let mut st = cycles.open_state(base)?;
     let s = &cfg.search;
@@ -218,7 +222,7 @@ pub fn run_loop(
             rep.progress(st.generation);
         }
     }
-    let net = Net::load(&cycles.ck.join(&st.weights))?;
+    let net = cycles.subject.load(&cycles.ck.join(&st.weights))?;
     if last_pop.is_empty() {
         // finished before (a re-finalisation): the saved population, re-scored under the final
         // weights
@@ -275,18 +279,18 @@ struct Cycles<'a> {
     /// The unpruned genome (cycle 0 starts from its mutants).
     full: BitString,
     mutation: PruneMutation,
+    /// The network pruned.
+    subject: Subject,
 }
 
 impl Cycles<'_> {
     /// The stored loop state, or a new one starting from `base` (saved as the first weights).
-    fn open_state(&self, base: &Net) -> Result<LoopState> {
+    fn open_state(&self, base: &Weights) -> Result<LoopState> {
         if let Some(st) = evoprune_run::stage::read(&self.state_path)? {
             return Ok(st);
         }
-        base.save(
-            &self.ck.join("weights-0000.safetensors"),
-            Default::default(),
-        )?;
+        self.subject
+            .save(base, &self.ck.join("weights-0000.safetensors"))?;
         Ok(LoopState {
             cycle: 0,
             generation: 0,
@@ -313,7 +317,7 @@ impl Cycles<'_> {
     ) -> Result<Vec<Individual<BitString>>> {
         let s = &self.cfg.search;
         let k = st.cycle;
-        let net = Arc::new(Net::load(&self.ck.join(&st.weights))?);
+        let net = Arc::new(self.subject.load(&self.ck.join(&st.weights))?);
         let gens = s.retrain_every.min(s.max_generations - st.generation);
         let t = Instant::now();
         let run = self.evolve(st, &net, gens)?;
@@ -328,9 +332,8 @@ impl Cycles<'_> {
         let e = elite_of(&pop, self.cfg);
         let elite = pop[e].genome.clone();
         let before = [pop[e].f[0], pop[e].f[1], pop[e].f[2]];
-        let mask = decode(&elite);
-        let (new_net, retrain_seconds) = self.retrain_elite(k, &net, &mask, rep)?;
-        let after = measure(&new_net, &mask, &self.val)?;
+        let (new_net, retrain_seconds) = self.retrain_elite(k, &net, &elite, rep)?;
+        let after = self.subject.measure(&new_net, &elite, &self.val)?;
         st.generation += gens;
         st.history.push(CycleRecord {
             cycle: k,
@@ -365,9 +368,14 @@ impl Cycles<'_> {
 
     /// The cycle's engine run: `gens` generations on `net`, checkpointed every generation in
     /// its own folder (resumed when it has started).
-    fn evolve(&self, st: &LoopState, net: &Arc<Net>, gens: u64) -> Result<RunResult<BitString>> {
+    fn evolve(
+        &self,
+        st: &LoopState,
+        net: &Arc<Weights>,
+        gens: u64,
+    ) -> Result<RunResult<BitString>> {
         let (cfg, s, k) = (self.cfg, &self.cfg.search, st.cycle);
-        let problem = LenetPruning::new(net.clone(), self.val.clone());
+        let problem = Pruning::new(self.subject.clone(), net.clone(), self.val.clone());
         let sampling = self.seeding(st)?;
         let stage = EngineStage {
             dir: cycle_dir(self.rd, k),
@@ -431,34 +439,35 @@ impl Cycles<'_> {
         })
     }
 
-    /// Retrain the weights on the elite's `mask`. Returns the new weights and the seconds taken.
+    /// Retrain the weights on the elite's genome. Returns the new weights and the seconds taken.
     fn retrain_elite(
         &self,
         k: u64,
-        net: &Net,
-        mask: &LeNetMask,
+        net: &Weights,
+        elite: &BitString,
         rep: &mut dyn Reporter,
-    ) -> Result<(Net, f64)> {
+    ) -> Result<(Weights, f64)> {
         let (cfg, part) = (self.cfg, self.train_part);
         rep.stage(
             &format!("retraining the elite (cycle {k})"),
             Some((cfg.retrain.epochs * part.len().div_ceil(cfg.retrain.batch) as f64) as u64),
         );
         let t = Instant::now();
-        let new_net = match cfg.search.mode {
-            // the population is the elite's mutants: no member uses a weight outside its mask
-            Mode::Ga => retrain(net, mask, part, &cfg.retrain, rep)?,
-            Mode::Nsga2 => retrain_keeping_others(net, mask, part, &cfg.retrain, rep)?,
-        };
+        // GA: the population is the elite's mutants, no member uses a weight outside its
+        // mask; NSGA-II: denser members keep their weights
+        let keep_others = cfg.search.mode == Mode::Nsga2;
+        let new_net = self
+            .subject
+            .retrain(net, elite, part, &cfg.retrain, keep_others, rep)?;
         Ok((new_net, t.elapsed().as_secs_f64()))
     }
 
     /// Store the state advanced past cycle `k` with its new weights, then drop the previous
     /// weights and the cycle's engine checkpoint.
-    fn save(&self, st: &mut LoopState, new_net: &Net, k: u64) -> Result<()> {
+    fn save(&self, st: &mut LoopState, new_net: &Weights, k: u64) -> Result<()> {
         let new_weights = format!("weights-{:04}.safetensors", st.cycle);
         let old_weights = std::mem::replace(&mut st.weights, new_weights);
-        new_net.save(&self.ck.join(&st.weights), Default::default())?;
+        self.subject.save(new_net, &self.ck.join(&st.weights))?;
         let json = serde_json::to_vec_pretty(st).map_err(|e| {
             GapruneError::invalid(self.state_path.display().to_string(), e.to_string())
         })?;
@@ -469,7 +478,7 @@ impl Cycles<'_> {
     }
 
     /// The stored population scored under `net` (a finished loop run again to re-finalise).
-    fn rescore(&self, st: &LoopState, net: &Net) -> Result<Vec<Individual<BitString>>> {
+    fn rescore(&self, st: &LoopState, net: &Weights) -> Result<Vec<Individual<BitString>>> {
         let specs = [
             evoprune::ObjectiveSpec::minimize("error"),
             evoprune::ObjectiveSpec::minimize("flops"),
@@ -480,7 +489,7 @@ impl Cycles<'_> {
             .iter()
             .map(|h| {
                 let g = self.parse(h)?;
-                let f = measure(net, &decode(&g), &self.val)?;
+                let f = self.subject.measure(net, &g, &self.val)?;
                 Ok(Individual::from_outcome(
                     g,
                     Ok(evoprune::Evaluation::new(f.to_vec())),

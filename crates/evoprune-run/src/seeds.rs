@@ -28,6 +28,9 @@ pub enum Purpose {
     /// The cross-validation folds of target `index % 256` at iteration `index / 256` of a
     /// surrogate loop (legacy: `seed ^ (iteration << 8) ^ target`).
     SurrogateFolds,
+    /// The sample order of fine-tuning number `index` of a network of `[model]` (0: the
+    /// fine-tuning before the search; members: 1 + their index).
+    NetworkTraining,
 }
 
 /// The seed of `purpose`'s stream number `index`, derived from the run's `seed`.
@@ -39,6 +42,7 @@ pub fn derive(seed: u64, purpose: Purpose, index: u64) -> u64 {
         Purpose::OodNoise => seed.wrapping_mul(31).wrapping_add(index),
         Purpose::SurrogateFolds => seed ^ index,
         Purpose::SurrogateSearch => mix(seed, 0x5a77_0a7e_5ea7_c400, index),
+        Purpose::NetworkTraining => mix(seed, 0x7a1e_d0e7_0000_0001, index),
     }
 }
 
