@@ -84,6 +84,41 @@ impl GraphBackbone {
     pub fn cut(&self) -> &str {
         &self.cut
     }
+
+    /// The network as the features are computed (batch norms folded), truncated to the nodes
+    /// the cut value depends on, with only their parameters; its one output is the cut value.
+    pub fn truncated(&self) -> Graph {
+        let g = &self.graph;
+        let mut needed: std::collections::HashSet<&str> = [self.cut.as_str()].into();
+        let mut keep = vec![false; g.nodes.len()];
+        for (i, n) in g.nodes.iter().enumerate().rev() {
+            if n.outputs.iter().any(|o| needed.contains(o.as_str())) {
+                keep[i] = true;
+                needed.extend(n.inputs.iter().map(String::as_str));
+            }
+        }
+        let nodes: Vec<_> = g
+            .nodes
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(n, _)| n.clone())
+            .collect();
+        let params = g
+            .params
+            .iter()
+            .filter(|(k, _)| nodes.iter().any(|n| n.inputs.contains(k)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Graph {
+            name: g.name.clone(),
+            input: g.input.clone(),
+            input_shape: g.input_shape.clone(),
+            outputs: vec![self.cut.clone()],
+            nodes,
+            params,
+        }
+    }
 }
 
 impl evoprune_vision::extract::Backbone for GraphBackbone {

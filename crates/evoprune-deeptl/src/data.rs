@@ -44,7 +44,8 @@ pub struct Prepared {
     pub notes: Vec<String>,
 }
 
-fn load_source(cfg: &Config) -> Result<Dataset> {
+/// The samples of the data source; times `data.scale` when `scaled`.
+fn load_source(cfg: &Config, scaled: bool) -> Result<Dataset> {
     let d = &cfg.data;
     let path = || d.path.clone().expect("validated: path present");
     let ds = match d.source {
@@ -57,7 +58,7 @@ fn load_source(cfg: &Config) -> Result<Dataset> {
         Source::Npz => evoprune_data::numpy::read_npz_dataset(&path(), &d.x_key, &d.y_key)?,
         Source::Safetensors => evoprune_data::tensors::read_dataset(&path(), &d.x_key, &d.y_key)?,
     };
-    if d.scale != 1.0 {
+    if scaled && d.scale != 1.0 {
         let s = d.scale;
         Ok(ds.map_values(move |v| v * s)?)
     } else {
@@ -96,7 +97,7 @@ fn limit_stratified(idx: Vec<usize>, labels: &[u32], limit: usize) -> Vec<usize>
 
 /// Prepare the data of `cfg`: load, split, build OoD sets, extract (or cache) features.
 pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
-    let all = load_source(cfg)?;
+    let all = load_source(cfg, true)?;
     let mut notes = Vec::new();
     let ind_classes = resolve_classes(cfg, &all)?;
     let ind = all.with_classes(&ind_classes);
@@ -144,6 +145,18 @@ pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
         test_inputs,
         notes,
     })
+}
+
+/// The test split's samples as the data source gives them, before `data.scale` (labels
+/// `0..n_classes` in the order of `data.ind_classes`): the inputs an end-to-end export takes.
+/// The split does not depend on the values, so these are the samples of [`prepare`]'s test
+/// split, in the same order.
+pub fn test_samples(cfg: &Config) -> Result<Dataset> {
+    let all = load_source(cfg, false)?;
+    let ind_classes = resolve_classes(cfg, &all)?;
+    let ind = all.with_classes(&ind_classes);
+    let [_, _, test] = split_ind(cfg, &ind, ind_classes.len())?;
+    Ok(test)
 }
 
 /// The in-distribution classes: the config's, or every label present that is not OoD; each

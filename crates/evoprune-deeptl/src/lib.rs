@@ -15,7 +15,7 @@
 //! | [`pipeline`] | run / resume a search and write the run folder |
 //! | [`ensemble`] | percentile windows, majority vote |
 //! | [`explain`] | feature frequencies, Grad-CAM overlays |
-//! | [`export`] | a front member's compacted head as safetensors + JSON |
+//! | [`export`] | a front member's compacted head as safetensors + JSON (+ an end-to-end ONNX model for ONNX backbones) |
 
 pub mod backbone;
 pub mod config;
@@ -25,6 +25,7 @@ mod error;
 pub mod explain;
 pub mod export;
 pub mod method;
+mod onnx_export;
 mod outputs;
 pub mod pipeline;
 pub mod problem;

@@ -44,8 +44,19 @@ impl MethodSpec for Deeptl {
         out: &Path,
         rep: &mut dyn evoprune_run::Reporter,
     ) -> Result<Vec<String>, DeeptlError> {
-        let (w, j) = crate::export::export(dir, member, out, rep)?;
-        Ok(vec![format!("wrote {} and {}", w.display(), j.display())])
+        let e = crate::export::export(dir, member, out, rep)?;
+        let mut lines = vec![format!(
+            "wrote {} and {}",
+            e.weights.display(),
+            e.card.display()
+        )];
+        if let Some(o) = &e.onnx {
+            lines.push(format!(
+                "wrote {} (end-to-end ONNX model: samples in, logits out; see \"onnx\" in the card)",
+                o.display()
+            ));
+        }
+        Ok(lines)
     }
     fn interrupted(e: &DeeptlError) -> bool {
         matches!(e, DeeptlError::Interrupted { .. })

@@ -210,6 +210,19 @@ fn an_onnx_network_cut_at_a_named_value_is_the_backbone() {
             .any(|n| n.contains("read from the cache"))
     );
     assert_eq!(front(&t.path().join("a")), front(&t.path().join("b")));
+    // export writes the end-to-end ONNX model too, checked against the recorded accuracy
+    let out = t.path().join("head.safetensors");
+    let e = evoprune_deeptl::export::export(&t.path().join("a"), 0, &out, &mut Silent).unwrap();
+    assert_eq!(
+        e.onnx.as_deref(),
+        Some(out.with_extension("onnx").as_path())
+    );
+    let card: evoprune_deeptl::export::HeadCard =
+        serde_json::from_str(&std::fs::read_to_string(&e.card).unwrap()).unwrap();
+    let onnx = card.onnx.expect("the card describes the ONNX model");
+    assert_eq!(onnx.test_accuracy, s.front.members[0].test_accuracy);
+    assert_eq!(onnx.input_shape, ["N", "64"]);
+    assert!(evoprune_graph::onnx::load(&out.with_extension("onnx")).is_ok());
     // an unknown cut is an error naming the key
     c.features.cut = Some("no such value".into());
     let e = evoprune_deeptl::run(&c, &t.path().join("c"), driver(None)).unwrap_err();
@@ -235,9 +248,14 @@ fn exported_heads_reproduce_the_recorded_predictions() {
     let f = front(&dir);
     let k = f.members.len() - 1;
     let out = t.path().join("head.safetensors");
-    let (w, j) = evoprune_deeptl::export::export(&dir, k, &out, &mut Silent).unwrap();
+    let e = evoprune_deeptl::export::export(&dir, k, &out, &mut Silent).unwrap();
+    let (w, j) = (e.weights, e.card);
+    // no ONNX backbone, no end-to-end ONNX model
+    assert_eq!(e.onnx, None);
+    assert!(!out.with_extension("onnx").exists());
     let card: evoprune_deeptl::export::HeadCard =
         serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
+    assert_eq!(card.onnx, None);
     assert_eq!(card.active_indices.len(), f.members[k].active);
     assert_eq!(card.params, f.members[k].params);
     // apply the exported head by hand, from the file alone, on the test split
@@ -298,4 +316,126 @@ fn odin_input_perturbation_changes_auroc_not_accuracy() {
     assert_eq!(plain.extras["accuracy"], moved.extras["accuracy"]);
     assert_ne!(plain.extras["auroc"], moved.extras["auroc"]);
     assert!(moved.extras["auroc"] > 0.5);
+}
+
+/// The end-to-end ONNX model of a member with an ONNX backbone cut at a 4-D feature map (so
+/// flattened inside) and `data.scale` != 1 (so applied inside): it reloads, scores the recorded
+/// test accuracy on the raw test samples, selects exactly the active features (its Slice nodes
+/// cover them, and its logits are the method's own head's) and names what it expects.
+#[test]
+fn an_onnx_backbone_member_exports_as_one_onnx_model() {
+    use evoprune_deeptl::config::Backbone;
+    use evoprune_graph::{Op, Tensor, exec, onnx, shape};
+    let t = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../evoprune-graph/tests/fixtures/couplings-ts.onnx");
+    // the value the linear layer's input is flattened from
+    let g = onnx::load(&model).unwrap();
+    let gemm = g
+        .nodes
+        .iter()
+        .rev()
+        .find(|n| matches!(n.op, Op::Gemm { .. } | Op::MatMul))
+        .unwrap();
+    let flat = &g.nodes[g.producer(&gemm.inputs[0]).unwrap()];
+    assert!(matches!(flat.op, Op::Flatten { .. } | Op::Reshape { .. }));
+    let cut = flat.inputs[0].clone();
+    assert_eq!(shape::infer(&g, 1).unwrap()[&cut].len(), 4);
+    let mut c = tiny();
+    c.features.backbone = Backbone::Onnx;
+    c.features.weights = Some(model);
+    c.features.cut = Some(cut.clone());
+    c.features.cache_dir = t.path().join("cache");
+    c.data.scale = 0.5;
+    let dir = t.path().join("run");
+    let s = evoprune_deeptl::run(&c, &dir, driver(None)).unwrap();
+    assert_eq!(s.front.features, 108);
+    let member = &s.front.members[0];
+    let out = t.path().join("member.safetensors");
+    let e = evoprune_deeptl::export::export(&dir, 0, &out, &mut Silent).unwrap();
+    let path = e.onnx.expect("an ONNX backbone gives an ONNX model");
+    assert_eq!(path, t.path().join("member.onnx"));
+    let card: evoprune_deeptl::export::HeadCard =
+        serde_json::from_str(&std::fs::read_to_string(&e.card).unwrap()).unwrap();
+    let oc = card.onnx.clone().unwrap();
+    assert_eq!(oc.file, "member.onnx");
+    assert!(oc.usage.contains("data.scale"), "{}", oc.usage);
+    assert!(oc.usage.contains(&cut), "{}", oc.usage);
+
+    let g = onnx::load(&path).unwrap();
+    shape::infer(&g, 3).unwrap();
+    assert_eq!(
+        (g.input.as_str(), g.input_shape.as_slice()),
+        (oc.input.as_str(), &[1, 64][..])
+    );
+    assert_eq!(g.outputs, std::slice::from_ref(&oc.output));
+    // the Slice nodes along axis 1 after the cut take exactly the active features, in order
+    let active = &card.active_indices;
+    assert_eq!(active.len(), member.active);
+    let slices: Vec<&evoprune_graph::Node> = g
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Slice { .. }) && n.name.starts_with("deeptl/"))
+        .collect();
+    let mut taken = Vec::new();
+    for n in &slices {
+        let Op::Slice {
+            starts,
+            ends,
+            axes,
+            steps,
+        } = &n.op
+        else {
+            unreachable!()
+        };
+        assert_eq!((axes.as_slice(), steps.as_slice()), (&[1][..], &[1][..]));
+        taken.extend(starts[0] as usize..ends[0] as usize);
+    }
+    assert_eq!(&taken, active);
+    let gaps = active.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    assert_eq!(slices.len(), gaps + 1);
+    // this member exercises the Concat (several runs)
+    assert!(slices.len() > 1, "{active:?}");
+    let concats = g
+        .nodes
+        .iter()
+        .filter(|n| {
+            matches!(n.op, Op::Concat { .. })
+                && n.inputs
+                    == slices
+                        .iter()
+                        .map(|s| s.outputs[0].clone())
+                        .collect::<Vec<_>>()
+        })
+        .count();
+    assert_eq!(concats, usize::from(slices.len() > 1));
+
+    // on the raw test samples it scores the recorded accuracy
+    let test = evoprune_deeptl::data::test_samples(&c).unwrap();
+    let x = Tensor::new(vec![test.len(), 64], test.features().to_vec());
+    let logits = exec::run(&g, &x).unwrap().remove(0);
+    assert_eq!(logits.shape, [test.len(), 5]);
+    let acc = evoprune_nn::metrics::accuracy(&logits.data, test.labels(), 5).unwrap();
+    assert_eq!(acc, member.test_accuracy);
+    assert_eq!(oc.test_accuracy, member.test_accuracy);
+
+    // and its logits are the method's own head's on the run's features
+    let data = evoprune_deeptl::data::prepare(&c, &mut Silent).unwrap();
+    assert_eq!(test.labels(), data.test.y.as_slice());
+    let mask = BitString::from_hex(&member.mask).unwrap();
+    let head = evoprune_deeptl::problem::HeadPruning::new(&c, &data)
+        .train(&mask)
+        .unwrap();
+    assert_eq!(&head.active, active);
+    let n = 8;
+    let xa = evoprune_nn::gather_columns(&data.test.x[..n * data.d], data.d, active).unwrap();
+    let want = head.mlp.logits(&xa).unwrap();
+    for (i, (a, b)) in logits.data[..n * 5].iter().zip(&want).enumerate() {
+        assert!((a - b).abs() < 1e-4, "logit {i}: ONNX {a}, head {b}");
+    }
+
+    // an output path the card or the ONNX model would overwrite is refused
+    let e = evoprune_deeptl::export::export(&dir, 0, &t.path().join("x.onnx"), &mut Silent)
+        .unwrap_err();
+    assert!(e.to_string().contains("x.onnx"), "{e}");
 }
