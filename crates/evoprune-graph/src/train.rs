@@ -578,3 +578,69 @@ pub fn fine_tune(
     }
     Ok(losses)
 }
+
+/// Samples per autodiff pass of [`gradients`] (bounds the activations' memory).
+const GRAD_CHUNK: usize = 64;
+
+/// The gradient of the mean cross-entropy of `g` over all of `x` (`[n, ...]` as the graph's
+/// input) and labels `y` with respect to each learnable parameter (see [`learnable`]), by
+/// name, with `masks` (0/1 per weight entry) applied as in [`fine_tune`]: a masked entry's
+/// gradient is zero. Computed in chunks of samples, each weighted by its share of `n`.
+pub fn gradients(
+    g: &Graph,
+    x: &[f32],
+    y: &[u32],
+    masks: &HashMap<String, Vec<f32>>,
+) -> Result<HashMap<String, Vec<f32>>> {
+    let per: usize = g.input_shape[1..].iter().product();
+    let n = y.len();
+    if x.len() != n * per || n == 0 {
+        return Err(GraphError::invalid(
+            "gradient data",
+            format!("{} values for {n} samples of {per}", x.len()),
+        ));
+    }
+    for (k, m) in masks {
+        if g.params.get(k).is_none_or(|t| t.len() != m.len()) {
+            return Err(GraphError::invalid(
+                "mask",
+                format!("\"{k}\" does not match a parameter"),
+            ));
+        }
+    }
+    let dev = Device::default().autodiff();
+    let learn = learnable(g);
+    let mut out: HashMap<String, Vec<f32>> = learn
+        .iter()
+        .map(|k| (k.clone(), vec![0.0; g.params[k].len()]))
+        .collect();
+    for (c, yb) in y.chunks(GRAD_CHUNK).enumerate() {
+        let start = c * GRAD_CHUNK;
+        let xb = x[start * per..(start + yb.len()) * per].to_vec();
+        let mut shape = g.input_shape.clone();
+        shape[0] = yb.len();
+        let (leaves, used) = params_on(g, &dev, &learn, masks)?;
+        let V::R2(logits) = forward(g, &used, V::from_vec(xb, &shape, &dev)?, &dev)? else {
+            return Err(GraphError::invalid(
+                "gradients",
+                "the output is not [N, classes]",
+            ));
+        };
+        let grads = cross_entropy(logits, yb, &dev).backward();
+        let w = yb.len() as f32 / n as f32;
+        for (k, leaf) in &leaves {
+            let gv = match leaf {
+                V::R1(t) => t.grad(&grads).map(|g| g.into_data()),
+                V::R2(t) => t.grad(&grads).map(|g| g.into_data()),
+                V::R3(t) => t.grad(&grads).map(|g| g.into_data()),
+                V::R4(t) => t.grad(&grads).map(|g| g.into_data()),
+            };
+            let Some(gv) = gv.and_then(|d| d.try_to_vec::<f32>().ok()) else {
+                continue;
+            };
+            let acc = out.get_mut(k).expect("learnable parameter");
+            acc.iter_mut().zip(gv).for_each(|(a, v)| *a += w * v);
+        }
+    }
+    Ok(out)
+}

@@ -288,3 +288,57 @@ fn fine_tuning_learns_and_keeps_masked_weights_at_zero() {
     let e = train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_, _| {}).unwrap_err();
     assert!(e.to_string().contains("fc.bias"), "{e}");
 }
+
+#[test]
+fn chunked_gradients_match_finite_differences_and_respect_masks() {
+    let g = small();
+    // 70 samples: two chunks of unequal size, weighted by their share
+    let (x, y) = data(70);
+    let masks = HashMap::from([(
+        "fc.weight".to_string(),
+        (0..12).map(|i| (i % 2) as f32).collect::<Vec<f32>>(),
+    )]);
+    let grads = train::gradients(&g, &x, &y, &masks).unwrap();
+    assert!(
+        !grads.contains_key("bn.running_var"),
+        "running statistics are frozen"
+    );
+    assert_eq!(grads["conv.weight"].len(), 108);
+    // masked entries get no gradient
+    assert!(grads["fc.weight"].iter().step_by(2).all(|&v| v == 0.0));
+    // the function differentiated is the masked network's
+    let mut gm = g.clone();
+    for (w, m) in gm
+        .params
+        .get_mut("fc.weight")
+        .unwrap()
+        .data
+        .iter_mut()
+        .zip(&masks["fc.weight"])
+    {
+        *w *= m;
+    }
+    for (name, idx) in [
+        ("conv.weight", 5usize),
+        ("conv.weight", 100),
+        ("bn.bias", 2),
+        ("fc.weight", 7),
+        ("fc.bias", 1),
+    ] {
+        let h = 1e-2f32;
+        let mut gp = gm.clone();
+        gp.params.get_mut(name).unwrap().data[idx] += h;
+        let mut gn = gm.clone();
+        gn.params.get_mut(name).unwrap().data[idx] -= h;
+        let fd = (ref_loss(&gp, &x, &y) - ref_loss(&gn, &x, &y)) / (2.0 * h as f64);
+        let got = grads[name][idx] as f64;
+        assert!(
+            (got - fd).abs() < 2e-3 + 2e-2 * fd.abs(),
+            "{name}[{idx}]: chunked autodiff {got} vs finite difference {fd}"
+        );
+    }
+    // bad input is an error, no panic
+    assert!(train::gradients(&g, &x[..10], &y, &masks).is_err());
+    let bad = HashMap::from([("fc.bias".to_string(), vec![1.0])]);
+    assert!(train::gradients(&g, &x, &y, &bad).is_err());
+}

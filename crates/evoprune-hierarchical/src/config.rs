@@ -1,6 +1,7 @@
 //! The run config (TOML). Every key has a default; unknown keys are errors naming the key.
 
 pub use evoprune_data::digits28::{DataConfig, Source};
+pub use evoprune_graph::model::ModelConfig;
 use evoprune_nn::lenet::SolverConfig;
 pub use evoprune_nn::store::BaselineConfig;
 use evoprune_run::{MethodConfig, Result, RunError};
@@ -21,6 +22,74 @@ pub enum ModelKind {
     Lenet,
 }
 
+/// The network a run prunes: a built-in LeNet (`model = "lenet"`, the configs of old), or any
+/// network given by a `[model]` section (an ONNX file or a zoo architecture; see
+/// [`ModelConfig`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelChoice {
+    /// `model = "lenet"` / `"lenet-300-100"`: the hand-written networks, their cached baselines
+    /// and LeNet-300-100's incremental evaluation.
+    Builtin(ModelKind),
+    /// `[model]`: every convolution and linear weight of the network is pruned.
+    Network(ModelConfig),
+}
+
+impl ModelChoice {
+    /// The `[model]` section, for a network given by one.
+    pub fn network(&self) -> Option<&ModelConfig> {
+        match self {
+            ModelChoice::Network(m) => Some(m),
+            ModelChoice::Builtin(_) => None,
+        }
+    }
+
+    /// Short description for reports (`Lenet300100`, `resnet20 (random weights)`).
+    pub fn describe(&self) -> String {
+        match self {
+            ModelChoice::Builtin(k) => format!("{k:?}"),
+            ModelChoice::Network(m) => m.describe(),
+        }
+    }
+}
+
+impl Serialize for ModelChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            ModelChoice::Builtin(k) => k.serialize(s),
+            ModelChoice::Network(m) => m.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Choice;
+        impl<'de> serde::de::Visitor<'de> for Choice {
+            type Value = ModelChoice;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "\"lenet-300-100\", \"lenet\" or a [model] table (onnx = ..., or arch = ...)",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<ModelChoice, E> {
+                ModelKind::deserialize(serde::de::value::StrDeserializer::<E>::new(v))
+                    .map(ModelChoice::Builtin)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<ModelChoice, A::Error> {
+                ModelConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(ModelChoice::Network)
+            }
+        }
+        d.deserialize_any(Choice)
+    }
+}
+
 /// A whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -31,8 +100,8 @@ pub struct Config {
     pub name: String,
     /// Seed of the split, both searches and every training.
     pub seed: u64,
-    /// The network.
-    pub model: ModelKind,
+    /// The network: `model = "lenet"` / `"lenet-300-100"`, or a `[model]` section.
+    pub model: ModelChoice,
     /// Data (MNIST or synthetic 28x28 digits).
     pub data: DataConfig,
     /// The pre-trained network.
@@ -53,7 +122,7 @@ impl Default for Config {
             method: METHOD.into(),
             name: "lenet300-hierarchical".into(),
             seed: 1,
-            model: ModelKind::Lenet300100,
+            model: ModelChoice::Builtin(ModelKind::Lenet300100),
             data: DataConfig::default(),
             baseline: BaselineConfig::default(),
             search: SearchConfig::default(),
@@ -206,14 +275,20 @@ fn bad(field: &str, reason: impl Into<String>) -> RunError {
 
 impl MethodConfig for Config {
     fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        let model: Vec<&mut PathBuf> = match &mut self.model {
+            ModelChoice::Network(m) => m.paths_mut().collect(),
+            ModelChoice::Builtin(_) => Vec::new(),
+        };
         self.data
             .paths_mut()
             .chain(self.baseline.paths_mut())
+            .chain(model)
             .collect()
     }
 
     fn validate(&self) -> Result<()> {
         evoprune_run::config::check_method(&self.method, METHOD)?;
+        self.check_model()?;
         self.data.check().map_err(|(k, r)| bad(k, r))?;
         check_costs(&self.search.costs)?;
         self.check_searches()?;
@@ -243,6 +318,29 @@ fn check_costs(costs: &[Cost]) -> Result<()> {
 }
 
 impl Config {
+    /// The `[model]` section, and the settings that only apply to one kind of network.
+    fn check_model(&self) -> Result<()> {
+        let ModelChoice::Network(m) = &self.model else {
+            return Ok(());
+        };
+        m.check().map_err(|(k, r)| bad(&format!("model.{k}"), r))?;
+        if self.baseline.weights.is_some() {
+            return Err(bad(
+                "baseline.weights",
+                "is for the built-in LeNets; a [model] section brings its own weights \
+                 (model.weights or the ONNX file) and model.train fine-tunes them",
+            ));
+        }
+        let e = self.finetune.solver.epochs;
+        if !(e.fract() == 0.0 && e <= 10_000.0) {
+            return Err(bad(
+                "finetune.solver.epochs",
+                format!("a [model] network fine-tunes whole epochs (at most 10000), got {e}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The NSGA-II settings of both phases, and phase 1's threshold bound.
     fn check_searches(&self) -> Result<()> {
         for (k, n) in [
@@ -324,7 +422,7 @@ impl Phase2Config {
 pub fn synthetic(model: ModelKind) -> Config {
     let mut c = Config {
         name: "hierarchical-synthetic".into(),
-        model,
+        model: ModelChoice::Builtin(model),
         ..Config::default()
     };
     c.data.source = Source::Synthetic;
@@ -381,5 +479,74 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("method"), "{e}");
+    }
+
+    #[test]
+    fn model_is_a_builtin_name_or_a_section_and_round_trips_through_the_run_folder() {
+        let head = "method = \"hierarchical-prune\"\n";
+        // the built-in names parse and serialise as before
+        let c = Config::parse(&format!("{head}model = \"lenet\"\n"), Path::new("a.toml")).unwrap();
+        assert_eq!(c.model, ModelChoice::Builtin(ModelKind::Lenet));
+        let text = c.to_toml().unwrap();
+        assert!(text.contains("model = \"lenet\""), "{text}");
+        assert_eq!(Config::parse(&text, Path::new("x.toml")).unwrap(), c);
+        // a [model] section with its fine-tuning
+        let body = "[model]\narch = \"resnet20\"\ninput = [1, 16, 16]\n[model.train]\nepochs = 2\nlr = 0.05\n";
+        let c = Config::parse(&format!("{head}{body}"), Path::new("a.toml")).unwrap();
+        let m = c.model.network().expect("a [model] section");
+        assert_eq!(m.arch.as_deref(), Some("resnet20"));
+        assert_eq!(m.input, Some([1, 16, 16]));
+        assert_eq!((m.train.epochs, m.train.lr), (2, 0.05));
+        // the run folder stores the config as TOML and reads it back on resume
+        let dir = tempfile::tempdir().unwrap();
+        let (stored, rd) = evoprune_run::start(&c, &dir.path().join("run")).unwrap();
+        assert_eq!(stored, c);
+        drop(rd);
+        let (again, _) = evoprune_run::reopen::<Config>(&dir.path().join("run")).unwrap();
+        assert_eq!(again, c);
+        // paths resolve against the config's folder
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, format!("{head}[model]\nonnx = \"nets/r.onnx\"\n")).unwrap();
+        let c = Config::load(&f).unwrap();
+        assert_eq!(
+            c.model.network().unwrap().onnx.as_deref(),
+            Some(dir.path().join("nets/r.onnx").as_path())
+        );
+        // errors name the key under [model]
+        for (body, key) in [
+            ("[model]\narch = \"resnet20\"\nbogus = 1\n", "bogus"),
+            (
+                "[model]\narch = \"resnet20\"\n[model.train]\nepoch = 1\n",
+                "epoch",
+            ),
+            ("[model]\narch = \"resnet21\"\n", "model.arch"),
+            ("[model]\n", "model.onnx"),
+            (
+                "[model]\narch = \"resnet20\"\ninput = [1, 0, 8]\n",
+                "model.input",
+            ),
+            (
+                "[model]\narch = \"resnet20\"\n[model.train]\nlr = -1.0\n",
+                "model.train.lr",
+            ),
+            (
+                "[model]\nonnx = \"a.onnx\"\nclasses = 10\n",
+                "model.classes",
+            ),
+            ("model = 3\n", "model"),
+            (
+                "[model]\narch = \"resnet20\"\n[baseline]\nweights = \"w.safetensors\"\n",
+                "baseline.weights",
+            ),
+            (
+                "[model]\narch = \"resnet20\"\n[finetune.solver]\nepochs = 0.5\n",
+                "finetune.solver.epochs",
+            ),
+        ] {
+            let e = Config::parse(&format!("{head}{body}"), Path::new("a.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{body}: {e}");
+        }
     }
 }

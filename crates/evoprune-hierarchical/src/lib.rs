@@ -5,10 +5,10 @@
 //!
 //! | item | what |
 //! | --- | --- |
-//! | [`model`] | the prunable networks (LeNet-300-100, the Caffe LeNet): layers, masks, counts, training, weights I/O |
+//! | [`model`] | the prunable networks (LeNet-300-100, the Caffe LeNet, or any `[model]` network: every convolution and linear weight): layers, masks, counts, training, gradients, weights I/O |
 //! | [`phase1`] | NSGA-II over one magnitude threshold per layer (real genome) |
 //! | [`phase2`] | binary NSGA-II over the weights that survive a phase-1 solution: importance-aware sampling between a heavy and a light anchor, importance-aware adaptive mutation, incremental evaluation |
-//! | [`pipeline`] | the run folder, baseline (cached), both phases with resume, fine-tuning of the front, plots, report, export |
+//! | [`pipeline`] | the run folder, baseline (cached; a `[model]` network's optional fine-tuning stored in the run), both phases with resume, fine-tuning of the front, members (a `[model]` network's as ONNX + safetensors), plots, report, export |
 //! | [`Config`] | the TOML config |
 
 pub mod config;

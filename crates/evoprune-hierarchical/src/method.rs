@@ -36,10 +36,22 @@ impl MethodSpec for Hierarchical {
         _: &mut dyn evoprune_run::Reporter,
     ) -> Result<Vec<String>, HierError> {
         let w = crate::export(dir, member, out)?;
-        Ok(vec![format!(
-            "wrote {} (dense layout, pruned weights zero; PyTorch names)",
-            w.display()
-        )])
+        Ok(match &w[..] {
+            [onnx, weights] => vec![format!(
+                "wrote {} and {} (the realized network, pruned weights zero; PyTorch names)",
+                onnx.display(),
+                weights.display()
+            )],
+            _ => w
+                .iter()
+                .map(|p| {
+                    format!(
+                        "wrote {} (dense layout, pruned weights zero; PyTorch names)",
+                        p.display()
+                    )
+                })
+                .collect(),
+        })
     }
     fn interrupted(e: &HierError) -> bool {
         matches!(e, HierError::Interrupted { .. })
@@ -47,8 +59,8 @@ impl MethodSpec for Hierarchical {
     fn finished(s: &Summary) -> Finished {
         let r: &ResultFile = &s.result;
         let headline = format!(
-            "{:?}: baseline test error {:.2}%; hypervolume (validation, reference 1) phase 1 {:.4}, phase 2 {:.4}, both {:.4}; of the anchors' box {:.3} / {:.3} / {:.3}; phase 1 {:.0} s, phase 2 {:.0} s",
-            r.model,
+            "{}: baseline test error {:.2}%; hypervolume (validation, reference 1) phase 1 {:.4}, phase 2 {:.4}, both {:.4}; of the anchors' box {:.3} / {:.3} / {:.3}; phase 1 {:.0} s, phase 2 {:.0} s",
+            r.model.describe(),
             100.0 * r.baseline_test_error,
             r.hypervolume[0],
             r.hypervolume[1],

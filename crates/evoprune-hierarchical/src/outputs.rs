@@ -159,8 +159,8 @@ fn report(cfg: &Config, costs: &[&str], r: &ResultFile, members: Table) -> Repor
 /// The report's first paragraph: data, baseline, and what each phase spent.
 fn run_summary(r: &ResultFile) -> String {
     format!(
-        "{:?}; {}. Baseline test error {:.2}% (validation {:.2}% on the fitness images). Phase 1: {} evaluations in {:.0} s; phase 2: {} bits, {} evaluations ({} incremental, {} full) in {:.0} s; fine-tuning and scoring {:.0} s.",
-        r.model,
+        "{}; {}. Baseline test error {:.2}% (validation {:.2}% on the fitness images). Phase 1: {} evaluations in {:.0} s; phase 2: {} bits, {} evaluations ({} incremental, {} full) in {:.0} s; fine-tuning and scoring {:.0} s.",
+        r.model.describe(),
         r.data,
         100.0 * r.baseline_test_error,
         100.0 * r.baseline_val_error,

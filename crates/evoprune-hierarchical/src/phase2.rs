@@ -293,7 +293,7 @@ impl Survivors {
         costs: &[Cost],
         incremental: bool,
     ) -> Self {
-        let inc = (incremental && model.kind == ModelKind::Lenet300100)
+        let inc = (incremental && model.kind() == Some(ModelKind::Lenet300100))
             .then(|| Arc::new(Incremental::new(&val)));
         Survivors {
             empty: model.masked_params(|_| false),

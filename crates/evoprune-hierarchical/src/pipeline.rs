@@ -8,8 +8,8 @@
 //! generation or the member in flight. The output files are declared once (`outputs.rs`) and
 //! written together at the end.
 
-use crate::config::{Config, Importance, ModelKind};
-use crate::model::Model;
+use crate::config::{Config, Importance, ModelChoice, ModelConfig, ModelKind};
+use crate::model::{GraphNet, Model};
 use crate::phase1::Thresholds;
 use crate::phase2::{Adapt, ImportanceMutation, ImportanceSampling, Rate, Space, Survivors};
 use crate::{HierError, Result};
@@ -26,8 +26,8 @@ use evoprune_run::engine::EngineStage;
 use evoprune_run::seeds::{self, Purpose};
 use evoprune_run::{Reporter, RunDir};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -93,15 +93,25 @@ pub struct Member {
     pub test_error: f64,
     /// Validation error after fine-tuning.
     pub val_error: f64,
-    /// The model file (in the run folder).
+    /// The model file (in the run folder): safetensors for the built-in LeNets, the realized
+    /// network's ONNX for a `[model]` network.
     pub file: String,
+    /// A `[model]` network: the realized network's safetensors (PyTorch names, new shapes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+    /// Remaining parameters (biases always; batch-norm running statistics not counted).
+    #[serde(default)]
+    pub param_count: usize,
+    /// Remaining multiply-accumulates per image.
+    #[serde(default)]
+    pub mac_count: usize,
 }
 
 /// `result.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultFile {
     /// The network.
-    pub model: crate::config::ModelKind,
+    pub model: ModelChoice,
     /// Baseline test error.
     pub baseline_test_error: f64,
     /// Baseline validation error (on the fitness images).
@@ -147,16 +157,16 @@ pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
     execute(&cfg, rd, driver)
 }
 
-/// The pre-trained network: the configured file, or the cached result of training one with
-/// `baseline.solver` on the training split (key: model + data + solver + seed; LeNet shares
-/// GA pruning's cache).
-pub fn baseline(cfg: &Config, data: &Data, rep: &Rep) -> Result<Model> {
+/// The pre-trained built-in network `kind`: the configured file, or the cached result of
+/// training one with `baseline.solver` on the training split (key: model + data + solver +
+/// seed; LeNet shares GA pruning's cache).
+pub fn baseline(cfg: &Config, kind: ModelKind, data: &Data, rep: &Rep) -> Result<Model> {
     let progress = |done, total| {
         let mut r = rep.lock().expect("reporter");
         evoprune_run::staged(&mut **r, "training the baseline")(done, total)
     };
     let b = &cfg.baseline;
-    let (params, origin) = match cfg.model {
+    let (params, origin) = match kind {
         ModelKind::Lenet300100 => {
             let (n, o) = dense_baseline(b, cfg.seed, &LENET_300_100, &data.train, progress)?;
             (n.params, o)
@@ -167,7 +177,96 @@ pub fn baseline(cfg: &Config, data: &Data, rep: &Rep) -> Result<Model> {
         }
     };
     note(rep, &origin.describe("baseline"));
-    Model::new(cfg.model, params)
+    Model::new(kind, params)
+}
+
+/// The stored baseline of a `[model]` network fine-tuned before the search.
+const GRAPH_BASELINE: &str = "baseline.safetensors";
+
+/// The network of a `[model]` section and the data fitted to its input: the loaded network,
+/// fine-tuned on the training split when `model.train.epochs > 0` (all weights free; a stage
+/// of the run: stored in `checkpoint/baseline.safetensors`, not redone on resume).
+fn graph_baseline(
+    cfg: &Config,
+    m: &ModelConfig,
+    data: Data,
+    rd: &RunDir,
+    rep: &Rep,
+) -> Result<(Model, Data)> {
+    let net = evoprune_graph::net::Net::new(m.load(cfg.seed)?)?;
+    if net.classes < 10 {
+        return Err(HierError::invalid(
+            "model",
+            format!(
+                "{} has {} classes; the digits need at least 10 outputs",
+                m.describe(),
+                net.classes
+            ),
+        ));
+    }
+    let fit = |p: &Part| -> Result<Part> {
+        Ok(Part {
+            x: net.fit(&p.x, p.len(), [1, 28, 28])?,
+            y: p.y.clone(),
+        })
+    };
+    let data = Data {
+        train: fit(&data.train)?,
+        val: fit(&data.val)?,
+        test: fit(&data.test)?,
+        description: format!(
+            "{}; images fitted to the network's input {:?}",
+            data.description,
+            &net.graph.input_shape[1..]
+        ),
+    };
+    note(rep, &data.description);
+    let model = Model::from_net(net)?;
+    note(
+        rep,
+        &format!(
+            "network {}: {} prunable weight tensors, {} weights, {} parameters, {} MACs per image",
+            m.describe(),
+            model.layers().len(),
+            model.n_weights(),
+            model.n_params(),
+            model.dense_macs()
+        ),
+    );
+    if m.train.epochs == 0 {
+        return Ok((model, data));
+    }
+    let path = rd.checkpoint_dir().join(GRAPH_BASELINE);
+    if path.is_file() {
+        note(
+            rep,
+            &format!("baseline fine-tuned earlier: {}", path.display()),
+        );
+        return Ok((model.read_params(&path)?, data));
+    }
+    let tuned = {
+        let mut r = rep.lock().expect("reporter");
+        let mut progress = evoprune_run::staged(&mut **r, "fine-tuning the network");
+        progress(0, m.train.epochs as u64);
+        model.fine_tune_graph(
+            &model.params,
+            &evoprune_graph::net::Masks::default(),
+            &data.train,
+            &m.train.fine_tune(cfg.seed),
+            |e, n| progress(e as u64, n as u64),
+        )?
+    };
+    let model = model.with_params(tuned)?;
+    let meta = HashMap::from([
+        ("method".to_string(), crate::config::METHOD.to_string()),
+        ("model".to_string(), m.describe()),
+    ]);
+    evoprune_run::write_atomic(&path, &model.to_safetensors(&model.params, &meta)?)?;
+    note(
+        rep,
+        &format!("baseline fine-tuned and stored: {}", path.display()),
+    );
+    Ok((model, data))
 }
 
 /// Generation progress of one phase on the reporter.
@@ -303,7 +402,7 @@ impl Ctx<'_> {
         Ok(match self.cfg.phase2.importance {
             Importance::Magnitude => crate::phase2::importance(&self.model, None),
             Importance::Taylor => {
-                let part = data.train.take(self.cfg.phase2.taylor_images);
+                let part = self.model.take(&data.train, self.cfg.phase2.taylor_images);
                 let g = self.model.gradient(&part)?;
                 crate::phase2::importance(&self.model, Some(&g))
             }
@@ -520,15 +619,22 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     rd.mark_incomplete()?;
     let rep: Rep = Arc::new(Mutex::new(driver.reporter));
     let data = prepare(&cfg.data, cfg.seed)?;
-    note(&rep, &data.description);
-    let model = Arc::new(baseline(cfg, &data, &rep)?);
+    let (model, data) = match &cfg.model {
+        ModelChoice::Builtin(kind) => {
+            note(&rep, &data.description);
+            (baseline(cfg, *kind, &data, &rep)?, data)
+        }
+        ModelChoice::Network(m) => graph_baseline(cfg, m, data, &rd, &rep)?,
+    };
+    let model = Arc::new(model);
     let threads = evoprune_run::seeds::threads(driver.threads, cfg.search.threads);
     let pool = evoprune_run::seeds::pool(threads)?;
+    let val = Arc::new(model.take(&data.val, cfg.search.fitness_subset));
     let ctx = Ctx {
         cfg,
         rd: &rd,
         model,
-        val: Arc::new(data.val.take(cfg.search.fitness_subset)),
+        val,
         threads,
         stop: driver.stop.clone(),
         rep,
@@ -694,9 +800,27 @@ fn finetune_member(
     } else {
         pruned
     };
-    let test_error = model.error_par(&tuned, &data.test)?;
     let val_error = model.error_par(&tuned, &ctx.val)?;
     let c = model.counts(pt.kept.clone());
+    if let Some(g) = model.graph_net() {
+        let (test_error, file, weights) = export_member(ctx, g, data, index, &keep, &tuned, &c)?;
+        return Ok(Member {
+            index,
+            phase,
+            search: pt.f.clone(),
+            params: c.params as f64 / model.n_params() as f64,
+            flops: c.macs as f64 / model.dense_macs() as f64,
+            kept: pt.kept.clone(),
+            test_error_pruned,
+            test_error,
+            val_error,
+            file,
+            weights: Some(weights),
+            param_count: c.params,
+            mac_count: c.macs,
+        });
+    }
+    let test_error = model.error_par(&tuned, &data.test)?;
     let file = format!("models/member-{index}.safetensors");
     let meta = HashMap::from([
         ("method".to_string(), crate::config::METHOD.to_string()),
@@ -716,7 +840,66 @@ fn finetune_member(
         test_error,
         val_error,
         file,
+        weights: None,
+        param_count: c.params,
+        mac_count: c.macs,
     })
+}
+
+/// Member `index` of a `[model]` network (fine-tuned parameters `tuned`, keep-mask `keep`)
+/// realized and written as `members/member-INDEX.onnx` + `.safetensors`; its test error is
+/// that of the written ONNX, reloaded. Returns (test error, ONNX file, safetensors file).
+fn export_member(
+    ctx: &Ctx<'_>,
+    g: &GraphNet,
+    data: &Data,
+    index: usize,
+    keep: &BitString,
+    tuned: &[f32],
+    c: &crate::model::Counts,
+) -> Result<(f64, String, String)> {
+    let masks = ctx.model.masks(|k| keep.get(k));
+    let (file, weights) = (
+        format!("members/member-{index}.onnx"),
+        format!("members/member-{index}.safetensors"),
+    );
+    ctx.rd.subdir("members")?;
+    let extra = BTreeMap::from([
+        ("method".to_string(), crate::config::METHOD.to_string()),
+        ("model".to_string(), ctx.cfg.model.describe()),
+        ("member".to_string(), index.to_string()),
+    ]);
+    let ex = g.net.export(
+        &g.graph_of(tuned),
+        &masks,
+        &ctx.rd.path(&file),
+        &ctx.rd.path(&weights),
+        &extra,
+    )?;
+    if (ex.params, ex.macs) != (c.params, c.macs) {
+        return Err(HierError::invalid(
+            file,
+            format!(
+                "the realized network has {} parameters and {} MACs, the search counted {} and {}",
+                ex.params, ex.macs, c.params, c.macs
+            ),
+        ));
+    }
+    let test_error = exported_error(&ctx.rd.path(&file), &data.test, false)?;
+    Ok((test_error, file, weights))
+}
+
+/// Test error of the member ONNX at `path` on `test`: images already fitted to its input, or
+/// 28x28 ones fitted now (`fit`).
+fn exported_error(path: &Path, test: &Part, fit: bool) -> Result<f64> {
+    let net = evoprune_graph::net::Net::new(evoprune_graph::onnx::load(path)?)?;
+    let acc = if fit {
+        let x = net.fit(&test.x, test.len(), [1, 28, 28])?;
+        net.accuracy(&net.graph, &x, &test.y)?
+    } else {
+        net.accuracy(&net.graph, &test.x, &test.y)?
+    };
+    Ok(1.0 - acc)
 }
 
 /// The last stage: the final front, its members fine-tuned and scored, hypervolumes, then every
@@ -737,7 +920,7 @@ fn finalize(
     let [hypervolume, hypervolume_normalized, hypervolume_box] =
         hypervolumes(base_err, p1, p2, &fin);
     let result = ResultFile {
-        model: cfg.model,
+        model: cfg.model.clone(),
         baseline_test_error,
         baseline_val_error: base_err,
         hypervolume,
@@ -777,14 +960,19 @@ fn completion(r: &ResultFile) -> String {
 }
 
 /// Copy member `member` of a finished run to `out` after checking that it loads and
-/// reproduces its recorded test error. Returns the path written.
-pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
+/// reproduces its recorded test error. Returns the paths written: for a `[model]` network the
+/// realized ONNX at `out` and its safetensors beside it (`out` with extension `safetensors`).
+pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<Vec<PathBuf>> {
     let (rd, r): (RunDir, ResultFile) = RunDir::open_finished(run_dir)?;
     let m = evoprune_run::member(&r.members, member, "the run")?;
     let cfg = Config::stored(&rd)?;
     let path = rd.path(&m.file);
-    let model = Model::load(cfg.model, &path)?;
     let data = prepare(&cfg.data, cfg.seed)?;
+    let kind = match &cfg.model {
+        ModelChoice::Builtin(k) => *k,
+        ModelChoice::Network(_) => return export_network(&rd, m, &data.test, out),
+    };
+    let model = Model::load(kind, &path)?;
     let e = model.error_par(&model.params, &data.test)?;
     if (e - m.test_error).abs() > 1e-9 {
         return Err(HierError::invalid(
@@ -795,9 +983,44 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
             ),
         ));
     }
-    let bytes = std::fs::read(&path).map_err(|e| evoprune_run::RunError::io(&path, e))?;
-    evoprune_run::write_atomic(out, &bytes)?;
-    Ok(out.to_path_buf())
+    copy(&path, out)?;
+    Ok(vec![out.to_path_buf()])
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    let bytes = std::fs::read(from).map_err(|e| evoprune_run::RunError::io(from, e))?;
+    Ok(evoprune_run::write_atomic(to, &bytes)?)
+}
+
+/// [`export`] of a `[model]` network's member: its ONNX reloaded and scored on `test` (28x28
+/// images, fitted to its input) against the recorded test error, then the ONNX copied to `out`
+/// and the safetensors beside it (an `out` ending in `.safetensors`, as the default
+/// `pruned.safetensors`, gets the weights, and the ONNX goes beside it as `.onnx`).
+fn export_network(rd: &RunDir, m: &Member, test: &Part, out: &Path) -> Result<Vec<PathBuf>> {
+    let (onnx_out, weights_out) = match out.extension() {
+        Some(e) if e == "safetensors" => (out.with_extension("onnx"), out.to_path_buf()),
+        _ => (out.to_path_buf(), out.with_extension("safetensors")),
+    };
+    let weights = m.weights.as_deref().ok_or_else(|| {
+        HierError::invalid(
+            "result.json",
+            format!("member {} names no weights file", m.index),
+        )
+    })?;
+    let path = rd.path(&m.file);
+    let e = exported_error(&path, test, true)?;
+    if (e - m.test_error).abs() > 1e-9 {
+        return Err(HierError::invalid(
+            m.file.clone(),
+            format!(
+                "test error {e} differs from the recorded {}: the file or the data changed",
+                m.test_error
+            ),
+        ));
+    }
+    copy(&path, &onnx_out)?;
+    copy(&rd.path(weights), &weights_out)?;
+    Ok(vec![onnx_out, weights_out])
 }
 
 #[cfg(test)]
