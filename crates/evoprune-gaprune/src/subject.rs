@@ -174,6 +174,7 @@ impl Subject {
                         epochs: solver.epochs.ceil() as usize,
                         batch: solver.batch,
                         seed: solver.seed,
+                        batch_norm: evoprune_graph::train::BatchNorm::Batch,
                     };
                     n.fine_tune(&mut new, &m, &part.x, &part.y, &cfg, |e, _| {
                         rep.progress(e as u64 + 1)

@@ -49,6 +49,21 @@ pub struct TrainConfig {
     pub weight_decay: f32,
     /// Samples per step.
     pub batch: usize,
+    /// Batch normalisation while training: `"batch"` (batch statistics, running ones updated:
+    /// PyTorch's `model.train()`, needed from random weights) or `"frozen"` (running
+    /// statistics kept, inference mode).
+    pub batch_norm: BatchNormMode,
+}
+
+/// How batch norms train (see [`TrainConfig::batch_norm`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BatchNormMode {
+    /// Batch statistics; running statistics updated.
+    #[default]
+    Batch,
+    /// Running statistics, unchanged.
+    Frozen,
 }
 
 impl Default for TrainConfig {
@@ -59,6 +74,7 @@ impl Default for TrainConfig {
             momentum: 0.9,
             weight_decay: 5e-4,
             batch: 32,
+            batch_norm: BatchNormMode::Batch,
         }
     }
 }
@@ -97,6 +113,10 @@ impl TrainConfig {
             epochs: self.epochs,
             batch: self.batch,
             seed,
+            batch_norm: match self.batch_norm {
+                BatchNormMode::Batch => crate::train::BatchNorm::Batch,
+                BatchNormMode::Frozen => crate::train::BatchNorm::Frozen,
+            },
         }
     }
 }

@@ -2,9 +2,11 @@
 //! fine-tuning with weight masks held fixed.
 //!
 //! Every node maps to burn tensor ops; values carry their rank at run time (1 to 4). Batch
-//! normalisation runs in inference mode with its running statistics frozen (its scale and
-//! shift learn), the usual choice when fine-tuning a pruned pre-trained network on small
-//! batches. The reference executor ([`crate::exec`]) stays the arbiter: the tests check that
+//! normalisation either normalises with the batch's statistics and updates its running ones
+//! (PyTorch's `model.train()`, momentum 0.1: [`BatchNorm::Batch`], needed to train a network
+//! from scratch) or runs in inference mode with its running statistics frozen
+//! ([`BatchNorm::Frozen`], the usual choice when fine-tuning a pruned pre-trained network on
+//! small batches); its scale and shift learn either way. The reference executor ([`crate::exec`]) stays the arbiter: the tests check that
 //! both compute the same function and that the gradients match finite differences.
 
 use crate::ir::{Graph, Node, Op};
@@ -366,7 +368,84 @@ fn eval(node: &Node, ins: Vec<V>, dev: &Device) -> Result<V> {
 }
 
 /// Run `g` on burn tensors: `params` (by name) and the input `x`; returns the first output.
+/// Batch norms use their running statistics.
 pub fn forward(g: &Graph, params: &HashMap<String, V>, x: V, dev: &Device) -> Result<V> {
+    forward_with(g, params, x, dev, None)
+}
+
+/// One batch norm's statistics over a training batch.
+#[derive(Clone, Debug)]
+pub struct BatchStats {
+    /// The running-mean parameter it updates.
+    pub mean_param: String,
+    /// The running-variance parameter.
+    pub var_param: String,
+    /// Per-channel batch mean.
+    pub mean: Vec<f32>,
+    /// Per-channel biased batch variance (what normalised the batch).
+    pub var: Vec<f32>,
+    /// Values per channel in the batch (`N * H * W`).
+    pub count: usize,
+}
+
+/// [`forward`] in training mode: batch norms normalise with the batch's statistics, which are
+/// appended to `stats` for the running-statistics update.
+pub fn forward_train(
+    g: &Graph,
+    params: &HashMap<String, V>,
+    x: V,
+    dev: &Device,
+    stats: &mut Vec<BatchStats>,
+) -> Result<V> {
+    forward_with(g, params, x, dev, Some(stats))
+}
+
+/// Batch normalisation of `x` (`[N, C]` or `[N, C, H, W]`) with its own statistics.
+fn batch_norm_train(node: &Node, x: V, s: V, b: V, eps: f32) -> Result<(V, BatchStats)> {
+    let (V::R1(s), V::R1(b)) = (s, b) else {
+        return Err(err(node, "per-channel parameters expected"));
+    };
+    let stats = |mean: Vec<f32>, var: Vec<f32>, count: usize| BatchStats {
+        mean_param: node.inputs[3].clone(),
+        var_param: node.inputs[4].clone(),
+        mean,
+        var,
+        count,
+    };
+    let vals = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
+    match x {
+        V::R4(t) => {
+            let [n, c, h, w] = t.dims();
+            let mean = t.clone().mean_dim(0).mean_dim(2).mean_dim(3);
+            let d = t - mean.clone();
+            let var = (d.clone() * d.clone()).mean_dim(0).mean_dim(2).mean_dim(3);
+            let y = d / (var.clone() + eps).sqrt() * s.reshape([1, c, 1, 1])
+                + b.reshape([1, c, 1, 1]);
+            let st = stats(vals(mean.reshape([c])), vals(var.reshape([c])), n * h * w);
+            Ok((V::R4(y), st))
+        }
+        V::R2(t) => {
+            let [n, c] = t.dims();
+            let mean = t.clone().mean_dim(0);
+            let d = t - mean.clone();
+            let var = (d.clone() * d.clone()).mean_dim(0);
+            let y = d / (var.clone() + eps).sqrt() * s.reshape([1, c]) + b.reshape([1, c]);
+            Ok((V::R2(y), stats(vals(mean.reshape([c])), vals(var.reshape([c])), n)))
+        }
+        v => Err(err(
+            node,
+            format!("training-mode batch norm takes [N, C] or [N, C, H, W], got {:?}", v.dims()),
+        )),
+    }
+}
+
+fn forward_with(
+    g: &Graph,
+    params: &HashMap<String, V>,
+    x: V,
+    dev: &Device,
+    mut train: Option<&mut Vec<BatchStats>>,
+) -> Result<V> {
     let mut vals: HashMap<&str, V> = HashMap::new();
     vals.insert(&g.input, x);
     for n in &g.nodes {
@@ -380,7 +459,17 @@ pub fn forward(g: &Graph, params: &HashMap<String, V>, x: V, dev: &Device) -> Re
                     .ok_or_else(|| err(n, format!("input \"{i}\" is not available")))
             })
             .collect::<Result<_>>()?;
-        let y = eval(n, ins, dev)?;
+        let y = match (&n.op, train.as_deref_mut()) {
+            (Op::BatchNorm { epsilon }, Some(stats)) if n.inputs.len() == 5 => {
+                let mut ins = ins.into_iter();
+                let x = ins.next().expect("input");
+                let (s, b) = (ins.next().expect("scale"), ins.next().expect("bias"));
+                let (y, st) = batch_norm_train(n, x, s, b, *epsilon)?;
+                stats.push(st);
+                y
+            }
+            _ => eval(n, ins, dev)?,
+        };
         vals.insert(&n.outputs[0], y);
     }
     g.outputs
@@ -448,6 +537,20 @@ pub fn cross_entropy(logits: Tensor<2>, labels: &[u32], dev: &Device) -> Tensor<
     (lp * oh).sum().neg() / n as f32
 }
 
+/// How batch normalisation behaves while training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BatchNorm {
+    /// Batch statistics, running statistics updated with momentum 0.1 and the unbiased batch
+    /// variance (PyTorch's `model.train()`).
+    #[default]
+    Batch,
+    /// Running statistics used and left unchanged (inference mode).
+    Frozen,
+}
+
+/// Running-statistics momentum of [`BatchNorm::Batch`] (PyTorch's default).
+const BN_MOMENTUM: f32 = 0.1;
+
 /// Fine-tuning settings: SGD with momentum and weight decay, in mini-batches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FineTune {
@@ -463,6 +566,8 @@ pub struct FineTune {
     pub batch: usize,
     /// Seed of the sample order.
     pub seed: u64,
+    /// Batch normalisation while training.
+    pub batch_norm: BatchNorm,
 }
 
 /// Fine-tune `g`'s learnable parameters on `x` (`[n, ...]` as the graph's input) and labels
@@ -523,7 +628,16 @@ pub fn fine_tune(
             let mut shape = g.input_shape.clone();
             shape[0] = chunk.len();
             let (leaves, used) = params_on(g, &dev, &learn, masks)?;
-            let logits = forward(g, &used, V::from_vec(xb, &shape, &dev)?, &dev)?;
+            let mut stats = Vec::new();
+            let x = V::from_vec(xb, &shape, &dev)?;
+            let logits = match cfg.batch_norm {
+                // one sample has no batch statistics: PyTorch refuses it too, we fall back
+                BatchNorm::Batch if chunk.len() > 1 => forward_train(g, &used, x, &dev, &mut stats)?,
+                _ => forward(g, &used, x, &dev)?,
+            };
+            for st in &stats {
+                update_running(g, st);
+            }
             let V::R2(logits) = logits else {
                 return Err(GraphError::invalid(
                     "fine-tuning",
@@ -577,6 +691,22 @@ pub fn fine_tune(
         progress(epoch + 1, mean);
     }
     Ok(losses)
+}
+
+/// Move a batch norm's running statistics towards the batch's (momentum [`BN_MOMENTUM`],
+/// unbiased variance, as PyTorch).
+fn update_running(g: &mut Graph, st: &BatchStats) {
+    let unbias = st.count as f32 / (st.count.max(2) - 1) as f32;
+    if let Some(m) = g.params.get_mut(&st.mean_param) {
+        for (r, b) in m.data.iter_mut().zip(&st.mean) {
+            *r = (1.0 - BN_MOMENTUM) * *r + BN_MOMENTUM * b;
+        }
+    }
+    if let Some(v) = g.params.get_mut(&st.var_param) {
+        for (r, b) in v.data.iter_mut().zip(&st.var) {
+            *r = (1.0 - BN_MOMENTUM) * *r + BN_MOMENTUM * b * unbias;
+        }
+    }
 }
 
 /// Samples per autodiff pass of [`gradients`] (bounds the activations' memory).

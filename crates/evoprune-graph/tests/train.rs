@@ -248,6 +248,7 @@ fn fine_tuning_learns_and_keeps_masked_weights_at_zero() {
         epochs: 15,
         batch: 12,
         seed: 1,
+        batch_norm: evoprune_graph::train::BatchNorm::Frozen,
     };
     let mut calls = 0;
     let losses = train::fine_tune(&mut g, &x, &y, &masks, &cfg, |_, _| calls += 1).unwrap();
@@ -341,4 +342,52 @@ fn chunked_gradients_match_finite_differences_and_respect_masks() {
     assert!(train::gradients(&g, &x[..10], &y, &masks).is_err());
     let bad = HashMap::from([("fc.bias".to_string(), vec![1.0])]);
     assert!(train::gradients(&g, &x, &y, &bad).is_err());
+}
+
+/// From random weights a ResNet only learns with batch statistics (PyTorch's `model.train()`):
+/// the running statistics move towards the data's, and the network then classifies in
+/// inference mode (the reference executor).
+#[test]
+fn training_mode_batch_norm_trains_a_resnet_from_scratch() {
+    let mut g = evoprune_graph::zoo::build("resnet20", 4, [1, 8, 8], 7).unwrap();
+    // class k: a bright 4x4 quadrant k on noise
+    let n = 64;
+    let mut x = vec![0.0f32; n * 64];
+    let mut y = Vec::with_capacity(n);
+    let mut s = 12345u64;
+    for i in 0..n {
+        let k = i % 4;
+        y.push(k as u32);
+        for p in 0..64 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let (r, c) = (p / 8, p % 8);
+            let bright = (r / 4) * 2 + c / 4 == k;
+            x[i * 64 + p] = (s >> 40) as f32 / (1u64 << 24) as f32 * 0.5 + if bright { 1.0 } else { 0.0 };
+        }
+    }
+    let mean_name = g
+        .params
+        .keys()
+        .find(|k| k.ends_with("running_mean"))
+        .unwrap()
+        .clone();
+    let before = g.params[&mean_name].data.clone();
+    let cfg = FineTune {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        epochs: 6,
+        batch: 16,
+        seed: 3,
+        batch_norm: evoprune_graph::train::BatchNorm::Batch,
+    };
+    let losses = train::fine_tune(&mut g, &x, &y, &HashMap::new(), &cfg, |_, _| {}).unwrap();
+    assert!(
+        losses.last().unwrap() < &(0.5 * losses[0]),
+        "losses {losses:?}"
+    );
+    assert_ne!(g.params[&mean_name].data, before, "running statistics moved");
+    let out = exec::run(&g, &Tensor::new(vec![n, 1, 8, 8], x)).unwrap();
+    let right = evoprune_graph::net::correct(&out[0].data, &y, 4);
+    assert!(right as f64 / n as f64 > 0.9, "{right}/{n} in inference mode");
 }

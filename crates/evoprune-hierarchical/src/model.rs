@@ -461,6 +461,7 @@ impl Model {
                     epochs: solver.epochs.max(0.0) as usize,
                     batch: solver.batch,
                     seed: solver.seed,
+                    batch_norm: evoprune_graph::train::BatchNorm::Batch,
                 };
                 return self.fine_tune_graph(&p, &masks, part, &cfg, progress);
             }
