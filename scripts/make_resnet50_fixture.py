@@ -91,7 +91,7 @@ def main():
     with torch.no_grad():
         f = m.features(x)
         z = m.fc(f)
-    out = pathlib.Path(__file__).resolve().parent.parent / "crates/evoprune-vision/tests/fixtures/resnet50_forward.json"
+    out = pathlib.Path(__file__).resolve().parent.parent / "crates/evoprune-graph/tests/fixtures/resnet50_forward.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "names": list(sd.keys()),

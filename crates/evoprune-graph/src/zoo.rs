@@ -105,10 +105,17 @@ pub fn build(arch: &str, classes: usize, input: [usize; 3], seed: u64) -> Result
 }
 
 /// Replace every parameter of `g` by the tensor of the same name in the safetensors file
-/// `path` (f32, f16 or bf16, converted to f32). A tensor missing from the file or of another
-/// shape is an error naming it and the file, and leaves `g` unchanged; tensors of the file
-/// that `g` does not use are ignored.
+/// `path` (f32, f16 or bf16, converted to f32) or the PyTorch checkpoint (`.pth`/`.pt`: its
+/// state dict, also under a `state_dict` or `model` key). A tensor missing from the file or of
+/// another shape is an error naming it and the file, and leaves `g` unchanged; tensors of the
+/// file that `g` does not use are ignored.
 pub fn load_weights(g: &mut Graph, path: &Path) -> Result<()> {
+    if matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("pth" | "pt")
+    ) {
+        return load_pytorch(g, path);
+    }
     let bytes = std::fs::read(path).map_err(|source| GraphError::Io {
         path: path.to_path_buf(),
         source,
@@ -138,6 +145,35 @@ pub fn load_weights(g: &mut Graph, path: &Path) -> Result<()> {
         let data = to_f32(v.dtype(), v.data())
             .ok_or_else(|| err(format!("dtype {:?} is not f32, f16 or bf16", v.dtype())))?;
         loaded.push((name.clone(), Tensor::new(t.shape.clone(), data)));
+    }
+    g.params.extend(loaded);
+    Ok(())
+}
+
+/// [`load_weights`] from a PyTorch checkpoint, read by evoprune-data's `pytorch-reader` path.
+fn load_pytorch(g: &mut Graph, path: &Path) -> Result<()> {
+    let file = path.display().to_string();
+    let all = evoprune_data::tensors::read_all(path).map_err(|e| GraphError::Format {
+        file: file.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut loaded = Vec::with_capacity(g.params.len());
+    for (name, t) in &g.params {
+        let err = |reason: String| GraphError::Tensor {
+            file: file.clone(),
+            tensor: name.clone(),
+            reason,
+        };
+        let a = all
+            .get(name)
+            .ok_or_else(|| err("missing from the file".into()))?;
+        if a.shape != t.shape {
+            return Err(err(format!(
+                "has shape {:?}, the network needs {:?}",
+                a.shape, t.shape
+            )));
+        }
+        loaded.push((name.clone(), Tensor::new(t.shape.clone(), a.data.clone())));
     }
     g.params.extend(loaded);
     Ok(())

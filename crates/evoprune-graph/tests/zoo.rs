@@ -512,3 +512,100 @@ fn efficientnet_lite0_with_the_real_weights_matches_evoprune_vision_and_pytorch(
         reference["images"]["china"]["top5"][0][0].as_u64().unwrap()
     );
 }
+
+/// The weight formula of `scripts/make_resnet50_fixture.py`: tensor `t` of the state dict, in
+/// order, gets a deterministic stream; batch-norm scales and variances are in [0.5, 1.5],
+/// weights uniform in He's range, the rest small.
+fn formula(t: u64, n: usize) -> Vec<f64> {
+    (0..n as u64)
+        .map(|i| {
+            (i.wrapping_mul(2_654_435_761).wrapping_add(97 * t + 1) % (1u64 << 32)) as f64
+                / 4_294_967_296.0
+        })
+        .collect()
+}
+
+fn formula_value(name: &str, shape: &[usize], t: u64) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    formula(t, n)
+        .into_iter()
+        .map(|u| {
+            let v = if name.ends_with("running_var")
+                || (name.ends_with(".weight") && shape.len() == 1)
+            {
+                0.5 + u
+            } else if name.ends_with("weight") {
+                let fan_in: usize = shape[1..].iter().product();
+                (2.0 * u - 1.0) * (3.0 / fan_in as f64).sqrt()
+            } else {
+                (u - 0.5) * 0.2
+            };
+            v as f32
+        })
+        .collect()
+}
+
+/// torchvision's ResNet-50 on formula weights (the fixture of scripts/make_resnet50_fixture.py,
+/// the check evoprune-vision's burn ResNet-50 passed before it moved here): the zoo network's
+/// pooled features and logits equal PyTorch's; a checkpoint missing a tensor is an error
+/// naming it.
+#[test]
+fn zoo_resnet50_is_pytorchs_on_formula_weights() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/resnet50_forward.json");
+    let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let names = fx["names"].as_array().unwrap();
+    let shapes = fx["shapes"].as_array().unwrap();
+    assert_eq!(names.len(), 267, "53 convs, 53 batch norms x 4, fc");
+    let mut tensors = Vec::new();
+    for (t, (n, s)) in names.iter().zip(shapes).enumerate() {
+        let name = n.as_str().unwrap().to_string();
+        let shape: Vec<usize> = s
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect();
+        let data = formula_value(&name, &shape, t as u64);
+        tensors.push((name, shape, data));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.safetensors");
+    write_safetensors(&w, &tensors);
+    let mut g = zoo::build("resnet50", 1000, [3, 64, 64], 0).unwrap();
+    zoo::load_weights(&mut g, &w).unwrap();
+    let x: Vec<f32> = formula(100_000, 2 * 3 * 64 * 64)
+        .into_iter()
+        .map(|u| (u * 2.0 - 1.0) as f32)
+        .collect();
+    let out = exec::run_until(
+        &g,
+        &Tensor::new(vec![2, 3, 64, 64], x),
+        &[zoo::POOLED.to_string(), zoo::LOGITS.to_string()],
+    )
+    .unwrap();
+    let diff = |got: &[f32], key: &str| -> f64 {
+        let want = fx[key].as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{key}");
+        got.iter()
+            .zip(want)
+            .map(|(a, b)| (f64::from(*a) - b.as_f64().unwrap()).abs())
+            .fold(0.0, f64::max)
+    };
+    let (f, z) = (diff(&out[0].data, "features"), diff(&out[1].data, "logits"));
+    eprintln!("zoo ResNet-50 vs PyTorch: features {f:.2e}, logits {z:.2e}");
+    assert!(f < 1e-5 && z < 1e-5, "{f} {z}");
+    tensors.retain(|(n, _, _)| n != "layer3.2.bn2.running_var");
+    write_safetensors(&w, &tensors);
+    let e = zoo::load_weights(&mut g, &w).unwrap_err().to_string();
+    assert!(e.contains("layer3.2.bn2.running_var") && e.contains("w.safetensors"), "{e}");
+}
+
+/// PyTorch checkpoints load by the same names (a real zip-format .pth that is not a ResNet:
+/// parsed, and the first tensor the network needs named as missing).
+#[test]
+fn pth_checkpoints_load_through_the_same_path() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evoprune-data/tests/fixtures/tiny.pth");
+    let mut g = zoo::build("resnet20", 10, [3, 32, 32], 0).unwrap();
+    let e = zoo::load_weights(&mut g, &p).unwrap_err().to_string();
+    assert!(e.contains("tiny.pth") && e.contains("missing"), "{e}");
+}

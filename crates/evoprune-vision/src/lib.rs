@@ -7,7 +7,6 @@
 //! | item | what |
 //! | --- | --- |
 //! | [`EfficientNetLite0`] | EfficientNet-Lite0 (ReLU6, no squeeze-excite, TF "same" padding, BN eps 1e-3) loading the EfficientNet-PyTorch-named safetensors weights; batch norm folded into the convolutions at load time |
-//! | [`ResNet50`] | ResNet-50 in the torchvision layout (v1.5, BN eps 1e-5) loading torchvision/timm-named safetensors; checked against PyTorch on formula-generated weights |
 //! | [`Compute`] | the device: flex CPU (default), or a GPU backend behind the `wgpu` / `cuda` cargo features |
 //! | [`preprocess`] | ImageNet preprocessing: resize the shorter side, center crop, normalise, NCHW |
 //! | [`lenet`] | LeNet's forward on burn (the cross-check of `evoprune_nn::lenet`'s gemm path, and the route to a GPU) |
@@ -19,14 +18,10 @@ mod error;
 pub mod extract;
 pub mod lenet;
 pub mod preprocess;
-mod resnet;
-pub mod resnet_cifar;
 
 pub use compute::Compute;
 pub use efficientnet::{BlockSpec, EfficientNetLite0};
 pub use error::{Result, VisionError};
-pub use resnet::{RESNET50_BLOCKS, ResNet50};
-pub use resnet_cifar::ResNetCifar;
 
 /// The default compute device: burn's flex CPU backend.
 pub fn default_device() -> burn::tensor::Device {
