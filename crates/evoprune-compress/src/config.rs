@@ -2,6 +2,7 @@
 //! are errors naming the key.
 
 pub use evoprune_data::digits28::{DataConfig, Source};
+pub use evoprune_graph::model::{ModelConfig, TrainConfig};
 pub use evoprune_nn::store::BaselineConfig;
 use evoprune_run::{MethodConfig, Result, RunError};
 use evoprune_surrogate::Kind;
@@ -25,8 +26,20 @@ pub struct Config {
     pub seeds: Vec<u64>,
     /// Data (MNIST or synthetic 28x28 digits).
     pub data: DataConfig,
-    /// The pre-trained LeNet.
+    /// The pre-trained LeNet (without `[model]`).
     pub baseline: BaselineConfig,
+    /// The network to compress instead of the built-in LeNet: an ONNX file or a zoo
+    /// architecture, optionally fine-tuned on the training data first (`[model.train]`).
+    ///
+    /// Its genome has one pruning amount and one precision gene per convolution and linear
+    /// weight tensor; pruning is unstructured by magnitude (weights only: the `target` gene is
+    /// fixed to weights, as a network's masks cover convolution and linear weights, not
+    /// biases); quantization is static per tensor (int8 / int4, per output channel). The
+    /// `dynamic` gene (PyTorch's dynamic int8 activations in linear layers) is fixed off: a plain
+    /// float ONNX file cannot carry it. Members of the first seed's surrogate front are
+    /// written to `members/member-K.onnx` + `.safetensors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelConfig>,
     /// The compression problem.
     pub problem: ProblemConfig,
     /// The surrogate-assisted search.
@@ -46,6 +59,7 @@ impl Default for Config {
             seeds: vec![1, 2, 3, 4, 5],
             data: DataConfig::default(),
             baseline: BaselineConfig::default(),
+            model: None,
             problem: ProblemConfig::default(),
             surrogate: SurrogateConfig::default(),
             real: RealConfig::default(),
@@ -141,12 +155,16 @@ impl MethodConfig for Config {
         self.data
             .paths_mut()
             .chain(self.baseline.paths_mut())
+            .chain(self.model.iter_mut().flat_map(|m| m.paths_mut()))
             .collect()
     }
 
     fn validate(&self) -> Result<()> {
         evoprune_run::config::check_method(&self.method, METHOD)?;
         self.data.check().map_err(|(k, r)| bad(k, r))?;
+        if let Some(m) = &self.model {
+            m.check().map_err(|(k, r)| bad(&format!("model.{k}"), r))?;
+        }
         if self.seeds.is_empty() {
             return Err(bad("seeds", "name at least one seed"));
         }
@@ -241,7 +259,19 @@ mod tests {
         );
         assert_eq!(c.surrogate.kinds.len(), 3);
         let text = c.to_toml().unwrap();
+        assert!(
+            !text.contains("[model"),
+            "no [model]: the LeNet config as before"
+        );
         assert_eq!(Config::parse(&text, Path::new("x.toml")).unwrap(), c);
+        let mut m = c.clone();
+        m.model = Some(ModelConfig {
+            arch: Some("resnet20".into()),
+            input: Some([1, 16, 16]),
+            ..ModelConfig::default()
+        });
+        let text = m.to_toml().unwrap();
+        assert_eq!(Config::parse(&text, Path::new("x.toml")).unwrap(), m);
         let head = "method = \"surrogate-compress\"\n";
         for (body, key) in [
             (
@@ -253,6 +283,17 @@ mod tests {
             ("[surrogate]\nkinds = [\"svm\"]\n", "svm"),
             ("seeds = []\n", "seeds"),
             ("[surrogate]\npopsize = 4\n", "popsize"),
+            ("[model]\narch = \"resnet21\"\n", "model.arch"),
+            ("[model]\n", "model.onnx"),
+            (
+                "[model]\narch = \"resnet20\"\ninput = [1, 0, 8]\n",
+                "model.input",
+            ),
+            (
+                "[model]\narch = \"resnet20\"\n[model.train]\nlr = -1.0\n",
+                "model.train.lr",
+            ),
+            ("[model]\narch = \"resnet20\"\nbogus = 1\n", "bogus"),
         ] {
             let e = Config::parse(&format!("{head}{body}"), Path::new("a.toml"))
                 .unwrap_err()

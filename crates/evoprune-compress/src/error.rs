@@ -13,6 +13,9 @@ pub enum CompressError {
     /// Building, training or scoring a network.
     #[error(transparent)]
     Nn(#[from] evoprune_nn::NnError),
+    /// Loading, analysing, scoring, fine-tuning or exporting a `[model]` network.
+    #[error(transparent)]
+    Graph(#[from] evoprune_graph::GraphError),
     /// The search engine (checkpoints included).
     #[error(transparent)]
     Engine(#[from] evoprune::Error),

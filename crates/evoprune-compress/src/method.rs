@@ -41,11 +41,22 @@ impl MethodSpec for Compress {
         out: &Path,
         _: &mut dyn evoprune_run::Reporter,
     ) -> Result<Vec<String>, CompressError> {
-        let w = crate::export(dir, member, out)?;
-        Ok(vec![format!(
-            "wrote {} (pruned + quantized weights as f32, the plan in the metadata)",
-            w.display()
-        )])
+        let written = crate::export(dir, member, out)?;
+        Ok(match &written[..] {
+            [w] => vec![format!(
+                "wrote {} (pruned + quantized weights as f32, the plan in the metadata)",
+                w.display()
+            )],
+            files => files
+                .iter()
+                .map(|f| {
+                    format!(
+                        "wrote {} (the member's realized network; its test accuracy re-checked)",
+                        f.display()
+                    )
+                })
+                .collect(),
+        })
     }
     fn interrupted(e: &CompressError) -> bool {
         matches!(e, CompressError::Interrupted { .. })

@@ -71,6 +71,9 @@ fn seeds_table(r: &ResultFile) -> Table {
 /// One front member: seed, method, index in the front.
 type FrontRow<'a> = (u64, &'a str, usize, &'a Member);
 
+/// A column of `fronts.csv`: its name and its cell of a row.
+type FrontColumn<'a> = (&'a str, &'a dyn Fn(&FrontRow) -> String);
+
 /// `fronts.csv`: every member of every search's feasible front, with its plan.
 fn fronts_table(r: &ResultFile) -> Table {
     let rows: Vec<FrontRow> = searches(r)
@@ -83,28 +86,40 @@ fn fronts_table(r: &ResultFile) -> Table {
                 .map(move |(i, x)| (seed, method, i, x))
         })
         .collect();
-    Table::from_columns(
-        &rows,
-        &[
-            ("seed", &|r: &FrontRow| r.0.to_string()),
-            ("method", &|r: &FrontRow| r.1.to_string()),
-            ("member", &|r: &FrontRow| r.2.to_string()),
-            ("val_accuracy", &|r: &FrontRow| {
-                format!("{:.4}", r.3.val_accuracy)
-            }),
-            ("test_accuracy", &|r: &FrontRow| {
-                format!("{:.4}", r.3.test_accuracy)
-            }),
-            ("nonzero", &|r: &FrontRow| format!("{:.6}", r.3.nonzero)),
-            ("bytes", &|r: &FrontRow| format!("{}", r.3.bytes)),
-            ("test_meets_floor", &|r: &FrontRow| {
-                r.3.test_meets_floor.to_string()
-            }),
-            ("plan", &|r: &FrontRow| {
-                serde_json::to_string(&r.3.plan).expect("serialisable")
-            }),
-        ],
-    )
+    let network = r.network.is_some();
+    let opt = |v: Option<usize>| v.map_or_else(String::new, |v| v.to_string());
+    let params = |r: &FrontRow| opt(r.3.params);
+    let macs = |r: &FrontRow| opt(r.3.macs);
+    let onnx = |r: &FrontRow| r.3.onnx.clone().unwrap_or_default();
+    let mut columns: Vec<FrontColumn> = vec![
+        ("seed", &|r: &FrontRow| r.0.to_string()),
+        ("method", &|r: &FrontRow| r.1.to_string()),
+        ("member", &|r: &FrontRow| r.2.to_string()),
+        ("val_accuracy", &|r: &FrontRow| {
+            format!("{:.4}", r.3.val_accuracy)
+        }),
+        ("test_accuracy", &|r: &FrontRow| {
+            format!("{:.4}", r.3.test_accuracy)
+        }),
+        ("nonzero", &|r: &FrontRow| format!("{:.6}", r.3.nonzero)),
+        ("bytes", &|r: &FrontRow| format!("{}", r.3.bytes)),
+        ("test_meets_floor", &|r: &FrontRow| {
+            r.3.test_meets_floor.to_string()
+        }),
+        ("plan", &|r: &FrontRow| {
+            serde_json::to_string(&r.3.plan).expect("serialisable")
+        }),
+    ];
+    if network {
+        // [model] runs: the realized network's counts and, for the members `export`
+        // addresses, its file
+        columns.extend([
+            ("params", &params as &dyn Fn(&FrontRow) -> String),
+            ("macs", &macs),
+            ("onnx", &onnx),
+        ]);
+    }
+    Table::from_columns(&rows, &columns)
 }
 
 /// One cross-validated error: seed, iteration, samples, target, kind, error.
@@ -213,8 +228,9 @@ fn summary(cfg: &Config, r: &ResultFile) -> String {
         )
     };
     format!(
-        "{}. Baseline LeNet accuracy: validation {:.2}%, test {:.2}%. Constraint: validation accuracy >= {:.2}%. Budget {} real evaluations per search ({} initial, {} per iteration). Hypervolume of the feasible front (1 - accuracy, non-zero fraction), reference 1: surrogate {}; real {}. The surrogate search has the larger hypervolume on {} of {} seeds. Front members below the floor on the test set (flagged): {}.",
+        "{}. Baseline {} accuracy: validation {:.2}%, test {:.2}%. Constraint: validation accuracy >= {:.2}%. Budget {} real evaluations per search ({} initial, {} per iteration). Hypervolume of the feasible front (1 - accuracy, non-zero fraction), reference 1: surrogate {}; real {}. The surrogate search has the larger hypervolume on {} of {} seeds. Front members below the floor on the test set (flagged): {}.",
         r.data,
+        r.network.as_deref().unwrap_or("LeNet"),
         100.0 * r.baseline_accuracy[0],
         100.0 * r.baseline_accuracy[1],
         100.0 * r.floor,

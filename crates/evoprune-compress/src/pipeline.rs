@@ -1,7 +1,13 @@
-//! The run: data, the pre-trained LeNet (trained once and cached), then for every seed the
-//! surrogate-assisted search and the real search at the same budget, the fronts re-scored on
-//! the test set (members under the floor on test are flagged), hypervolumes with their median
-//! and spread, the surrogates' cross-validated errors, plots, the report and export.
+//! The run: data, the network (the pre-trained LeNet, trained once and cached; or the `[model]`
+//! network, fine-tuned once as a cached stage when `[model.train]` asks, its images fitted to
+//! its input), then for every seed the surrogate-assisted search and the real search at the
+//! same budget, the fronts re-scored on the test set (members under the floor on test are
+//! flagged), hypervolumes with their median and spread, the surrogates' cross-validated errors,
+//! plots, the report and export.
+//!
+//! With `[model]`, every member of the first seed's surrogate front (the members `export`
+//! addresses) is written as its realized network, `members/member-K.onnx` and
+//! `members/member-K.safetensors`, its test accuracy scored on that realized network.
 //!
 //! Each seed's searches checkpoint in `checkpoint/seed-S/` (the surrogate loop after every real
 //! evaluation batch, the real search every generation); a finished seed is summarised
@@ -9,8 +15,9 @@
 //! (`outputs.rs`) and written together at the end.
 
 use crate::config::Config;
-use crate::plan::{Plan, decode, score};
+use crate::plan::{Plan, score};
 use crate::search::{CvRecord, Evaluated, RealProblem, Seed, front};
+use crate::subject::{self, Subject};
 use crate::{CompressError, Result};
 use evoprune::pareto::hypervolume;
 use evoprune_data::digits28::{Data, Part, prepare};
@@ -18,8 +25,8 @@ use evoprune_nn::lenet::Net;
 use evoprune_run::MethodConfig;
 use evoprune_run::{Reporter, RunDir};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -56,6 +63,18 @@ pub struct Member {
     pub bytes: f64,
     /// Whether the test accuracy also meets the floor (false: flagged).
     pub test_meets_floor: bool,
+    /// `[model]` networks: parameters of the realized network as `Net::stats` counts them
+    /// (pruned entries not counted; weights that quantization rounds to zero still are, unlike
+    /// in `nonzero`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<usize>,
+    /// `[model]` networks: its multiply-accumulates for one input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macs: Option<usize>,
+    /// `[model]` networks, members `export` addresses: the realized network's ONNX file in the
+    /// run folder (its safetensors beside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onnx: Option<String>,
 }
 
 /// One search's result on one seed.
@@ -168,6 +187,9 @@ pub struct ResultFile {
     pub flagged: usize,
     /// The data used.
     pub data: String,
+    /// The `[model]` network compressed (absent: the built-in LeNet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// A finished run: its folder, result and result table.
@@ -188,24 +210,17 @@ pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
 /// The pre-trained LeNet: the configured file, or the cached result of training one (the same
 /// cache as GA pruning's: the two methods share a trained baseline).
 pub fn baseline(cfg: &Config, data: &Data, rep: &mut dyn Reporter) -> Result<Net> {
-    let (net, origin) = evoprune_nn::store::lenet_baseline(
-        &cfg.baseline,
-        cfg.seed,
-        &data.train,
-        evoprune_run::staged(rep, "training the baseline LeNet"),
-    )?;
-    rep.note(&origin.describe("baseline LeNet"));
-    Ok(net)
+    subject::lenet(cfg, data, rep)
 }
 
 fn members(
-    net: &Net,
+    subject: &Subject,
     evals: &[Evaluated],
     cfg: &Config,
     test: &Part,
 ) -> Result<(Vec<Member>, f64)> {
     let size = cfg.problem.size_objective;
-    let dense = 4.0 * net.params.len() as f64;
+    let dense = subject.dense_bytes();
     let f = front(evals, cfg.problem.accuracy_floor, size, dense);
     let pts: Vec<Vec<f64>> = f
         .iter()
@@ -221,15 +236,23 @@ fn members(
     let out = f
         .iter()
         .map(|e| {
-            let plan = decode(&e.genome)?;
-            let t = score(net, &plan, test)?;
+            let plan = subject.plan(&e.genome)?;
+            // a network's: scored on the realized network
+            let t = subject.score(&plan, test)?;
+            let counts = match (subject, subject.masks(&plan)?) {
+                (Subject::Graph { net, .. }, Some(m)) => Some(net.stats(&m)?),
+                _ => None,
+            };
             Ok(Member {
-                plan,
                 val_accuracy: e.scores.accuracy,
                 test_accuracy: t.accuracy,
                 nonzero: e.scores.nonzero,
                 bytes: e.scores.bytes,
                 test_meets_floor: t.accuracy >= cfg.problem.accuracy_floor,
+                params: counts.as_ref().map(|s| s.params),
+                macs: counts.as_ref().map(|s| s.macs),
+                onnx: None,
+                plan,
             })
         })
         .collect::<Result<_>>()?;
@@ -246,19 +269,20 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     let rep: &mut dyn Reporter = &mut guard;
     let data = prepare(&cfg.data, cfg.seed)?;
     rep.note(&data.description);
-    let net = Arc::new(baseline(cfg, &data, rep)?);
-    let val = Arc::new(data.val.take(cfg.problem.fitness_subset));
-    let base = baseline_accuracy(cfg, &net, &val, &data.test, rep)?;
+    let subject = Arc::new(subject::load(cfg, &data, &rd, rep)?);
+    let val = Arc::new(subject.fit(&data.val.take(cfg.problem.fitness_subset))?);
+    let test = subject.fit(&data.test)?;
+    let base = baseline_accuracy(cfg, &subject, &val, &test, rep)?;
     let searches = Searches {
         cfg,
         problem: RealProblem::new(
-            net.clone(),
+            subject.clone(),
             val,
             cfg.problem.accuracy_floor,
             cfg.problem.size_objective,
         ),
-        net,
-        test: &data.test,
+        subject: subject.clone(),
+        test: &test,
         stop: driver.stop.clone(),
         threads: evoprune_run::seeds::threads(driver.threads, cfg.threads),
         shared,
@@ -267,24 +291,20 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     for &seed in &cfg.seeds {
         results.push(searches.seed(&rd, seed, rep)?);
     }
-    finalize(cfg, &rd, &data, base, results)
+    finalize(cfg, &rd, &data, &subject, base, results)
 }
 
-/// The dense LeNet's validation and test accuracy (noted with the floor).
+/// The dense network's validation and test accuracy (noted with the floor).
 fn baseline_accuracy(
     cfg: &Config,
-    net: &Net,
+    subject: &Subject,
     val: &Part,
     test: &Part,
     rep: &mut dyn Reporter,
 ) -> Result<[f64; 2]> {
-    let dense = decode(&evoprune::MixedGenome {
-        reals: evoprune::RealVector(vec![0.0; 6]),
-        ints: evoprune::IntVector(vec![0; 8]),
-        bits: evoprune::BitString::zeros(0),
-    })?;
-    let base_val = score(net, &dense, val)?.accuracy;
-    let base_test = score(net, &dense, test)?.accuracy;
+    let dense = subject.dense_plan()?;
+    let base_val = subject.score(&dense, val)?.accuracy;
+    let base_test = subject.score(&dense, test)?.accuracy;
     rep.note(&format!(
         "baseline accuracy: validation {:.2}%, test {:.2}%; floor {:.2}%",
         100.0 * base_val,
@@ -297,7 +317,7 @@ fn baseline_accuracy(
 /// What every seed's searches share.
 struct Searches<'a> {
     cfg: &'a Config,
-    net: Arc<Net>,
+    subject: Arc<Subject>,
     problem: RealProblem,
     test: &'a Part,
     stop: Arc<AtomicBool>,
@@ -369,7 +389,7 @@ impl Searches<'_> {
                 s.seed
             ));
         }
-        let (front, hypervolume) = members(&self.net, &st.evaluated, self.cfg, self.test)?;
+        let (front, hypervolume) = members(&self.subject, &st.evaluated, self.cfg, self.test)?;
         let result = SearchResult {
             method: "surrogate".into(),
             evaluations: st.evaluated.len(),
@@ -391,7 +411,7 @@ impl Searches<'_> {
         let shared = self.shared.clone();
         let evals = s.real(move |n| shared.lock().expect("reporter").progress(n as u64))?;
         let seconds = t.elapsed().as_secs_f64();
-        let (front, hypervolume) = members(&self.net, &evals, self.cfg, self.test)?;
+        let (front, hypervolume) = members(&self.subject, &evals, self.cfg, self.test)?;
         Ok(SearchResult {
             method: "real".into(),
             evaluations: evals.len(),
@@ -457,14 +477,59 @@ fn flagged(seeds: &[SeedResult]) -> usize {
         .count()
 }
 
-/// The last stage: the seeds summarised, every output written at once, the run marked complete.
+/// The member files of a `[model]` run: member `k` of the first seed's surrogate front.
+fn member_file(k: usize) -> String {
+    format!("members/member-{k}.onnx")
+}
+
+/// Write every member of the first seed's surrogate front (the members `export` addresses) of a
+/// `[model]` run as its realized network (`members/member-K.onnx` + `.safetensors`, written
+/// atomically, the plan and the recorded test accuracy in the safetensors metadata), and record
+/// the file in the member.
+fn write_members(rd: &RunDir, subject: &Subject, seeds: &mut [SeedResult]) -> Result<()> {
+    let Subject::Graph { net, weights } = subject else {
+        return Ok(());
+    };
+    let Some(first) = seeds.first_mut() else {
+        return Ok(());
+    };
+    rd.subdir("members")?;
+    for (k, m) in first.surrogate.front.iter_mut().enumerate() {
+        let masks = m.plan.masks(net, weights)?;
+        let rel = member_file(k);
+        let onnx = rd.path(&rel);
+        let extra = BTreeMap::from([
+            ("method".to_string(), crate::config::METHOD.to_string()),
+            ("member".to_string(), k.to_string()),
+            (
+                "plan".to_string(),
+                serde_json::to_string(&m.plan).expect("serialisable"),
+            ),
+            ("test_accuracy".to_string(), format!("{}", m.test_accuracy)),
+        ]);
+        net.export(
+            weights,
+            &masks,
+            &onnx,
+            &onnx.with_extension("safetensors"),
+            &extra,
+        )?;
+        m.onnx = Some(rel);
+    }
+    Ok(())
+}
+
+/// The last stage: the seeds summarised, the member files of a `[model]` run written, every
+/// output written at once, the run marked complete.
 fn finalize(
     cfg: &Config,
     rd: &RunDir,
     data: &Data,
+    subject: &Subject,
     base: [f64; 2],
-    seeds: Vec<SeedResult>,
+    mut seeds: Vec<SeedResult>,
 ) -> Result<Summary> {
+    write_members(rd, subject, &mut seeds)?;
     let hv_s: Vec<f64> = seeds.iter().map(|s| s.surrogate.hypervolume).collect();
     let hv_r: Vec<f64> = seeds
         .iter()
@@ -480,6 +545,7 @@ fn finalize(
         flagged: flagged(&seeds),
         seeds,
         data: data.description.clone(),
+        network: cfg.model.as_ref().map(|m| m.describe()),
     };
     let (outputs, table) = crate::outputs::declare(cfg, &result)?;
     outputs.write(rd, &[])?;
@@ -499,10 +565,16 @@ fn finalize(
     })
 }
 
-/// Write front member `member` of the surrogate search of the first seed (as listed in
-/// `fronts.csv`) as a compressed LeNet (pruned and quantized weights, dequantized to `f32`,
-/// the plan in the metadata) after checking its recorded test accuracy. Returns the path.
-pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::PathBuf> {
+/// Export front member `member` of the surrogate search of the first seed (as listed in
+/// `fronts.csv`) after checking its recorded test accuracy. Returns the paths written.
+///
+/// - LeNet: the compressed LeNet at `out` (pruned and quantized weights, dequantized to `f32`,
+///   the plan in the metadata), re-scored from the cached baseline.
+/// - A `[model]` run: the member's realized network, `members/member-K.onnx`, reloaded and
+///   re-scored on the test images; refused when it does not score the recorded accuracy;
+///   then copied to `out` (to `out` with the extension `.onnx` when `out` ends in
+///   `.safetensors`) with its safetensors beside it (`out` with the extension `.safetensors`).
+pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<Vec<PathBuf>> {
     let (rd, r): (RunDir, ResultFile) = RunDir::open_finished(run_dir)?;
     let first = r.seeds.first().ok_or_else(|| {
         crate::CompressError::invalid(
@@ -514,6 +586,9 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
     let m = evoprune_run::member(front, member, "the first seed's surrogate front")?;
     let cfg = Config::stored(&rd)?;
     let data = prepare(&cfg.data, cfg.seed)?;
+    if cfg.model.is_some() {
+        return export_network(&rd, &data, m, member, out);
+    }
     let net = baseline(&cfg, &data, &mut evoprune_run::Silent)?;
     let t = score(&net, &m.plan, &data.test)?;
     if (t.accuracy - m.test_accuracy).abs() > 1e-9 {
@@ -535,7 +610,58 @@ pub fn export(run_dir: &Path, member: usize, out: &Path) -> Result<std::path::Pa
         ("test_accuracy".to_string(), format!("{}", m.test_accuracy)),
     ]);
     c.save(out, meta)?;
-    Ok(out.to_path_buf())
+    Ok(vec![out.to_path_buf()])
+}
+
+/// The test accuracy of the ONNX network at `path` on the digits `test` images (fitted to its
+/// input).
+pub fn onnx_test_accuracy(path: &Path, test: &Part) -> Result<f64> {
+    let g = evoprune_graph::onnx::load(path)?;
+    let net = evoprune_graph::net::Net::new(g)?;
+    let t = subject::fit(&net, test)?;
+    Ok(net.accuracy(&net.graph, &t.x, &t.y)?)
+}
+
+/// [`export`] of a `[model]` run's member `k`.
+fn export_network(
+    rd: &RunDir,
+    data: &Data,
+    m: &Member,
+    k: usize,
+    out: &Path,
+) -> Result<Vec<PathBuf>> {
+    let rel = m.onnx.clone().unwrap_or_else(|| member_file(k));
+    let src = rd.path(&rel);
+    let src_w = src.with_extension("safetensors");
+    for f in [&src, &src_w] {
+        if !f.is_file() {
+            return Err(CompressError::invalid(
+                f.display().to_string(),
+                format!("member {k}'s file is missing: the run folder is damaged"),
+            ));
+        }
+    }
+    let acc = onnx_test_accuracy(&src, &data.test)?;
+    if (acc - m.test_accuracy).abs() > 1e-9 {
+        return Err(CompressError::invalid(
+            src.display().to_string(),
+            format!(
+                "member {k} scores {acc} on test, {} was recorded: the file or the data changed",
+                m.test_accuracy
+            ),
+        ));
+    }
+    let onnx = if out.extension().is_some_and(|e| e == "safetensors") {
+        out.with_extension("onnx")
+    } else {
+        out.to_path_buf()
+    };
+    let weights = onnx.with_extension("safetensors");
+    for (from, to) in [(&src, &onnx), (&src_w, &weights)] {
+        let bytes = std::fs::read(from).map_err(|e| evoprune_run::RunError::io(from, e))?;
+        evoprune_run::write_atomic(to, &bytes)?;
+    }
+    Ok(vec![onnx, weights])
 }
 
 #[cfg(test)]

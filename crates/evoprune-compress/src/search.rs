@@ -14,7 +14,8 @@
 //! with Deb's constrained domination stands in for it (C-TAEA is not implemented).
 
 use crate::config::Config;
-use crate::plan::{Scores, bounds, decode, score};
+use crate::plan::Scores;
+use crate::subject::Subject;
 use crate::{CompressError, Result};
 use evoprune::pareto::non_dominated_sort;
 use evoprune::{
@@ -24,7 +25,6 @@ use evoprune::{
     UniformCrossover, rng_from_seed,
 };
 use evoprune_data::digits28::Part;
-use evoprune_nn::lenet::Net;
 use evoprune_run::MethodConfig;
 use evoprune_run::engine::EngineStage;
 use evoprune_run::seeds::{self, Purpose};
@@ -58,7 +58,7 @@ pub struct Evaluated {
 
 /// The real problem: a plan scored on the validation images.
 pub struct RealProblem {
-    net: Arc<Net>,
+    subject: Arc<Subject>,
     val: Arc<Part>,
     floor: f64,
     dense_bytes: f64,
@@ -66,11 +66,11 @@ pub struct RealProblem {
 }
 
 impl RealProblem {
-    /// Plans applied to `net`, scored on `val`, under `floor`.
-    pub fn new(net: Arc<Net>, val: Arc<Part>, floor: f64, size: bool) -> Self {
-        let dense_bytes = 4.0 * net.params.len() as f64;
+    /// Plans applied to `subject`, scored on `val` (fitted to its input), under `floor`.
+    pub fn new(subject: Arc<Subject>, val: Arc<Part>, floor: f64, size: bool) -> Self {
+        let dense_bytes = subject.dense_bytes();
         RealProblem {
-            net,
+            subject,
             val,
             floor,
             dense_bytes,
@@ -80,7 +80,17 @@ impl RealProblem {
 
     /// Scores of one genome.
     pub fn scores(&self, g: &MixedGenome) -> Result<Scores> {
-        score(&self.net, &decode(g)?, &self.val)
+        self.subject.score(&self.subject.plan(g)?, &self.val)
+    }
+
+    /// What it compresses.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// The dense network's storage in bytes (the size objective's unit).
+    pub fn dense_bytes(&self) -> f64 {
+        self.dense_bytes
     }
 
     fn evaluation(&self, s: &Scores) -> Evaluation {
@@ -105,7 +115,7 @@ impl Problem for RealProblem {
         1
     }
     fn name(&self) -> &str {
-        "lenet-compression"
+        self.subject.problem_name()
     }
     fn batch_hint(&self) -> usize {
         1
@@ -115,7 +125,9 @@ impl Problem for RealProblem {
     }
 }
 
-/// Surrogate features of a genome: its reals, then its ints.
+/// Surrogate features of a genome: its reals, then its ints (`2 + L` and `4 + L` for a network
+/// of `L` layers: the length follows the network; genes fixed by the bounds are constant
+/// columns).
 pub fn features(g: &MixedGenome) -> Vec<f64> {
     g.reals
         .0
@@ -322,7 +334,7 @@ impl Seed<'_> {
         let c = &self.cfg.surrogate;
         let size = self.cfg.problem.size_objective;
         let dense = self.problem.dense_bytes;
-        let b = bounds(self.cfg.problem.max_amount)?;
+        let b = self.problem.subject.bounds(self.cfg.problem.max_amount)?;
         let path = self.dir.join("surrogate.json");
         let mut st: LoopState = evoprune_run::stage::read(&path)?.unwrap_or_default();
         if st.evaluated.is_empty() {
@@ -474,7 +486,7 @@ impl Seed<'_> {
     /// The real search (resumable from `dir/real/`).
     pub fn real(&self, mut on_eval: impl FnMut(usize) + Send + 'static) -> Result<Vec<Evaluated>> {
         let c = &self.cfg.surrogate;
-        let b = bounds(self.cfg.problem.max_amount)?;
+        let b = self.problem.subject.bounds(self.cfg.problem.max_amount)?;
         let algo = algorithm(
             &b,
             Nsga2Config::steady_state(c.initial, c.per_iteration),
