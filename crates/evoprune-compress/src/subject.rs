@@ -12,7 +12,6 @@ use evoprune_graph::model::ModelConfig;
 use evoprune_graph::net::{Masks, Net as GraphNet};
 use evoprune_nn::lenet::Net;
 use evoprune_run::{Reporter, RunDir};
-use std::collections::HashMap;
 
 /// The images of the digits data: 28x28, one channel.
 const DIGITS: [usize; 3] = [1, 28, 28];
@@ -163,46 +162,23 @@ pub fn graph(
     rep: &mut dyn Reporter,
 ) -> Result<Subject> {
     let net = network(model, seed)?;
-    let mut weights = net.graph.clone();
     let epochs = model.train.epochs;
-    let path = rd.checkpoint_dir().join(BASELINE_FILE);
-    if epochs > 0 && path.is_file() {
-        evoprune_graph::zoo::load_weights(&mut weights, &path)?;
-        rep.note(&format!(
-            "network {}: fine-tuned weights from {}",
-            model.describe(),
-            path.display()
-        ));
-    } else if epochs > 0 {
-        let train = fit(&net, &data.train)?;
+    if epochs > 0 {
         rep.stage(
             &format!("fine-tuning {} ({epochs} epochs)", model.describe()),
             Some(epochs as u64),
         );
-        let losses = net.fine_tune(
-            &mut weights,
-            &Masks::default(),
-            &train.x,
-            &train.y,
-            &model.train.fine_tune(seed),
-            |e, _| rep.progress(e as u64),
-        )?;
-        std::fs::create_dir_all(rd.checkpoint_dir())
-            .map_err(|e| evoprune_run::RunError::io(rd.checkpoint_dir(), e))?;
-        evoprune_graph::weights::save_safetensors(
-            &weights,
-            &path,
-            &HashMap::new(),
-            &HashMap::new(),
-            &Default::default(),
-        )?;
-        rep.note(&format!(
-            "network {}: fine-tuned {epochs} epochs on {} images, last loss {:.4}",
-            model.describe(),
-            train.len(),
-            losses.last().copied().unwrap_or(f32::NAN)
-        ));
     }
+    let train = fit(&net, &data.train)?;
+    let (weights, origin) = net.baseline(
+        &model.train,
+        &train.x,
+        &train.y,
+        evoprune_run::seeds::derive(seed, evoprune_run::seeds::Purpose::NetworkTraining, 0),
+        &rd.checkpoint_dir().join(BASELINE_FILE),
+        |e, _| rep.progress(e as u64),
+    )?;
+    rep.note(&origin.describe(&model.describe()));
     rep.note(&format!(
         "network {}: {} convolution and linear layers ({} weights), {} learned parameters",
         model.describe(),

@@ -202,41 +202,24 @@ fn baseline_weights(
         return Ok(Weights::Lenet(baseline(cfg, data, rep)?));
     };
     let m = cfg.model.as_ref().expect("a network comes from [model]");
-    if m.train.epochs == 0 {
-        rep.note(&format!("network {} used as trained", m.describe()));
-        return Ok(Weights::Graph(n.graph.clone()));
+    if m.train.epochs > 0 {
+        rep.stage(
+            &format!("fine-tuning {} ({} epochs)", m.describe(), m.train.epochs),
+            Some(m.train.epochs as u64),
+        );
     }
-    let path = rd.checkpoint_dir().join("baseline.safetensors");
-    if path.is_file() {
-        rep.note("fine-tuned network read from the run folder");
-        return subject.load(&path);
-    }
-    rep.stage(
-        &format!("fine-tuning {} ({} epochs)", m.describe(), m.train.epochs),
-        Some(m.train.epochs as u64),
-    );
-    let mut g = n.graph.clone();
     let seed =
         evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::NetworkTraining, 0);
-    let losses = n.fine_tune(
-        &mut g,
-        &Default::default(),
+    let (g, origin) = n.baseline(
+        &m.train,
         &data.train.x,
         &data.train.y,
-        &m.train.fine_tune(seed),
-        |e, _| rep.progress(e as u64 + 1),
+        seed,
+        &rd.checkpoint_dir().join("baseline.safetensors"),
+        |e, _| rep.progress(e as u64),
     )?;
-    rep.note(&format!(
-        "fine-tuned {}: training loss {:.4} after {} epochs",
-        m.describe(),
-        losses.last().copied().unwrap_or(f32::NAN),
-        losses.len()
-    ));
-    let w = Weights::Graph(g);
-    std::fs::create_dir_all(rd.checkpoint_dir())
-        .map_err(|e| evoprune_run::RunError::io(rd.checkpoint_dir(), e))?;
-    subject.save(&w, &path)?;
-    Ok(w)
+    rep.note(&origin.describe(&m.describe()));
+    Ok(Weights::Graph(g))
 }
 
 /// The validation images the search scores masks on: the first `fitness_subset` (all when 0).

@@ -86,7 +86,10 @@ impl TrainConfig {
             return Err(("lr", format!("must be finite and > 0, got {}", self.lr)));
         }
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            return Err(("momentum", format!("must be in [0, 1), got {}", self.momentum)));
+            return Err((
+                "momentum",
+                format!("must be in [0, 1), got {}", self.momentum),
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err((
@@ -138,7 +141,12 @@ impl ModelConfig {
         let e = |k: &str, r: String| Err((k.to_string(), r));
         match (&self.onnx, &self.arch) {
             (Some(_), Some(_)) => return e("arch", "give either onnx or arch, not both".into()),
-            (None, None) => return e("onnx", "give onnx = \"model.onnx\" or arch = \"...\"".into()),
+            (None, None) => {
+                return e(
+                    "onnx",
+                    "give onnx = \"model.onnx\" or arch = \"...\"".into(),
+                );
+            }
             (Some(_), None) => {
                 for (k, set) in [
                     ("weights", self.weights.is_some()),
@@ -146,7 +154,10 @@ impl ModelConfig {
                     ("classes", self.classes.is_some()),
                 ] {
                     if set {
-                        return e(k, "is for zoo architectures (arch); an ONNX file has its own".into());
+                        return e(
+                            k,
+                            "is for zoo architectures (arch); an ONNX file has its own".into(),
+                        );
                     }
                 }
             }
@@ -154,7 +165,10 @@ impl ModelConfig {
                 if !zoo::names().contains(&a.as_str()) {
                     return e(
                         "arch",
-                        format!("unknown architecture {a:?}; known: {}", zoo::names().join(", ")),
+                        format!(
+                            "unknown architecture {a:?}; known: {}",
+                            zoo::names().join(", ")
+                        ),
                     );
                 }
             }

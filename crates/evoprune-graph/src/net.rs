@@ -103,7 +103,11 @@ impl Net {
         let dense = stats::stats(&graph)?;
         let mut layers = Vec::new();
         for (n, l) in graph.nodes.iter().zip(&dense.layers) {
-            let Some(w) = n.inputs.get(1).and_then(|w| graph.params.get(w).map(|t| (w, t))) else {
+            let Some(w) = n
+                .inputs
+                .get(1)
+                .and_then(|w| graph.params.get(w).map(|t| (w, t)))
+            else {
                 continue;
             };
             let (linear, out_axis) = match &n.op {
@@ -274,11 +278,7 @@ impl Net {
         if l.len() != y.len() * self.classes {
             return Err(GraphError::invalid(
                 "labels",
-                format!(
-                    "{} labels for {} inputs",
-                    y.len(),
-                    l.len() / self.classes
-                ),
+                format!("{} labels for {} inputs", y.len(), l.len() / self.classes),
             ));
         }
         Ok(correct(&l, y, self.classes) as f64 / y.len().max(1) as f64)
@@ -332,6 +332,59 @@ impl Net {
         crate::train::fine_tune(g, x, y, &masks, cfg, progress)
     }
 
+    /// The weights a search starts from, the baseline stage every method shares: the network
+    /// as loaded when `train.epochs == 0`; else the weights an earlier run of the stage stored
+    /// at `stored` (a resumed run does not train again); else the network fine-tuned on `x`,
+    /// `y` with every weight free (sample order from `seed`), then stored at `stored`
+    /// (atomically, safetensors by name).
+    #[cfg(feature = "train")]
+    pub fn baseline(
+        &self,
+        train: &model::TrainConfig,
+        x: &[f32],
+        y: &[u32],
+        seed: u64,
+        stored: &Path,
+        progress: impl FnMut(usize, f32),
+    ) -> Result<(Graph, Baseline)> {
+        if train.epochs == 0 {
+            return Ok((self.graph.clone(), Baseline::AsLoaded));
+        }
+        let mut g = self.graph.clone();
+        if stored.is_file() {
+            crate::zoo::load_weights(&mut g, stored)?;
+            return Ok((g, Baseline::Stored));
+        }
+        let losses = self.fine_tune(
+            &mut g,
+            &Masks::default(),
+            x,
+            y,
+            &train.fine_tune(seed),
+            progress,
+        )?;
+        if let Some(dir) = stored.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| GraphError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        weights::save_safetensors(
+            &g,
+            stored,
+            &HashMap::new(),
+            &HashMap::new(),
+            &BTreeMap::new(),
+        )?;
+        Ok((
+            g,
+            Baseline::Trained {
+                epochs: losses.len(),
+                loss: losses.last().copied().unwrap_or(f32::NAN),
+            },
+        ))
+    }
+
     /// Write the realized network of `g` under `m` as ONNX (`onnx_path`) and as safetensors
     /// with PyTorch names and the new shapes (`weights_path`, pruned entries zero, bits and
     /// non-zero counts recorded with `extra`). Both files are written atomically.
@@ -353,6 +406,37 @@ impl Net {
             macs: stats.macs,
             tensors,
         })
+    }
+}
+
+/// Where [`Net::baseline`]'s weights came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Baseline {
+    /// The network as loaded (no fine-tuning asked).
+    AsLoaded,
+    /// Stored by an earlier run of the stage.
+    Stored,
+    /// Fine-tuned now.
+    Trained {
+        /// Epochs run.
+        epochs: usize,
+        /// The last epoch's mean training loss.
+        loss: f32,
+    },
+}
+
+impl Baseline {
+    /// A sentence for the run's notes about the network `what`.
+    pub fn describe(&self, what: &str) -> String {
+        match self {
+            Baseline::AsLoaded => format!("network {what} used as trained"),
+            Baseline::Stored => {
+                format!("network {what}: fine-tuned weights read from the run folder")
+            }
+            Baseline::Trained { epochs, loss } => {
+                format!("network {what} fine-tuned: training loss {loss:.4} after {epochs} epochs")
+            }
+        }
     }
 }
 

@@ -419,8 +419,8 @@ fn batch_norm_train(node: &Node, x: V, s: V, b: V, eps: f32) -> Result<(V, Batch
             let mean = t.clone().mean_dim(0).mean_dim(2).mean_dim(3);
             let d = t - mean.clone();
             let var = (d.clone() * d.clone()).mean_dim(0).mean_dim(2).mean_dim(3);
-            let y = d / (var.clone() + eps).sqrt() * s.reshape([1, c, 1, 1])
-                + b.reshape([1, c, 1, 1]);
+            let y =
+                d / (var.clone() + eps).sqrt() * s.reshape([1, c, 1, 1]) + b.reshape([1, c, 1, 1]);
             let st = stats(vals(mean.reshape([c])), vals(var.reshape([c])), n * h * w);
             Ok((V::R4(y), st))
         }
@@ -430,11 +430,17 @@ fn batch_norm_train(node: &Node, x: V, s: V, b: V, eps: f32) -> Result<(V, Batch
             let d = t - mean.clone();
             let var = (d.clone() * d.clone()).mean_dim(0);
             let y = d / (var.clone() + eps).sqrt() * s.reshape([1, c]) + b.reshape([1, c]);
-            Ok((V::R2(y), stats(vals(mean.reshape([c])), vals(var.reshape([c])), n)))
+            Ok((
+                V::R2(y),
+                stats(vals(mean.reshape([c])), vals(var.reshape([c])), n),
+            ))
         }
         v => Err(err(
             node,
-            format!("training-mode batch norm takes [N, C] or [N, C, H, W], got {:?}", v.dims()),
+            format!(
+                "training-mode batch norm takes [N, C] or [N, C, H, W], got {:?}",
+                v.dims()
+            ),
         )),
     }
 }
@@ -632,7 +638,9 @@ pub fn fine_tune(
             let x = V::from_vec(xb, &shape, &dev)?;
             let logits = match cfg.batch_norm {
                 // one sample has no batch statistics: PyTorch refuses it too, we fall back
-                BatchNorm::Batch if chunk.len() > 1 => forward_train(g, &used, x, &dev, &mut stats)?,
+                BatchNorm::Batch if chunk.len() > 1 => {
+                    forward_train(g, &used, x, &dev, &mut stats)?
+                }
                 _ => forward(g, &used, x, &dev)?,
             };
             for st in &stats {

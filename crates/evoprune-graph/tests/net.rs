@@ -28,7 +28,9 @@ fn stream(seed: u64) -> impl FnMut() -> u64 {
 
 fn random_masks(net: &Net, seed: u64) -> Masks {
     let mut r = stream(seed);
-    let keep = (0..net.analysis.groups.len()).map(|_| r() % 3 != 0).collect();
+    let keep = (0..net.analysis.groups.len())
+        .map(|_| r() % 3 != 0)
+        .collect();
     let mut entries = HashMap::new();
     let mut bits = HashMap::new();
     for (k, l) in net.layers.iter().enumerate() {
@@ -58,7 +60,10 @@ fn inputs(net: &Net, n: usize) -> Vec<f32> {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -90,7 +95,13 @@ fn the_realized_network_computes_the_masked_one_and_is_counted_exactly() {
         let zeros: usize = net
             .layers
             .iter()
-            .map(|l| small.params[&l.name].data.iter().filter(|v| **v == 0.0).count())
+            .map(|l| {
+                small.params[&l.name]
+                    .data
+                    .iter()
+                    .filter(|v| **v == 0.0)
+                    .count()
+            })
             .sum();
         assert_eq!(s.params, dense_small.params - zeros, "seed {seed}");
         assert!(s.macs < dense_small.macs);

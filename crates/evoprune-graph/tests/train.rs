@@ -359,10 +359,13 @@ fn training_mode_batch_norm_trains_a_resnet_from_scratch() {
         let k = i % 4;
         y.push(k as u32);
         for p in 0..64 {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let (r, c) = (p / 8, p % 8);
             let bright = (r / 4) * 2 + c / 4 == k;
-            x[i * 64 + p] = (s >> 40) as f32 / (1u64 << 24) as f32 * 0.5 + if bright { 1.0 } else { 0.0 };
+            x[i * 64 + p] =
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 0.5 + if bright { 1.0 } else { 0.0 };
         }
     }
     let mean_name = g
@@ -386,8 +389,14 @@ fn training_mode_batch_norm_trains_a_resnet_from_scratch() {
         losses.last().unwrap() < &(0.5 * losses[0]),
         "losses {losses:?}"
     );
-    assert_ne!(g.params[&mean_name].data, before, "running statistics moved");
+    assert_ne!(
+        g.params[&mean_name].data, before,
+        "running statistics moved"
+    );
     let out = exec::run(&g, &Tensor::new(vec![n, 1, 8, 8], x)).unwrap();
     let right = evoprune_graph::net::correct(&out[0].data, &y, 4);
-    assert!(right as f64 / n as f64 > 0.9, "{right}/{n} in inference mode");
+    assert!(
+        right as f64 / n as f64 > 0.9,
+        "{right}/{n} in inference mode"
+    );
 }

@@ -597,7 +597,10 @@ fn zoo_resnet50_is_pytorchs_on_formula_weights() {
     tensors.retain(|(n, _, _)| n != "layer3.2.bn2.running_var");
     write_safetensors(&w, &tensors);
     let e = zoo::load_weights(&mut g, &w).unwrap_err().to_string();
-    assert!(e.contains("layer3.2.bn2.running_var") && e.contains("w.safetensors"), "{e}");
+    assert!(
+        e.contains("layer3.2.bn2.running_var") && e.contains("w.safetensors"),
+        "{e}"
+    );
 }
 
 /// PyTorch checkpoints load by the same names (a real zip-format .pth that is not a ResNet:

@@ -221,6 +221,24 @@ fn graph_baseline(
         ),
     };
     note(rep, &data.description);
+    let mut net = net;
+    let (g, origin) = {
+        let mut r = rep.lock().expect("reporter");
+        let mut progress = evoprune_run::staged(&mut **r, "fine-tuning the network");
+        if m.train.epochs > 0 {
+            progress(0, m.train.epochs as u64);
+        }
+        net.baseline(
+            &m.train,
+            &data.train.x,
+            &data.train.y,
+            evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::NetworkTraining, 0),
+            &rd.checkpoint_dir().join(GRAPH_BASELINE),
+            |e, _| progress(e as u64, m.train.epochs as u64),
+        )?
+    };
+    note(rep, &origin.describe(&m.describe()));
+    net.graph = g;
     let model = Model::from_net(net)?;
     note(
         rep,
@@ -232,39 +250,6 @@ fn graph_baseline(
             model.n_params(),
             model.dense_macs()
         ),
-    );
-    if m.train.epochs == 0 {
-        return Ok((model, data));
-    }
-    let path = rd.checkpoint_dir().join(GRAPH_BASELINE);
-    if path.is_file() {
-        note(
-            rep,
-            &format!("baseline fine-tuned earlier: {}", path.display()),
-        );
-        return Ok((model.read_params(&path)?, data));
-    }
-    let tuned = {
-        let mut r = rep.lock().expect("reporter");
-        let mut progress = evoprune_run::staged(&mut **r, "fine-tuning the network");
-        progress(0, m.train.epochs as u64);
-        model.fine_tune_graph(
-            &model.params,
-            &evoprune_graph::net::Masks::default(),
-            &data.train,
-            &m.train.fine_tune(cfg.seed),
-            |e, n| progress(e as u64, n as u64),
-        )?
-    };
-    let model = model.with_params(tuned)?;
-    let meta = HashMap::from([
-        ("method".to_string(), crate::config::METHOD.to_string()),
-        ("model".to_string(), m.describe()),
-    ]);
-    evoprune_run::write_atomic(&path, &model.to_safetensors(&model.params, &meta)?)?;
-    note(
-        rep,
-        &format!("baseline fine-tuned and stored: {}", path.display()),
     );
     Ok((model, data))
 }
