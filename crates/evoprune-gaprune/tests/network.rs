@@ -101,6 +101,15 @@ fn zeros(net: &Net) -> usize {
 }
 
 #[test]
+fn the_example_config_loads() {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/resnet20-ga.toml");
+    let cfg = Config::load(&p).unwrap();
+    let m = cfg.model.as_ref().unwrap();
+    assert_eq!(m.arch.as_deref(), Some("resnet20"));
+    assert_eq!(cfg.search.mode, Mode::Nsga2);
+}
+
+#[test]
 fn the_model_section_is_checked() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.toml");
