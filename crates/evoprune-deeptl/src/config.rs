@@ -166,7 +166,9 @@ pub struct FeaturesConfig {
     /// The backbone's safetensors weights (EfficientNet-Lite0) or ONNX file (`onnx`).
     pub weights: Option<PathBuf>,
     /// `onnx` backbones: the value whose entries are the features (default: the input of the
-    /// network's last Gemm/MatMul, i.e. the features entering its dense head).
+    /// network's last Gemm/MatMul, i.e. the features entering its dense head). Also accepted
+    /// as `output` (the name issue 15 gave it).
+    #[serde(alias = "output")]
     pub cut: Option<String>,
     /// Square input size fed to the backbone (a multiple of 32).
     pub input_size: usize,
@@ -669,6 +671,13 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cut_is_also_called_output() {
+        let text = "[features]\nbackbone = \"onnx\"\nweights = \"m.onnx\"\noutput = \"pooled\"\n";
+        let c = Config::parse(text, std::path::Path::new("c.toml")).unwrap();
+        assert_eq!(c.features.cut.as_deref(), Some("pooled"));
+    }
 
     #[test]
     fn defaults_follow_the_paper_and_round_trip() {
