@@ -9,7 +9,7 @@
 use crate::ir::{Graph, Node, Op, Tensor};
 use crate::shape::{node_err, norm_axis, out_shape, slice_range};
 use crate::{GraphError, Result};
-use evoprune_nn::gemm::{Mat, matmul};
+use evoprune_nn::gemm::{Mat, matmul, matmul_cm};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -44,6 +44,36 @@ pub fn run_until(g: &Graph, input: &Tensor, wanted: &[String]) -> Result<Vec<Ten
     let mut vals: HashMap<String, Tensor> = HashMap::new();
     vals.insert(g.input.clone(), input.clone());
     for (i, n) in g.nodes.iter().enumerate() {
+        // an elementwise op on a value nobody reads later updates that value's buffer
+        let x0 = &n.inputs[0];
+        if last.get(x0.as_str()) == Some(&i)
+            && !wanted.contains(x0)
+            && n.inputs[1..].iter().all(|k| k != x0)
+            && elementwise(&n.op)
+            && let Some(mut t) = vals.remove(x0)
+        {
+            let others: Vec<&Tensor> = n.inputs[1..]
+                .iter()
+                .map(|x| {
+                    vals.get(x)
+                        .or_else(|| g.params.get(x))
+                        .ok_or_else(|| node_err(n, format!("input \"{x}\" is not available")))
+                })
+                .collect::<Result<_>>()?;
+            let mut shapes: Vec<&[usize]> = vec![t.shape.as_slice()];
+            shapes.extend(others.iter().map(|o| o.shape.as_slice()));
+            let shape = out_shape(n, &shapes)?;
+            if shape == t.shape && in_place(n, &mut t, &others) {
+                for x in &n.inputs[1..] {
+                    if last.get(x.as_str()) == Some(&i) && !wanted.contains(x) {
+                        vals.remove(x);
+                    }
+                }
+                vals.insert(n.outputs[0].clone(), t);
+                continue;
+            }
+            vals.insert(x0.clone(), t);
+        }
         let ins: Vec<&Tensor> = n
             .inputs
             .iter()
@@ -69,6 +99,75 @@ pub fn run_until(g: &Graph, input: &Tensor, wanted: &[String]) -> Result<Vec<Ten
                 .ok_or_else(|| GraphError::invalid("output", format!("\"{w}\" is never computed")))
         })
         .collect()
+}
+
+/// Ops [`in_place`] may compute in their first input's buffer.
+fn elementwise(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Relu
+            | Op::Clip { .. }
+            | Op::Sigmoid
+            | Op::HardSwish
+            | Op::HardSigmoid { .. }
+            | Op::BatchNorm { .. }
+            | Op::Add
+            | Op::Mul
+    )
+}
+
+/// Values per parallel task of the elementwise ops.
+const PAR_CHUNK: usize = 1 << 14;
+
+/// Apply `node` to `t` in place (its first input; `others` the rest), with exactly
+/// [`eval`]'s arithmetic per element, in parallel chunks (the same bits on any thread count).
+/// `false` (and `t` untouched) when the op needs a new buffer (a broadcast first input).
+fn in_place(node: &Node, t: &mut Tensor, others: &[&Tensor]) -> bool {
+    fn each(t: &mut Tensor, f: impl Fn(f32) -> f32 + Sync) {
+        t.data
+            .par_chunks_mut(PAR_CHUNK)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = f(*v)));
+    }
+    fn zip(t: &mut Tensor, o: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) {
+        t.data
+            .par_chunks_mut(PAR_CHUNK)
+            .zip(o.data.par_chunks(PAR_CHUNK))
+            .for_each(|(c, d)| c.iter_mut().zip(d).for_each(|(v, w)| *v = f(*v, *w)));
+    }
+    match &node.op {
+        Op::Relu => each(t, |v| v.max(0.0)),
+        Op::Clip { min, max } => each(t, |v| v.max(*min).min(*max)),
+        Op::Sigmoid => each(t, |v| 1.0 / (1.0 + (-v).exp())),
+        Op::HardSwish => each(t, |v| v * (v + 3.0).clamp(0.0, 6.0) / 6.0),
+        Op::HardSigmoid { alpha, beta } => each(t, |v| (alpha * v + beta).clamp(0.0, 1.0)),
+        Op::BatchNorm { epsilon } if t.shape.len() >= 2 && others.len() == 4 => {
+            let c = t.shape[1];
+            let per: usize = t.shape[2..].iter().product();
+            let (s, b, m, v) = (
+                &others[0].data,
+                &others[1].data,
+                &others[2].data,
+                &others[3].data,
+            );
+            t.data
+                .par_chunks_mut(per.max(1))
+                .enumerate()
+                .for_each(|(k, chunk)| {
+                    let ch = k % c;
+                    let a = s[ch] / (v[ch] + epsilon).sqrt();
+                    let off = b[ch] - m[ch] * a;
+                    chunk.iter_mut().for_each(|y| *y = *y * a + off);
+                });
+        }
+        Op::Add if others.len() == 1 && others[0].shape == t.shape => {
+            zip(t, others[0], |a, b| a + b)
+        }
+        Op::Mul if others.len() == 1 && others[0].shape == t.shape => {
+            zip(t, others[0], |a, b| a * b)
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// Apply one node to its inputs.
@@ -265,19 +364,37 @@ fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) 
                     for kj in 0..kw {
                         let row = (c * kh + ki) * kw + kj;
                         let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
+                        // the output columns whose input column lies inside the image
+                        let off = (kj * dw) as isize - pads[1] as isize;
+                        let lo = if off >= 0 {
+                            0
+                        } else {
+                            ((-off) as usize).div_ceil(sw).min(ow)
+                        };
+                        let hi = if (wd as isize) <= off {
+                            0
+                        } else {
+                            ((wd as isize - 1 - off) as usize / sw + 1).min(ow)
+                        }
+                        .max(lo);
                         for oy in 0..oh {
                             let iy = (oy * sh + ki * dh) as isize - pads[0] as isize;
-                            for ox in 0..ow {
-                                let ix = (ox * sw + kj * dw) as isize - pads[1] as isize;
-                                dst[oy * ow + ox] = if iy >= 0
-                                    && (iy as usize) < h
-                                    && ix >= 0
-                                    && (ix as usize) < wd
-                                {
-                                    plane[iy as usize * wd + ix as usize]
-                                } else {
-                                    0.0
-                                };
+                            let d = &mut dst[oy * ow..(oy + 1) * ow];
+                            if iy < 0 || iy as usize >= h {
+                                d.fill(0.0);
+                                continue;
+                            }
+                            let src = &plane[iy as usize * wd..(iy as usize + 1) * wd];
+                            d[..lo].fill(0.0);
+                            d[hi..].fill(0.0);
+                            let first = (lo * sw) as isize + off;
+                            if sw == 1 {
+                                let f = first as usize;
+                                d[lo..hi].copy_from_slice(&src[f..f + (hi - lo)]);
+                            } else {
+                                for (k, v) in d[lo..hi].iter_mut().enumerate() {
+                                    *v = src[(first + (k * sw) as isize) as usize];
+                                }
                             }
                         }
                     }
@@ -285,12 +402,13 @@ fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) 
             }
             let wg = &w.data[g * cog * kk..(g + 1) * cog * kk];
             let yg = &mut yi[g * cog * oh * ow..(g + 1) * cog * oh * ow];
-            matmul(
+            // (pixels x kk) * (kk x channels) into the [channels, pixels] output
+            matmul_cm(
                 yg,
-                cog,
                 oh * ow,
-                Mat::new(wg, cog, kk),
-                Mat::new(&col, kk, oh * ow),
+                cog,
+                Mat::new(&col, kk, oh * ow).t(),
+                Mat::new(wg, cog, kk).t(),
                 false,
             );
         }
@@ -428,13 +546,28 @@ fn slice(
     let xs = strides(&x.shape);
     let n: usize = count.iter().product();
     let mut out = Vec::with_capacity(n);
-    let mut idx = vec![0usize; r];
-    for _ in 0..n {
-        let off: i64 = (0..r)
+    if n == 0 || r == 0 {
+        if r == 0 {
+            out.extend_from_slice(&x.data);
+        }
+        return Ok(out);
+    }
+    // row by row: the outer axes by multi-index, the last one as a (strided) run
+    let (inner, outer) = (count[r - 1], &count[..r - 1]);
+    let (b_last, s_last) = (begin[r - 1], step[r - 1]);
+    let mut idx = vec![0usize; r - 1];
+    for _ in 0..n / inner {
+        let base: i64 = (0..r - 1)
             .map(|d| (begin[d] + idx[d] as i64 * step[d]) * xs[d] as i64)
-            .sum();
-        out.push(x.data[off as usize]);
-        advance(&mut idx, &count);
+            .sum::<i64>()
+            + b_last;
+        if s_last == 1 {
+            let b = base as usize;
+            out.extend_from_slice(&x.data[b..b + inner]);
+        } else {
+            out.extend((0..inner as i64).map(|j| x.data[(base + j * s_last) as usize]));
+        }
+        advance(&mut idx, outer);
     }
     Ok(out)
 }
@@ -444,11 +577,21 @@ fn pad(x: &Tensor, out: &[usize], pads: &[i64], value: f32) -> Vec<f32> {
     let n: usize = out.iter().product();
     let xs = strides(&x.shape);
     let mut y = Vec::with_capacity(n);
-    let mut idx = vec![0usize; r];
-    for _ in 0..n {
+    if n == 0 {
+        return y;
+    }
+    if r == 0 {
+        y.extend_from_slice(&x.data);
+        return y;
+    }
+    // row by row: the outer axes by multi-index, the last one as value, run, value
+    let (inner, w) = (out[r - 1], x.shape[r - 1] as i64);
+    let before = pads[r - 1];
+    let mut idx = vec![0usize; r - 1];
+    for _ in 0..n / inner {
         let mut off = 0usize;
         let mut inside = true;
-        for d in 0..r {
+        for d in 0..r - 1 {
             let i = idx[d] as i64 - pads[d];
             if i < 0 || i >= x.shape[d] as i64 {
                 inside = false;
@@ -456,8 +599,19 @@ fn pad(x: &Tensor, out: &[usize], pads: &[i64], value: f32) -> Vec<f32> {
             }
             off += i as usize * xs[d];
         }
-        y.push(if inside { x.data[off] } else { value });
-        advance(&mut idx, out);
+        if !inside {
+            y.extend(std::iter::repeat_n(value, inner));
+        } else {
+            for j in 0..inner as i64 {
+                let i = j - before;
+                y.push(if i < 0 || i >= w {
+                    value
+                } else {
+                    x.data[off + i as usize]
+                });
+            }
+        }
+        advance(&mut idx, &out[..r - 1]);
     }
     y
 }

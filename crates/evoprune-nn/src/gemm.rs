@@ -52,6 +52,26 @@ impl<'a> Mat<'a> {
 /// # Panics
 /// On inconsistent shapes or slices too short for them (checked before any unsafe access).
 pub fn matmul(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+    product(dst, m, n, a, b, accumulate, false)
+}
+
+/// [`matmul`] with `dst` column-major: element `(i, j)` at `j * m + i`. A convolution computes
+/// `(pixels x k) * (k x out channels)` this way straight into its `[channels, pixels]` output:
+/// the long pixel axis is the GEMM's `m`, which the AVX-512 kernels (64 rows) fill, where a
+/// handful of output channels would leave them mostly idle.
+pub fn matmul_cm(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+    product(dst, m, n, a, b, accumulate, true)
+}
+
+fn product(
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    accumulate: bool,
+    col_major: bool,
+) {
     let (am, ak) = a.shape();
     let (bk, bn) = b.shape();
     assert!(
@@ -82,8 +102,8 @@ pub fn matmul(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accum
             n,
             ak,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            if col_major { m as isize } else { 1 },
+            if col_major { 1 } else { n as isize },
             accumulate,
             a.data.as_ptr(),
             acs,
@@ -137,6 +157,14 @@ mod tests {
             matmul(&mut c, m, n, av, bv, true);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - 2.0 * y).abs() < 1e-5);
+            }
+            // column-major destination: (i, j) at j * m + i
+            let mut cm = vec![1.0; m * n];
+            matmul_cm(&mut cm, m, n, av, bv, false);
+            for i in 0..m {
+                for j in 0..n {
+                    assert!((cm[j * m + i] - want[i * n + j]).abs() < 1e-5);
+                }
             }
         }
     }
