@@ -334,7 +334,8 @@ fn batch_norm(x: &Tensor, ins: &[&Tensor], eps: f32) -> Vec<f32> {
     out
 }
 
-/// Convolution: per image and group, im2col then one GEMM; depthwise convolutions directly.
+/// Convolution: per image and group, im2col then one GEMM; depthwise convolutions (one input
+/// channel per output channel) directly, plane by plane.
 fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) -> Vec<f32> {
     let Op::Conv {
         kernel: [kh, kw],
@@ -353,30 +354,59 @@ fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) 
     let img_in = cin * h * wd;
     let img_out = cout * oh * ow;
     let mut y = vec![0.0f32; n * img_out];
+    if groups == cin && cog == 1 {
+        // depthwise: each output plane is its input plane's taps added up, row run by row run
+        y.par_chunks_mut(oh * ow).enumerate().for_each(|(p, yp)| {
+            let (i, c) = (p / cout, p % cout);
+            let plane = &x.data[i * img_in + c * h * wd..i * img_in + (c + 1) * h * wd];
+            let wc = &w.data[c * kh * kw..(c + 1) * kh * kw];
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let wv = wc[ki * kw + kj];
+                    let off = (kj * dw) as isize - pads[1] as isize;
+                    let (lo, hi) = in_bounds(off, sw, wd, ow);
+                    for oy in 0..oh {
+                        let iy = (oy * sh + ki * dh) as isize - pads[0] as isize;
+                        if iy < 0 || iy as usize >= h {
+                            continue;
+                        }
+                        let src = &plane[iy as usize * wd..(iy as usize + 1) * wd];
+                        let d = &mut yp[oy * ow..(oy + 1) * ow];
+                        let first = (lo * sw) as isize + off;
+                        if sw == 1 {
+                            let f = first as usize;
+                            for (o, v) in d[lo..hi].iter_mut().zip(&src[f..f + (hi - lo)]) {
+                                *o += wv * v;
+                            }
+                        } else {
+                            for (k, o) in d[lo..hi].iter_mut().enumerate() {
+                                *o += wv * src[(first + (k * sw) as isize) as usize];
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(b) = b {
+                yp.iter_mut().for_each(|v| *v += b.data[c]);
+            }
+        });
+        return y;
+    }
     y.par_chunks_mut(img_out).enumerate().for_each(|(i, yi)| {
         let xi = &x.data[i * img_in..(i + 1) * img_in];
-        let mut col = vec![0.0f32; kk * oh * ow];
+        // a 1x1 convolution with stride 1 and no padding reads its input as the matrix
+        let pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pads == [0; 4];
+        let mut col = vec![0.0f32; if pointwise { 0 } else { kk * oh * ow }];
         for g in 0..groups {
             // im2col: rows (c, ki, kj), columns output pixels
-            for c in 0..cig {
+            for c in (0..cig).filter(|_| !pointwise) {
                 let plane = &xi[(g * cig + c) * h * wd..(g * cig + c + 1) * h * wd];
                 for ki in 0..kh {
                     for kj in 0..kw {
                         let row = (c * kh + ki) * kw + kj;
                         let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
-                        // the output columns whose input column lies inside the image
                         let off = (kj * dw) as isize - pads[1] as isize;
-                        let lo = if off >= 0 {
-                            0
-                        } else {
-                            ((-off) as usize).div_ceil(sw).min(ow)
-                        };
-                        let hi = if (wd as isize) <= off {
-                            0
-                        } else {
-                            ((wd as isize - 1 - off) as usize / sw + 1).min(ow)
-                        }
-                        .max(lo);
+                        let (lo, hi) = in_bounds(off, sw, wd, ow);
                         for oy in 0..oh {
                             let iy = (oy * sh + ki * dh) as isize - pads[0] as isize;
                             let d = &mut dst[oy * ow..(oy + 1) * ow];
@@ -407,7 +437,11 @@ fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) 
                 yg,
                 oh * ow,
                 cog,
-                Mat::new(&col, kk, oh * ow).t(),
+                if pointwise {
+                    Mat::new(&xi[g * cig * h * wd..(g + 1) * cig * h * wd], kk, oh * ow).t()
+                } else {
+                    Mat::new(&col, kk, oh * ow).t()
+                },
                 Mat::new(wg, cog, kk).t(),
                 false,
             );
@@ -419,6 +453,21 @@ fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) 
         }
     });
     y
+}
+
+/// The output columns `lo..hi` whose input column `ox * stride + off` lies in `0..width`.
+fn in_bounds(off: isize, stride: usize, width: usize, ow: usize) -> (usize, usize) {
+    let lo = if off >= 0 {
+        0
+    } else {
+        ((-off) as usize).div_ceil(stride).min(ow)
+    };
+    let hi = if (width as isize) <= off {
+        0
+    } else {
+        ((width as isize - 1 - off) as usize / stride + 1).min(ow)
+    };
+    (lo, hi.max(lo))
 }
 
 #[derive(Clone, Copy)]
