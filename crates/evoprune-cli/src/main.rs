@@ -10,6 +10,11 @@ mod moo;
 mod progress;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc keeps freed blocks for reuse: the executor's large activations cost page faults
+/// under glibc's allocator, which returns them to the kernel (see the workspace Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// Multi-objective evolutionary compression of neural networks.
