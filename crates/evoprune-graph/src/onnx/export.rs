@@ -143,6 +143,7 @@ fn attrs(
     n: &Node,
     prefix: &str,
     extra: &mut Vec<TensorProto>,
+    out_shape: &[usize],
 ) -> Result<(Vec<AttributeProto>, Vec<String>)> {
     let mut c = |suffix: &str, v: &[i64]| {
         let name = format!("{prefix}::{suffix}");
@@ -219,6 +220,18 @@ fn attrs(
             (a, vec![])
         }
         Op::Flatten { axis } => (vec![int("axis", *axis)], vec![]),
+        // the batch first and every other axis known: write [-1, d1, d2, ...], the form
+        // converters back to PyTorch (onnx2torch) read; ONNX's 0 ("copy this axis") is not
+        Op::Reshape { shape }
+            if shape.first() == Some(&Dim::Batch)
+                && !shape[1..].contains(&Dim::Batch)
+                && out_shape.len() == shape.len() =>
+        {
+            let v: Vec<i64> = std::iter::once(-1)
+                .chain(out_shape[1..].iter().map(|&d| d as i64))
+                .collect();
+            (vec![], vec![c("shape", &v)])
+        }
         Op::Reshape { shape } => {
             let batches = shape.iter().filter(|d| **d == Dim::Batch).count();
             let has_infer = shape.contains(&Dim::Fixed(-1));
@@ -311,7 +324,21 @@ pub fn to_bytes(g: &Graph) -> Result<Vec<u8>> {
     for (i, n) in g.nodes.iter().enumerate() {
         // constant inputs are named after the node and its position: node names need not be
         // unique in ONNX, and the names must not meet a parameter's or a value's
-        let (attribute, more) = attrs(n, &format!("evoprune::{i}::{}", n.name), &mut extra)?;
+        let out_shape = shapes.get(&n.outputs[0]).map_or(&[][..], |s| s.as_slice());
+        let (mut attribute, more) = attrs(
+            n,
+            &format!("evoprune::{i}::{}", n.name),
+            &mut extra,
+            out_shape,
+        )?;
+        // attributes at their ONNX default of 0 are left out, as PyTorch's exporter does: in
+        // this (proto3) encoding a 0 carries no value field, and converters that look for one
+        // (onnx2torch) misread it (transA = 0 read as true)
+        attribute.retain(|a| {
+            !(a.i == 0
+                && ["transA", "transB", "ceil_mode", "count_include_pad"]
+                    .contains(&a.name.as_str()))
+        });
         let mut input = n.inputs.clone();
         input.extend(more);
         graph.node.push(NodeProto {

@@ -111,6 +111,15 @@ pub fn python() -> String {
 
 /// `model` run in onnxruntime (after onnx's full checker) on `x`.
 pub fn ort(model: &Path, x: &Tensor) -> Tensor {
+    run_python(model, x, false)
+}
+
+/// `model` converted back to PyTorch (onnx2torch) and run there.
+pub fn torch_roundtrip(model: &Path, x: &Tensor) -> Tensor {
+    run_python(model, x, true)
+}
+
+fn run_python(model: &Path, x: &Tensor, torch: bool) -> Tensor {
     let dir = model.parent().unwrap();
     let inp = dir.join("x.f32");
     let out = dir.join("y.f32");
@@ -124,6 +133,7 @@ pub fn ort(model: &Path, x: &Tensor) -> Tensor {
         .arg(&inp)
         .arg(shape.join(","))
         .arg(&out)
+        .args(torch.then_some("--torch"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
