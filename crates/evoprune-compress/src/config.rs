@@ -37,7 +37,7 @@ pub struct Config {
     /// biases); quantization is static per tensor (int8 / int4, per output channel). The
     /// `dynamic` gene (PyTorch's dynamic int8 activations in linear layers) is fixed off: a plain
     /// float ONNX file cannot carry it. Members of the first seed's surrogate front are
-    /// written to `members/member-K.onnx` + `.safetensors`.
+    /// written to `models/member-K.onnx` + `.safetensors`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelConfig>,
     /// The compression problem.

@@ -6,8 +6,8 @@
 //! plots, the report and export.
 //!
 //! With `[model]`, every member of the first seed's surrogate front (the members `export`
-//! addresses) is written as its realized network, `members/member-K.onnx` and
-//! `members/member-K.safetensors`, its test accuracy scored on that realized network.
+//! addresses) is written as its realized network, `models/member-K.onnx` and
+//! `models/member-K.safetensors`, its test accuracy scored on that realized network.
 //!
 //! Each seed's searches checkpoint in `checkpoint/seed-S/` (the surrogate loop after every real
 //! evaluation batch, the real search every generation); a finished seed is summarised
@@ -479,11 +479,11 @@ fn flagged(seeds: &[SeedResult]) -> usize {
 
 /// The member files of a `[model]` run: member `k` of the first seed's surrogate front.
 fn member_file(k: usize) -> String {
-    format!("members/member-{k}.onnx")
+    format!("models/member-{k}.onnx")
 }
 
 /// Write every member of the first seed's surrogate front (the members `export` addresses) of a
-/// `[model]` run as its realized network (`members/member-K.onnx` + `.safetensors`, written
+/// `[model]` run as its realized network (`models/member-K.onnx` + `.safetensors`, written
 /// atomically, the plan and the recorded test accuracy in the safetensors metadata), and record
 /// the file in the member.
 fn write_members(rd: &RunDir, subject: &Subject, seeds: &mut [SeedResult]) -> Result<()> {
@@ -493,7 +493,7 @@ fn write_members(rd: &RunDir, subject: &Subject, seeds: &mut [SeedResult]) -> Re
     let Some(first) = seeds.first_mut() else {
         return Ok(());
     };
-    rd.subdir("members")?;
+    rd.subdir("models")?;
     for (k, m) in first.surrogate.front.iter_mut().enumerate() {
         let masks = m.plan.masks(net, weights)?;
         let rel = member_file(k);
@@ -570,7 +570,7 @@ fn finalize(
 ///
 /// - LeNet: the compressed LeNet at `out` (pruned and quantized weights, dequantized to `f32`,
 ///   the plan in the metadata), re-scored from the cached baseline.
-/// - A `[model]` run: the member's realized network, `members/member-K.onnx`, reloaded and
+/// - A `[model]` run: the member's realized network, `models/member-K.onnx`, reloaded and
 ///   re-scored on the test images; refused when it does not score the recorded accuracy;
 ///   then copied to `out` (to `out` with the extension `.onnx` when `out` ends in
 ///   `.safetensors`) with its safetensors beside it (`out` with the extension `.safetensors`).

@@ -83,7 +83,7 @@ fn check_members(dir: &Path, cfg: &Config, r: &ResultFile) {
         assert!(m.params.unwrap() <= dense.dense.params);
         assert!(m.macs.unwrap() > 0);
         let rel = m.onnx.as_deref().unwrap();
-        assert_eq!(rel, format!("members/member-{k}.onnx"));
+        assert_eq!(rel, format!("models/member-{k}.onnx"));
         let onnx = dir.join(rel);
         assert!(onnx.with_extension("safetensors").is_file());
         // reloaded, the realized network scores exactly the recorded test accuracy
@@ -152,8 +152,8 @@ fn a_network_is_compressed_its_members_reload_and_export_checks_them() {
     resume(&c, driver(1, false)).unwrap();
     assert_eq!(strip_times(&a), strip_times(&c));
     assert_eq!(
-        std::fs::read(a.join("members/member-0.onnx")).unwrap(),
-        std::fs::read(c.join("members/member-0.onnx")).unwrap()
+        std::fs::read(a.join("models/member-0.onnx")).unwrap(),
+        std::fs::read(c.join("models/member-0.onnx")).unwrap()
     );
 
     // export: the ONNX and its safetensors, re-checked
@@ -166,7 +166,7 @@ fn a_network_is_compressed_its_members_reload_and_export_checks_them() {
     );
     assert_eq!(
         std::fs::read(&out).unwrap(),
-        std::fs::read(a.join("members/member-0.onnx")).unwrap()
+        std::fs::read(a.join("models/member-0.onnx")).unwrap()
     );
     assert!(out.with_extension("safetensors").is_file());
     // the default name (a .safetensors) gets the ONNX beside it

@@ -832,7 +832,7 @@ fn finetune_member(
 }
 
 /// Member `index` of a `[model]` network (fine-tuned parameters `tuned`, keep-mask `keep`)
-/// realized and written as `members/member-INDEX.onnx` + `.safetensors`; its test error is
+/// realized and written as `models/member-INDEX.onnx` + `.safetensors`; its test error is
 /// that of the written ONNX, reloaded. Returns (test error, ONNX file, safetensors file).
 fn export_member(
     ctx: &Ctx<'_>,
@@ -845,10 +845,10 @@ fn export_member(
 ) -> Result<(f64, String, String)> {
     let masks = ctx.model.masks(|k| keep.get(k));
     let (file, weights) = (
-        format!("members/member-{index}.onnx"),
-        format!("members/member-{index}.safetensors"),
+        format!("models/member-{index}.onnx"),
+        format!("models/member-{index}.safetensors"),
     );
-    ctx.rd.subdir("members")?;
+    ctx.rd.subdir("models")?;
     let extra = BTreeMap::from([
         ("method".to_string(), crate::config::METHOD.to_string()),
         ("model".to_string(), ctx.cfg.model.describe()),
