@@ -159,32 +159,41 @@ impl Net {
         }
     }
 
+    /// Check that `m`'s masks and bits name this network's convolution and linear weights,
+    /// each mask with one entry per weight.
+    fn check(&self, m: &Masks) -> Result<()> {
+        for k in m.entries.keys().chain(m.bits.keys()) {
+            let Some(l) = self.layers.iter().find(|l| &l.name == k) else {
+                return Err(GraphError::invalid(
+                    "masks",
+                    format!("\"{k}\" is not a convolution or linear weight of the network"),
+                ));
+            };
+            if let Some(e) = m.entries.get(k)
+                && e.len() != l.len()
+            {
+                return Err(GraphError::invalid(
+                    format!("mask of \"{k}\""),
+                    format!("{} entries for {}", e.len(), l.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The full-size network computing what `m` leaves: pruned entries zeroed, quantized
     /// tensors quantized and dequantized, removed groups' channels zeroed where they are read.
     pub fn masked(&self, g: &Graph, m: &Masks) -> Result<Graph> {
+        self.check(m)?;
         let mut g = g.clone();
         for l in &self.layers {
             let t = g.params.get_mut(&l.name).expect("layer parameter");
             if let Some(e) = m.entries.get(&l.name) {
-                if e.len() != t.len() {
-                    return Err(GraphError::invalid(
-                        format!("mask of \"{}\"", l.name),
-                        format!("{} entries for {}", e.len(), t.len()),
-                    ));
-                }
                 t.data.iter_mut().zip(e).for_each(|(w, k)| *w *= k);
             }
             if let Some(&b) = m.bits.get(&l.name) {
                 t.data = quantize(t, l.out_axis, b)
                     .map_err(|r| GraphError::invalid(format!("bits of \"{}\"", l.name), r))?;
-            }
-        }
-        for k in m.entries.keys().chain(m.bits.keys()) {
-            if !self.layers.iter().any(|l| &l.name == k) {
-                return Err(GraphError::invalid(
-                    "masks",
-                    format!("\"{k}\" is not a convolution or linear weight of the network"),
-                ));
             }
         }
         match &m.keep {
@@ -206,6 +215,7 @@ impl Net {
     /// Exact parameter and MAC counts of the realized network (pruned entries neither stored
     /// nor multiplied).
     pub fn stats(&self, m: &Masks) -> Result<Stats> {
+        self.check(m)?;
         let removes = m.keep.as_ref().is_some_and(|k| k.iter().any(|k| !k));
         if !removes && m.entries.is_empty() {
             return Ok(self.dense.clone());
@@ -215,13 +225,7 @@ impl Net {
         for l in &self.layers {
             let t = ones.params.get_mut(&l.name).expect("layer parameter");
             match m.entries.get(&l.name) {
-                Some(e) if e.len() == t.len() => t.data.clone_from(e),
-                Some(e) => {
-                    return Err(GraphError::invalid(
-                        format!("mask of \"{}\"", l.name),
-                        format!("{} entries for {}", e.len(), t.len()),
-                    ));
-                }
+                Some(e) => t.data.clone_from(e),
                 None => t.data.fill(1.0),
             }
         }
@@ -287,6 +291,7 @@ impl Net {
     /// The 0/1 masks fine-tuning holds fixed for `m`: its pruned entries, and the weights
     /// that read a removed group's channels.
     pub fn training_masks(&self, m: &Masks) -> Result<HashMap<String, Vec<f32>>> {
+        self.check(m)?;
         let mut ones = self.graph.clone();
         for l in &self.layers {
             let t = ones.params.get_mut(&l.name).expect("layer parameter");
@@ -300,12 +305,6 @@ impl Net {
         for l in &self.layers {
             let mut v = structural.params[&l.name].data.clone();
             if let Some(e) = m.entries.get(&l.name) {
-                if e.len() != v.len() {
-                    return Err(GraphError::invalid(
-                        format!("mask of \"{}\"", l.name),
-                        format!("{} entries for {}", e.len(), v.len()),
-                    ));
-                }
                 v.iter_mut().zip(e).for_each(|(a, b)| *a *= b);
             }
             if v.iter().any(|x| *x == 0.0) {

@@ -90,6 +90,17 @@ impl V {
         d.try_to_vec::<f32>().unwrap_or_default()
     }
 
+    /// The gradient of this leaf in `grads`, row-major (`None`: it got none).
+    fn grad(&self, grads: &burn::tensor::Gradients) -> Option<Vec<f32>> {
+        let d = match self {
+            V::R1(t) => t.grad(grads).map(|g| g.into_data()),
+            V::R2(t) => t.grad(grads).map(|g| g.into_data()),
+            V::R3(t) => t.grad(grads).map(|g| g.into_data()),
+            V::R4(t) => t.grad(grads).map(|g| g.into_data()),
+        };
+        d.and_then(|d| d.try_to_vec::<f32>().ok())
+    }
+
     fn reshape(self, shape: &[usize]) -> Result<V> {
         let s = shape.to_vec();
         Ok(match shape.len() {
@@ -557,6 +568,34 @@ pub enum BatchNorm {
 /// Running-statistics momentum of [`BatchNorm::Batch`] (PyTorch's default).
 const BN_MOMENTUM: f32 = 0.1;
 
+/// Check `x` holds `y.len() > 0` inputs of `g` and every mask matches its parameter; returns
+/// (values per input, inputs). `what` names the data in the error.
+fn check_inputs(
+    g: &Graph,
+    x: &[f32],
+    y: &[u32],
+    masks: &HashMap<String, Vec<f32>>,
+    what: &str,
+) -> Result<(usize, usize)> {
+    let per: usize = g.input_shape[1..].iter().product();
+    let n = y.len();
+    if x.len() != n * per || n == 0 {
+        return Err(GraphError::invalid(
+            what,
+            format!("{} values for {n} samples of {per}", x.len()),
+        ));
+    }
+    for (k, m) in masks {
+        if g.params.get(k).is_none_or(|t| t.len() != m.len()) {
+            return Err(GraphError::invalid(
+                "mask",
+                format!("\"{k}\" does not match a parameter"),
+            ));
+        }
+    }
+    Ok((per, n))
+}
+
 /// Fine-tuning settings: SGD with momentum and weight decay, in mini-batches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FineTune {
@@ -587,21 +626,9 @@ pub fn fine_tune(
     cfg: &FineTune,
     mut progress: impl FnMut(usize, f32),
 ) -> Result<Vec<f32>> {
-    let per: usize = g.input_shape[1..].iter().product();
-    let n = y.len();
-    if x.len() != n * per || n == 0 || cfg.batch == 0 {
-        return Err(GraphError::invalid(
-            "fine-tuning data",
-            format!("{} values for {n} samples of {per}", x.len()),
-        ));
-    }
-    for (k, m) in masks {
-        if g.params.get(k).is_none_or(|t| t.len() != m.len()) {
-            return Err(GraphError::invalid(
-                "mask",
-                format!("\"{k}\" does not match a parameter"),
-            ));
-        }
+    let (per, n) = check_inputs(g, x, y, masks, "fine-tuning data")?;
+    if cfg.batch == 0 {
+        return Err(GraphError::invalid("fine-tuning", "a batch of 0 samples"));
     }
     for (k, m) in masks {
         if let Some(t) = g.params.get_mut(k) {
@@ -670,13 +697,7 @@ pub fn fine_tune(
             seen += chunk.len();
             let grads = loss.backward();
             for (k, leaf) in &leaves {
-                let gv = match leaf {
-                    V::R1(t) => t.grad(&grads).map(|g| g.into_data()),
-                    V::R2(t) => t.grad(&grads).map(|g| g.into_data()),
-                    V::R3(t) => t.grad(&grads).map(|g| g.into_data()),
-                    V::R4(t) => t.grad(&grads).map(|g| g.into_data()),
-                };
-                let Some(gv) = gv.and_then(|d| d.try_to_vec::<f32>().ok()) else {
+                let Some(gv) = leaf.grad(&grads) else {
                     continue;
                 };
                 let w = &mut g.params.get_mut(k).expect("parameter").data;
@@ -730,22 +751,7 @@ pub fn gradients(
     y: &[u32],
     masks: &HashMap<String, Vec<f32>>,
 ) -> Result<HashMap<String, Vec<f32>>> {
-    let per: usize = g.input_shape[1..].iter().product();
-    let n = y.len();
-    if x.len() != n * per || n == 0 {
-        return Err(GraphError::invalid(
-            "gradient data",
-            format!("{} values for {n} samples of {per}", x.len()),
-        ));
-    }
-    for (k, m) in masks {
-        if g.params.get(k).is_none_or(|t| t.len() != m.len()) {
-            return Err(GraphError::invalid(
-                "mask",
-                format!("\"{k}\" does not match a parameter"),
-            ));
-        }
-    }
+    let (per, n) = check_inputs(g, x, y, masks, "gradient data")?;
     let dev = Device::default().autodiff();
     let learn = learnable(g);
     let mut out: HashMap<String, Vec<f32>> = learn
@@ -767,13 +773,7 @@ pub fn gradients(
         let grads = cross_entropy(logits, yb, &dev).backward();
         let w = yb.len() as f32 / n as f32;
         for (k, leaf) in &leaves {
-            let gv = match leaf {
-                V::R1(t) => t.grad(&grads).map(|g| g.into_data()),
-                V::R2(t) => t.grad(&grads).map(|g| g.into_data()),
-                V::R3(t) => t.grad(&grads).map(|g| g.into_data()),
-                V::R4(t) => t.grad(&grads).map(|g| g.into_data()),
-            };
-            let Some(gv) = gv.and_then(|d| d.try_to_vec::<f32>().ok()) else {
+            let Some(gv) = leaf.grad(&grads) else {
                 continue;
             };
             let acc = out.get_mut(k).expect("learnable parameter");

@@ -125,26 +125,37 @@ pub fn load_weights(g: &mut Graph, path: &Path) -> Result<()> {
         file: file.clone(),
         reason: format!("not a valid safetensors file: {e}"),
     })?;
+    assign(g, &file, |name| {
+        let v = st.tensor(name).ok()?;
+        let data = to_f32(v.dtype(), v.data())
+            .ok_or_else(|| format!("dtype {:?} is not f32, f16 or bf16", v.dtype()));
+        Some((v.shape().to_vec(), data))
+    })
+}
+
+/// Replace every parameter of `g` by what `get` finds under its name (its shape and values,
+/// or why the values cannot be read); nothing changes unless every parameter is found with
+/// its shape. `file` names the source in errors.
+fn assign(
+    g: &mut Graph,
+    file: &str,
+    get: impl Fn(&str) -> Option<(Vec<usize>, std::result::Result<Vec<f32>, String>)>,
+) -> Result<()> {
     let mut loaded = Vec::with_capacity(g.params.len());
     for (name, t) in &g.params {
         let err = |reason: String| GraphError::Tensor {
-            file: file.clone(),
+            file: file.to_string(),
             tensor: name.clone(),
             reason,
         };
-        let v = st
-            .tensor(name)
-            .map_err(|_| err("missing from the file".into()))?;
-        if v.shape() != t.shape.as_slice() {
+        let (shape, data) = get(name).ok_or_else(|| err("missing from the file".into()))?;
+        if shape != t.shape {
             return Err(err(format!(
-                "has shape {:?}, the network needs {:?}",
-                v.shape(),
+                "has shape {shape:?}, the network needs {:?}",
                 t.shape
             )));
         }
-        let data = to_f32(v.dtype(), v.data())
-            .ok_or_else(|| err(format!("dtype {:?} is not f32, f16 or bf16", v.dtype())))?;
-        loaded.push((name.clone(), Tensor::new(t.shape.clone(), data)));
+        loaded.push((name.clone(), Tensor::new(shape, data.map_err(err)?)));
     }
     g.params.extend(loaded);
     Ok(())
@@ -157,26 +168,9 @@ fn load_pytorch(g: &mut Graph, path: &Path) -> Result<()> {
         file: file.clone(),
         reason: e.to_string(),
     })?;
-    let mut loaded = Vec::with_capacity(g.params.len());
-    for (name, t) in &g.params {
-        let err = |reason: String| GraphError::Tensor {
-            file: file.clone(),
-            tensor: name.clone(),
-            reason,
-        };
-        let a = all
-            .get(name)
-            .ok_or_else(|| err("missing from the file".into()))?;
-        if a.shape != t.shape {
-            return Err(err(format!(
-                "has shape {:?}, the network needs {:?}",
-                a.shape, t.shape
-            )));
-        }
-        loaded.push((name.clone(), Tensor::new(t.shape.clone(), a.data.clone())));
-    }
-    g.params.extend(loaded);
-    Ok(())
+    assign(g, &file, |name| {
+        all.get(name).map(|a| (a.shape.clone(), Ok(a.data.clone())))
+    })
 }
 
 /// Little-endian f32, f16 or bf16 values as f32.
