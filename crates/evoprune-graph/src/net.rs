@@ -307,7 +307,7 @@ impl Net {
             if let Some(e) = m.entries.get(&l.name) {
                 v.iter_mut().zip(e).for_each(|(a, b)| *a *= b);
             }
-            if v.iter().any(|x| *x == 0.0) {
+            if v.contains(&0.0) {
                 out.insert(l.name.clone(), v);
             }
         }
