@@ -3,23 +3,13 @@
 //! without a config), drives it through `evoprune_run::Method`, renders its progress and
 //! prints what it returns.
 
-use anyhow::{Context, Result};
-use evoprune_run::{Driver, Finished, Method, Overrides, Registered, Reporter, Stopped, registry};
+use anyhow::Result;
+use evoprune_run::{Driver, Finished, Method, Overrides, Reporter, Stopped};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Every method the command line knows; the first is the default.
-static DEEPTL: Registered<evoprune_deeptl::Deeptl> = Registered::new();
-static GA: Registered<evoprune_gaprune::GaPrune> = Registered::new();
-static HIER: Registered<evoprune_hierarchical::Hierarchical> = Registered::new();
-static SURR: Registered<evoprune_compress::Compress> = Registered::new();
-
-fn methods() -> [&'static dyn Method; 4] {
-    [&DEEPTL, &GA, &HIER, &SURR]
-}
 
 /// Arguments of `evoprune run`.
 #[derive(clap::Args, Debug)]
@@ -67,29 +57,12 @@ pub struct ExportArgs {
 
 /// The method of a config file (its `method` key; none: the default method).
 fn method_of_config(path: Option<&std::path::Path>) -> Result<&'static dyn Method> {
-    let key = match path {
-        Some(p) => registry::method_of(p)
-            .with_context(|| format!("{}: cannot read the config", p.display()))?,
-        None => None,
-    };
-    let all = methods();
-    Ok(match key {
-        Some(k) => registry::find(&all, &k)?,
-        None => all[0],
-    })
+    Ok(evoprune_methods::of_config(path)?)
 }
 
 /// The method of a run folder (the `method` key of its stored config).
 fn method_of_run(dir: &std::path::Path) -> Result<&'static dyn Method> {
-    let cfg = dir.join(evoprune_run::CONFIG_FILE);
-    if !cfg.is_file() {
-        anyhow::bail!(
-            "{}: not a run folder (no {})",
-            dir.display(),
-            evoprune_run::CONFIG_FILE
-        );
-    }
-    method_of_config(Some(&cfg))
+    Ok(evoprune_methods::of_run(dir)?)
 }
 
 /// The driver of a run: progress on standard error (a bar on a terminal, lines elsewhere),
@@ -104,6 +77,7 @@ fn driver(threads: usize) -> Driver {
         reporter: Box::new(StageBar::new()),
         stop,
         threads,
+        remote: None,
     }
 }
 

@@ -324,7 +324,7 @@ fn resolve(a: MooArgs) -> Result<(Spec, Opts)> {
     ))
 }
 
-fn execute<P: Problem, A: Algorithm<P>>(
+fn execute<P: Problem, A: Algorithm<P::Genome>>(
     problem: P,
     algo: A,
     spec: &Spec,

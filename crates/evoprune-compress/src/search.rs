@@ -500,6 +500,7 @@ impl Seed<'_> {
             fingerprint: format!("{}\nreal seed {}", self.cfg.to_toml()?, self.seed),
             stop: self.stop.clone(),
             every: 1,
+            remote: None,
         };
         let out = stage
             .executor(self.problem, algo)

@@ -58,6 +58,10 @@ impl MethodSpec for Deeptl {
         }
         Ok(lines)
     }
+    const DISTRIBUTED: bool = true;
+    fn serve(stage: &Path) -> Result<Box<dyn evoprune_run::remote::Serve>, DeeptlError> {
+        Ok(Box::new(Worker::open(stage)?))
+    }
     fn interrupted(e: &DeeptlError) -> bool {
         matches!(e, DeeptlError::Interrupted { .. })
     }
@@ -86,5 +90,32 @@ impl MethodSpec for Deeptl {
                 key.join(", ")
             )],
         }
+    }
+}
+
+/// A cluster worker's side of a run: the run's config and prepared data (features extracted or
+/// read from the run's cache once), evaluating the heads of the masks it is sent.
+pub struct Worker {
+    cfg: Config,
+    data: crate::data::Prepared,
+}
+
+impl Worker {
+    /// The worker of the search whose checkpoint folder is `stage` (inside the run folder).
+    pub fn open(stage: &Path) -> Result<Self, DeeptlError> {
+        use evoprune_run::MethodConfig;
+        let root = evoprune_run::remote::run_root(stage)?;
+        let path = root.join(evoprune_run::CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| evoprune_run::RunError::io(&path, e))?;
+        let cfg = Config::parse(&text, &path)?;
+        let data = crate::data::prepare(&cfg, &mut evoprune_run::Silent)?;
+        Ok(Worker { cfg, data })
+    }
+}
+
+impl evoprune_run::remote::Serve for Worker {
+    fn evaluate(&self, genomes: &[Vec<u8>]) -> Vec<evoprune::Outcome> {
+        let problem = crate::problem::HeadPruning::new(&self.cfg, &self.data);
+        evoprune_run::remote::serve_batch(&problem, genomes)
     }
 }

@@ -223,6 +223,7 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
         fingerprint: cfg.to_toml()?,
         stop: driver.stop.clone(),
         every: cfg.search.checkpoint_every,
+        remote: driver.remote.clone(),
     };
     let res = stage
         .executor(&problem, algo)

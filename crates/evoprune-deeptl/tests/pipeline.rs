@@ -53,6 +53,7 @@ fn driver(stop_after_generation: Option<u64>) -> Driver {
         }),
         stop,
         threads: 0,
+        remote: None,
     }
 }
 

@@ -151,7 +151,7 @@ pub fn retrain(
 }
 
 /// A cycle's engine run: `gens` generations, no cache (the weights change between cycles).
-fn cycle_executor<'p, A: evoprune::Algorithm<&'p Pruning>>(
+fn cycle_executor<'p, A: evoprune::Algorithm<<&'p Pruning as evoprune::Problem>::Genome>>(
     stage: &EngineStage,
     problem: &'p Pruning,
     algo: A,
@@ -384,6 +384,7 @@ impl Cycles<'_> {
             fingerprint: format!("{}\ncycle {k}", cfg.to_toml()?),
             stop: self.stop.clone(),
             every: 1,
+            remote: None,
         };
         Ok(match s.mode {
             Mode::Ga => {

@@ -11,6 +11,7 @@ fn driver(threads: usize) -> Driver {
         reporter: Box::new(Silent),
         stop: Arc::new(AtomicBool::new(false)),
         threads,
+        remote: None,
     }
 }
 

@@ -331,6 +331,7 @@ impl Ctx<'_> {
             fingerprint: format!("{}\n{phase}", self.cfg.to_toml()?),
             stop: self.stop.clone(),
             every: 1,
+            remote: None,
         })
     }
 

@@ -13,6 +13,7 @@ fn driver(threads: usize, stop: bool) -> Driver {
         reporter: Box::new(evoprune_run::Silent),
         stop: Arc::new(AtomicBool::new(stop)),
         threads,
+        remote: None,
     }
 }
 

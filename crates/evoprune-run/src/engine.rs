@@ -22,6 +22,8 @@ pub struct EngineStage {
     pub stop: Arc<AtomicBool>,
     /// Checkpoint every this many generations (at least 1).
     pub every: u64,
+    /// Evaluate on this cluster (its workers rebuild the stage from [`EngineStage::dir`]).
+    pub remote: Option<Arc<dyn crate::remote::Cluster>>,
 }
 
 impl EngineStage {
@@ -33,19 +35,26 @@ impl EngineStage {
     /// An executor of `algorithm` on `problem` with these settings, resuming when a run has
     /// started in [`EngineStage::dir`]. Terminations, observers, cache and archive are the
     /// caller's to add.
-    pub fn executor<P: Problem, A: Algorithm<P>>(
+    pub fn executor<P: Problem, A: Algorithm<P::Genome>>(
         &self,
         problem: P,
         algorithm: A,
     ) -> Executor<P, A> {
         let ck = FileCheckpoint::new(&self.dir, self.every);
         let resume = ck.started();
-        Executor::new(problem, algorithm)
+        let ex = Executor::new(problem, algorithm)
             .seed(self.seed)
             .threads(self.threads)
             .fingerprint(self.fingerprint.clone())
             .checkpoint(ck)
             .resume(resume)
-            .stop_flag(self.stop.clone())
+            .stop_flag(self.stop.clone());
+        match &self.remote {
+            Some(c) => ex.remote(Arc::new(crate::remote::StageRemote::new(
+                c.clone(),
+                self.dir.clone(),
+            ))),
+            None => ex,
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`Outputs`]: a run's files (JSON, CSV, charts, report) declared once and written by one
 //!   function, which checks the declaration first;
 //! - [`Report`]: a Markdown + HTML report that ties tables and figures together;
+//! - [`remote`]: candidate evaluation on a cluster's workers ([`remote::Cluster`]);
 //! - [`engine`]: checkpointed engine runs built one way (seed, threads, fingerprint, folder, stop);
 //! - [`seeds`]: every derived seed as a named stream, and the thread-pool policy;
 //! - [`stage`]: finished stages' results under `checkpoint/`, read back on resume;
@@ -26,6 +27,7 @@ mod method;
 pub mod outputs;
 pub mod plot;
 pub mod registry;
+pub mod remote;
 mod report;
 mod rundir;
 pub mod seeds;
@@ -50,6 +52,9 @@ pub struct Driver {
     pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Override of the config's thread count (0 = keep).
     pub threads: usize,
+    /// Evaluate candidates on this cluster instead of local threads (methods that can:
+    /// [`Method::distributed`]).
+    pub remote: Option<std::sync::Arc<dyn remote::Cluster>>,
 }
 
 /// What a finished run returns: its folder, its result and the result as a table.

@@ -131,6 +131,14 @@ pub trait MethodSpec: 'static {
     ) -> Result<Vec<String>, Self::Error>;
     /// True for a Ctrl-C stop with everything checkpointed.
     fn interrupted(e: &Self::Error) -> bool;
+    /// True when a cluster's workers can evaluate this method's candidates ([`Self::serve`]).
+    const DISTRIBUTED: bool = false;
+    /// A worker's evaluator of the engine stage whose checkpoint folder is `stage` (inside a
+    /// run folder the worker can read): data, features and weights loaded once.
+    fn serve(stage: &Path) -> Result<Box<dyn crate::remote::Serve>, Self::Error> {
+        let _ = stage;
+        unreachable!("serve is only called when DISTRIBUTED is true")
+    }
     /// What to print of a finished run.
     fn finished(out: &Self::Output) -> Finished;
 }
@@ -152,6 +160,10 @@ pub trait Method: Sync {
     ) -> Result<Finished, Stopped>;
     /// Continue (or re-finalise) the run in `dir`.
     fn resume(&self, dir: &Path, d: Driver) -> Result<Finished, Stopped>;
+    /// True when a cluster's workers can evaluate its candidates.
+    fn distributed(&self) -> bool;
+    /// A worker's evaluator of the engine stage whose checkpoint folder is `stage`.
+    fn serve(&self, stage: &Path) -> Result<Box<dyn crate::remote::Serve>, Stopped>;
     /// Export member `member` of the finished run in `dir` (to the method's default file when
     /// `out` is `None`; progress to `rep`); lines saying what was written.
     fn export(
@@ -177,6 +189,22 @@ impl<T> Default for Registered<T> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A cluster is refused, before anything starts, by a method whose workers cannot evaluate.
+fn check_remote<T: MethodSpec>(d: &Driver) -> Result<(), Stopped> {
+    if d.remote.is_some() && !T::DISTRIBUTED {
+        return Err(crate::RunError::invalid(
+            "ray",
+            format!(
+                "method {} evaluates on this machine only (its stages are not rebuilt on \
+                 workers); run it without a cluster",
+                T::KEY
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn stopped<T: MethodSpec>(e: T::Error) -> Stopped {
@@ -209,6 +237,7 @@ impl<T: MethodSpec> Method for Registered<T> {
         };
         T::apply(&mut cfg, o)?;
         cfg.validate()?;
+        check_remote::<T>(&d)?;
         let dir = match out {
             Some(d) => d.to_path_buf(),
             None => RunDir::fresh_path(&PathBuf::from("runs").join(T::name(&cfg))),
@@ -219,9 +248,23 @@ impl<T: MethodSpec> Method for Registered<T> {
             .map_err(stopped::<T>)
     }
     fn resume(&self, dir: &Path, d: Driver) -> Result<Finished, Stopped> {
+        check_remote::<T>(&d)?;
         T::resume(dir, d)
             .map(|r| T::finished(&r))
             .map_err(stopped::<T>)
+    }
+    fn distributed(&self) -> bool {
+        T::DISTRIBUTED
+    }
+    fn serve(&self, stage: &Path) -> Result<Box<dyn crate::remote::Serve>, Stopped> {
+        if !T::DISTRIBUTED {
+            return Err(crate::RunError::invalid(
+                "stage",
+                format!("method {} evaluates on the driver's machine only", T::KEY),
+            )
+            .into());
+        }
+        T::serve(stage).map_err(stopped::<T>)
     }
     fn export(
         &self,
@@ -282,6 +325,12 @@ mod tests {
             Err(Stopped::Interrupted("no".into()))
         }
         fn resume(&self, _: &Path, _: Driver) -> Result<Finished, Stopped> {
+            Err(Stopped::Interrupted("no".into()))
+        }
+        fn distributed(&self) -> bool {
+            false
+        }
+        fn serve(&self, _: &Path) -> Result<Box<dyn crate::remote::Serve>, Stopped> {
             Err(Stopped::Interrupted("no".into()))
         }
         fn export(

@@ -96,11 +96,17 @@ impl FileCheckpoint {
 
     /// Write `snap` atomically.
     pub fn save<G: Genome>(&self, snap: &Snapshot<G>) -> Result<()> {
+        self.save_file(STATE_FILE, snap)
+    }
+
+    /// Write `value` atomically to `file` in the directory, framed as `state.ckpt` is
+    /// (magic, version, length, CRC-32, postcard payload).
+    pub fn save_file<T: Serialize>(&self, file: &str, value: &T) -> Result<()> {
         fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
-        let payload = postcard::to_stdvec(snap)
+        let payload = postcard::to_stdvec(value)
             .map_err(|e| self.err(&self.dir, format!("cannot encode state: {e}")))?;
-        let final_path = self.state_path();
-        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
+        let final_path = self.dir.join(file);
+        let tmp = self.dir.join(format!("{file}.tmp"));
         {
             let mut f = File::create(&tmp).map_err(Self::io(&tmp))?;
             let mut head = Vec::with_capacity(24);
@@ -122,7 +128,12 @@ impl FileCheckpoint {
 
     /// The last checkpoint, or `None` when the directory holds none.
     pub fn load<G: Genome>(&self) -> Result<Option<Snapshot<G>>> {
-        let path = self.state_path();
+        self.load_file(STATE_FILE)
+    }
+
+    /// What [`FileCheckpoint::save_file`] wrote to `file`, or `None` when there is no such file.
+    pub fn load_file<T: serde::de::DeserializeOwned>(&self, file: &str) -> Result<Option<T>> {
+        let path = self.dir.join(file);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -160,7 +171,12 @@ impl FileCheckpoint {
 
     /// The outcomes recorded in the journal (intact records only).
     pub fn read_journal<G: Genome>(&self) -> Result<Vec<(G, Outcome)>> {
-        let path = self.dir.join(JOURNAL_FILE);
+        self.read_records(JOURNAL_FILE)
+    }
+
+    /// The intact records of the journal `file` (a torn or corrupt tail ends the list).
+    pub fn read_records<T: serde::de::DeserializeOwned>(&self, file: &str) -> Result<Vec<T>> {
+        let path = self.dir.join(file);
         let mut bytes = Vec::new();
         match File::open(&path) {
             Ok(mut f) => {
@@ -180,7 +196,7 @@ impl FileCheckpoint {
             if crc32fast::hash(rec) != crc {
                 break;
             }
-            match postcard::from_bytes::<(G, Outcome)>(rec) {
+            match postcard::from_bytes::<T>(rec) {
                 Ok(r) => out.push(r),
                 Err(_) => break,
             }
@@ -211,8 +227,13 @@ impl FileCheckpoint {
     }
 
     pub(crate) fn open_journal(&self, truncate: bool) -> Result<Journal> {
+        self.open_records(JOURNAL_FILE, truncate)
+    }
+
+    /// Open the journal `file` for appending records; `truncate` starts it empty.
+    pub fn open_records(&self, file: &str, truncate: bool) -> Result<Journal> {
         fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
-        let path = self.dir.join(JOURNAL_FILE);
+        let path = self.dir.join(file);
         // Append mode: every write lands at the current end, also after `reset` shrinks the file
         // (a plain write handle would keep its old offset and leave a zero-filled hole).
         let f = OpenOptions::new()
@@ -230,7 +251,8 @@ impl FileCheckpoint {
     }
 }
 
-/// Append-only record of evaluation outcomes (see the module docs).
+/// Append-only record of evaluation outcomes (see the module docs), or of any records
+/// ([`FileCheckpoint::open_records`]): length-prefixed, CRC-checked, postcard-encoded.
 pub struct Journal {
     w: BufWriter<File>,
     path: PathBuf,
@@ -238,7 +260,12 @@ pub struct Journal {
 
 impl Journal {
     pub(crate) fn append<G: Genome>(&mut self, g: &G, o: &Outcome) -> Result<()> {
-        let rec = postcard::to_stdvec(&(g, o)).map_err(|e| Error::Checkpoint {
+        self.record(&(g, o))
+    }
+
+    /// Append one record (buffered until [`Journal::flush`]).
+    pub fn record<T: Serialize>(&mut self, value: &T) -> Result<()> {
+        let rec = postcard::to_stdvec(value).map_err(|e| Error::Checkpoint {
             path: self.path.clone(),
             reason: format!("cannot encode evaluation: {e}"),
         })?;
@@ -256,7 +283,7 @@ impl Journal {
     }
 
     /// Hand buffered records to the OS (they then survive a kill of this process).
-    pub(crate) fn flush(&mut self) -> Result<()> {
+    pub fn flush(&mut self) -> Result<()> {
         self.w.flush().map_err(|source| Error::Io {
             path: self.path.clone(),
             source,
@@ -264,7 +291,7 @@ impl Journal {
     }
 
     /// Empty the journal (after a checkpoint made its records redundant).
-    pub(crate) fn reset(&mut self) -> Result<()> {
+    pub fn reset(&mut self) -> Result<()> {
         let io = |source| Error::Io {
             path: self.path.clone(),
             source,

@@ -5,6 +5,17 @@ use crate::problem::{Outcome, Problem};
 use crate::{Error, Individual, Result, State};
 use rustc_hash::FxHashMap;
 
+/// Evaluates genomes outside this process (the workers of a cluster). Results come back in
+/// input order; a candidate's own failure is an `Err` outcome, a failure of the transport (no
+/// worker left, a lost connection) is the call's error and stops the run with its journal intact.
+pub trait Remote<G>: Send + Sync {
+    /// How many candidates it evaluates at once: the evaluator sends waves of this many times
+    /// the problem's batch hint, and journals each wave as it comes back.
+    fn parallelism(&self) -> usize;
+    /// Evaluate `genomes` on the problem this remote was made for.
+    fn evaluate(&self, genomes: &[&G]) -> std::result::Result<Vec<Outcome>, String>;
+}
+
 /// Wraps a [`Problem`]: serves repeated genomes from the cache, hands the rest to
 /// `evaluate_batch` (split across threads when asked), charges evaluations, updates the archive
 /// and appends every new outcome to the crash journal. Results always come back in input order,
@@ -16,6 +27,7 @@ pub struct Evaluator<'p, P: Problem> {
     pool: Option<rayon::ThreadPool>,
     replay: FxHashMap<P::Genome, Outcome>,
     journal: Option<Journal>,
+    remote: Option<std::sync::Arc<dyn Remote<P::Genome>>>,
 }
 
 impl<'p, P: Problem> Evaluator<'p, P> {
@@ -42,7 +54,13 @@ impl<'p, P: Problem> Evaluator<'p, P> {
             pool,
             replay: FxHashMap::default(),
             journal: None,
+            remote: None,
         })
+    }
+
+    /// Evaluate on `remote` instead of this process's threads.
+    pub fn set_remote(&mut self, remote: std::sync::Arc<dyn Remote<P::Genome>>) {
+        self.remote = Some(remote);
     }
 
     /// The wrapped problem.
@@ -103,8 +121,8 @@ impl<'p, P: Problem> Evaluator<'p, P> {
 
         // Evaluate in waves of `threads x batch_hint` genomes, journaling each wave as it
         // completes: a crash loses at most the wave in flight.
-        let wave = self
-            .threads
+        let workers = self.remote.as_ref().map_or(self.threads, |r| r.parallelism());
+        let wave = workers
             .max(1)
             .saturating_mul(self.problem.batch_hint().max(1));
         for part in todo.chunks(wave) {
@@ -150,6 +168,19 @@ impl<'p, P: Problem> Evaluator<'p, P> {
     fn compute(&self, genomes: &[&P::Genome]) -> Result<Vec<Outcome>> {
         if genomes.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Some(r) = &self.remote {
+            let out = r
+                .evaluate(genomes)
+                .map_err(|e| Error::Problem(format!("remote evaluation: {e}")))?;
+            if out.len() != genomes.len() {
+                return Err(Error::Problem(format!(
+                    "remote evaluation returned {} results for {} genomes",
+                    out.len(),
+                    genomes.len()
+                )));
+            }
+            return Ok(out);
         }
         let results: Vec<std::result::Result<crate::Evaluation, P::Error>> = {
             #[cfg(feature = "parallel")]

@@ -53,12 +53,13 @@ pub struct Executor<P: Problem, A> {
     fingerprint: String,
     stop: Option<Arc<AtomicBool>>,
     stall_limit: u64,
+    remote: Option<Arc<dyn crate::Remote<P::Genome>>>,
 }
 
 /// Default of [`Executor::stall_limit`].
 pub const DEFAULT_STALL_LIMIT: u64 = 100;
 
-impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
+impl<P: Problem, A: Algorithm<P::Genome>> Executor<P, A> {
     /// A run of `algorithm` on `problem` (seed 0, one thread, cache on, 100 generations unless a
     /// termination is given).
     pub fn new(problem: P, algorithm: A) -> Self {
@@ -77,7 +78,15 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
             fingerprint: String::new(),
             stop: None,
             stall_limit: DEFAULT_STALL_LIMIT,
+            remote: None,
         }
+    }
+
+    /// Evaluate on `remote` (a cluster's workers) instead of this process's threads. The
+    /// results, checkpoints and journal are the same as with local threads.
+    pub fn remote(mut self, remote: Arc<dyn crate::Remote<P::Genome>>) -> Self {
+        self.remote = Some(remote);
+        self
     }
 
     /// Stop with [`TerminationReason::SearchSpaceExhausted`] after this many consecutive
@@ -174,6 +183,7 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
             fingerprint,
             stop,
             stall_limit,
+            remote,
         } = self;
         let mut run = Run {
             algorithm,
@@ -200,7 +210,11 @@ impl<P: Problem, A: Algorithm<P>> Executor<P, A> {
                 ),
             ));
         }
+        run.algorithm.check(problem.objectives())?;
         let mut ev = Evaluator::new(&problem, threads)?;
+        if let Some(r) = remote {
+            ev.set_remote(r);
+        }
         let fresh = || {
             let mut s = State::new(seed);
             s.cache = cache.then(EvalCache::default);
@@ -236,7 +250,7 @@ struct Run<P: Problem, A> {
     stall_limit: u64,
 }
 
-impl<P: Problem, A: Algorithm<P>> Run<P, A> {
+impl<P: Problem, A: Algorithm<P::Genome>> Run<P, A> {
     fn identity(&self, problem_name: &str) -> String {
         format!(
             "algorithm: {}\nproblem: {problem_name}\nfingerprint: {}\n",
@@ -300,7 +314,9 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
         let base_elapsed = state.stats.elapsed_secs;
         self.emit(&Event::Started { resumed }, &state)?;
         if !resumed {
-            self.algorithm.init(ev, &mut state)?;
+            let genomes = self.algorithm.sample(&mut state);
+            let pop = ev.evaluate(genomes, &mut state)?;
+            self.algorithm.tell(&mut state, pop);
             state.stats.elapsed_secs = base_elapsed + clock.elapsed().as_secs_f64();
             self.record(&mut state);
             self.emit(&Event::Generation, &state)?;
@@ -328,7 +344,9 @@ impl<P: Problem, A: Algorithm<P>> Run<P, A> {
                 front_key(&state)
             };
             let evaluated_before = state.stats.evaluations;
-            self.algorithm.step(ev, &mut state)?;
+            let kids = self.algorithm.offspring(&mut state);
+            let kids = ev.evaluate(kids, &mut state)?;
+            self.algorithm.tell(&mut state, kids);
             state.stats.generation += 1;
             let stalled = if state.stats.evaluations == evaluated_before {
                 state.stalled_generations() + 1

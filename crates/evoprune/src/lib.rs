@@ -11,6 +11,7 @@
 //! | genomes | [`BitString`], [`RealVector`], [`IntVector`], [`MixedGenome`] |
 //! | operators | [`operator`]: samplings, crossovers, mutations, selections, survival |
 //! | algorithms | [`Nsga2`], [`WeightedGa`], the [`Algorithm`] trait |
+//! | evaluating elsewhere | [`AskTell`] (generational or asynchronous ask/tell, journaled) |
 //! | running | [`Executor`], [`Evaluator`], [`State`], terminations, [`Observer`], [`FileCheckpoint`] |
 //! | Pareto tools | [`pareto`]: sorting, crowding, hypervolume, archive |
 //!
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod algorithm;
+pub mod ask_tell;
 pub mod checkpoint;
 mod error;
 mod evaluator;
@@ -41,9 +43,10 @@ pub mod termination;
 pub mod test_utils;
 
 pub use algorithm::{Algorithm, Nsga2, Nsga2Config, WeightedGa, WeightedGaConfig};
-pub use checkpoint::{FileCheckpoint, Snapshot};
+pub use ask_tell::{AskTell, Mode, Session};
+pub use checkpoint::{FileCheckpoint, Journal, Snapshot};
 pub use error::{Error, Result};
-pub use evaluator::Evaluator;
+pub use evaluator::{Evaluator, Remote};
 pub use executor::{DEFAULT_STALL_LIMIT, Executor, RunResult};
 pub use genome::{
     BitString, Genome, GenomeDistance, IntBounds, IntVector, Linear, MixedBounds, MixedGenome,

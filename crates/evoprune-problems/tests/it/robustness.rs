@@ -13,7 +13,7 @@ use std::time::Duration;
 /// into a failure instead of a hung test).
 #[test]
 fn a_budget_larger_than_the_search_space_ends_the_run() {
-    fn check<A: evoprune::Algorithm<Knapsack>>(algo: A, what: &str) {
+    fn check<A: evoprune::Algorithm<<Knapsack as evoprune::Problem>::Genome>>(algo: A, what: &str) {
         let r = Executor::new(Knapsack::random(3, 2, 5), algo)
             .seed(2)
             .termination(MaxEvaluations(200))

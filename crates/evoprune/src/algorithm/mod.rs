@@ -12,15 +12,37 @@ mod weighted_ga;
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use weighted_ga::{WeightedGa, WeightedGaConfig};
 
-use crate::{Evaluator, Problem, Result, State};
+use crate::genome::Genome;
+use crate::{Individual, ObjectiveSpec, Result, State};
 
-/// A population-based optimiser. All run memory lives in [`State`], so a checkpointed state plus
-/// the algorithm's configuration is enough to continue a run exactly.
-pub trait Algorithm<P: Problem>: Send {
+/// A population-based optimiser, written as ask and tell: it proposes genomes and takes their
+/// evaluations back, and never evaluates anything itself. The [`Executor`](crate::Executor)
+/// drives it on a [`Problem`](crate::Problem) in this process; an [`AskTell`](crate::AskTell)
+/// session hands its candidates to any evaluator (Python, a Ray cluster) and takes the results
+/// back in any order. All run memory lives in [`State`], so a checkpointed state plus the
+/// algorithm's configuration is enough to continue a run exactly.
+pub trait Algorithm<G: Genome>: Send {
     /// A short name, stored in checkpoints (a resume with another algorithm is refused).
     fn name(&self) -> &str;
-    /// Create, evaluate and rank the initial population.
-    fn init(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()>;
-    /// One generation (or one steady-state step).
-    fn step(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()>;
+    /// Check the algorithm against the problem's objectives (e.g. one weight per objective).
+    fn check(&self, objectives: &[ObjectiveSpec]) -> Result<()> {
+        let _ = objectives;
+        Ok(())
+    }
+    /// The population size.
+    fn pop_size(&self) -> usize;
+    /// The initial population.
+    fn sample(&self, state: &mut State<G>) -> Vec<G>;
+    /// The candidates of one generation (one steady-state step), bred from `state.population`.
+    fn offspring(&self, state: &mut State<G>) -> Vec<G>;
+    /// Take evaluated candidates into the population: the initial population when
+    /// `state.population` is empty, else the offspring of the last [`Algorithm::offspring`].
+    fn tell(&self, state: &mut State<G>, evaluated: Vec<Individual<G>>);
+    /// One candidate bred from the population as it is now, for asynchronous steady-state runs
+    /// (each result is told alone, with [`Algorithm::tell`], as soon as it arrives); `None` when
+    /// the algorithm is generational only.
+    fn offspring_one(&self, state: &mut State<G>) -> Option<G> {
+        let _ = state;
+        None
+    }
 }

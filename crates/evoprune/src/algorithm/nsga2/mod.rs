@@ -16,7 +16,7 @@ use crate::operator::{
     BinaryTournament, BitFlip, Crossover, Mutation, PolynomialMutation, RankAndCrowding, Sampling,
     Sbx, Selection, Survival, UniformBits, UniformCrossover, UniformReal,
 };
-use crate::{Evaluator, EvoRng, Individual, Problem, Result, State};
+use crate::{EvoRng, Individual, Result, State};
 use rand::Rng;
 use rustc_hash::FxHashSet as HashSet;
 use std::marker::PhantomData;
@@ -169,20 +169,24 @@ fn crowded_better<G>(pop: &[Individual<G>], x: usize, y: usize) -> bool {
     x.crowding > y.crowding
 }
 
-impl<P, S, X, M, Sel, Sur> Algorithm<P> for Nsga2<P::Genome, S, X, M, Sel, Sur>
+impl<G, S, X, M, Sel, Sur> Algorithm<G> for Nsga2<G, S, X, M, Sel, Sur>
 where
-    P: Problem,
-    S: Sampling<P::Genome>,
-    X: Crossover<P::Genome>,
-    M: Mutation<P::Genome>,
-    Sel: Selection<P::Genome>,
-    Sur: Survival<P::Genome>,
+    G: Genome,
+    S: Sampling<G>,
+    X: Crossover<G>,
+    M: Mutation<G>,
+    Sel: Selection<G>,
+    Sur: Survival<G>,
 {
     fn name(&self) -> &str {
         "nsga2"
     }
 
-    fn init(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
+    fn pop_size(&self) -> usize {
+        self.config.pop_size
+    }
+
+    fn sample(&self, state: &mut State<G>) -> Vec<G> {
         let n = self.config.pop_size;
         let mut genomes = self.sampling.sample(n, &mut state.rng);
         if self.config.eliminate_duplicates {
@@ -199,20 +203,32 @@ where
                 }
             }
         }
-        let pop = ev.evaluate(genomes, state)?;
-        state.population = self.survival.survive(pop, n, &mut state.rng);
-        Ok(())
+        genomes
     }
 
-    fn step(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
-        let kids = self.mate(&state.population, self.config.offspring(), &mut state.rng);
-        let kids = ev.evaluate(kids, state)?;
+    fn offspring(&self, state: &mut State<G>) -> Vec<G> {
+        self.mate(&state.population, self.config.offspring(), &mut state.rng)
+    }
+
+    fn tell(&self, state: &mut State<G>, evaluated: Vec<Individual<G>>) {
         let mut merged = std::mem::take(&mut state.population);
-        merged.extend(kids);
-        state.population = self
-            .survival
-            .survive(merged, self.config.pop_size, &mut state.rng);
-        Ok(())
+        merged.extend(evaluated);
+        let n = self.config.pop_size;
+        state.population = self.survival.survive(merged, n, &mut state.rng);
+    }
+
+    fn offspring_one(&self, state: &mut State<G>) -> Option<G> {
+        // until two members are back there is nothing to mate: sample instead
+        let kid = if state.population.len() < 2 {
+            self.sampling.sample(1, &mut state.rng)
+        } else {
+            self.mate(&state.population, 1, &mut state.rng)
+        };
+        Some(
+            kid.into_iter()
+                .next()
+                .unwrap_or_else(|| self.sampling.sample(1, &mut state.rng).remove(0)),
+        )
     }
 }
 

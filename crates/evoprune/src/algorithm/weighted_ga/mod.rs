@@ -10,7 +10,7 @@
 use super::Algorithm;
 use crate::genome::Genome;
 use crate::operator::{Crossover, Mutation, RankAndCrowding, Sampling, Selection, TopK};
-use crate::{Error, Evaluator, Individual, Problem, Result, State};
+use crate::{Error, Individual, ObjectiveSpec, Result, State};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -123,9 +123,21 @@ impl<S, X, M> WeightedGa<S, X, M> {
             .map(|i| slots[i].take().expect("an order visits each member once"))
             .collect()
     }
+}
 
-    fn check_weights<P: Problem>(&self, p: &P) -> Result<()> {
-        let m = p.objectives().len();
+impl<G, S, X, M> Algorithm<G> for WeightedGa<S, X, M>
+where
+    G: Genome,
+    S: Sampling<G>,
+    X: Crossover<G>,
+    M: Mutation<G>,
+{
+    fn name(&self) -> &str {
+        "weighted-ga"
+    }
+
+    fn check(&self, objectives: &[ObjectiveSpec]) -> Result<()> {
+        let m = objectives.len();
         if self.config.weights.len() != m {
             return Err(Error::config(
                 "weights",
@@ -134,34 +146,18 @@ impl<S, X, M> WeightedGa<S, X, M> {
         }
         Ok(())
     }
-}
 
-impl<P, S, X, M> Algorithm<P> for WeightedGa<S, X, M>
-where
-    P: Problem,
-    P::Genome: Genome,
-    S: Sampling<P::Genome>,
-    X: Crossover<P::Genome>,
-    M: Mutation<P::Genome>,
-{
-    fn name(&self) -> &str {
-        "weighted-ga"
+    fn pop_size(&self) -> usize {
+        self.config.pop_size
     }
 
-    fn init(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
-        self.check_weights(ev.problem())?;
-        let genomes = self.sampling.sample(self.config.pop_size, &mut state.rng);
-        let mut pop = ev.evaluate(genomes, state)?;
-        self.assign_fitness(&mut pop);
-        state.population = Self::sort_by_fitness(pop);
-        Ok(())
+    fn sample(&self, state: &mut State<G>) -> Vec<G> {
+        self.sampling.sample(self.config.pop_size, &mut state.rng)
     }
 
-    fn step(&self, ev: &mut Evaluator<'_, P>, state: &mut State<P::Genome>) -> Result<()> {
-        self.check_weights(ev.problem())?;
+    fn offspring(&self, state: &mut State<G>) -> Vec<G> {
         let pop = &state.population;
         let rng = &mut state.rng;
-        let elite_idx = TopK::order(pop)[0];
         let pairs = TopK {
             k: self.config.top_k,
         }
@@ -181,11 +177,17 @@ where
             self.mutation.mutate(&mut child, rng);
             kids.push(child);
         }
-        let elite = state.population[elite_idx].clone();
-        let mut next = vec![elite];
-        next.extend(ev.evaluate(kids, state)?);
+        kids
+    }
+
+    fn tell(&self, state: &mut State<G>, evaluated: Vec<Individual<G>>) {
+        // the elite (best of the population that bred the offspring) survives unchanged
+        let mut next = match TopK::order(&state.population).first() {
+            Some(&e) => vec![state.population[e].clone()],
+            None => Vec::new(),
+        };
+        next.extend(evaluated);
         self.assign_fitness(&mut next);
         state.population = Self::sort_by_fitness(next);
-        Ok(())
     }
 }
