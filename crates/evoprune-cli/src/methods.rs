@@ -3,7 +3,7 @@
 //! without a config), drives it through `evoprune_run::Method`, renders its progress and
 //! prints what it returns.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use evoprune_run::{Driver, Finished, Method, Overrides, Reporter, Stopped};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -30,6 +30,44 @@ pub struct RunArgs {
     /// Override the evaluation budget (methods budgeted by evaluations).
     #[arg(long)]
     pub(crate) evaluations: Option<u64>,
+    #[command(flatten)]
+    pub(crate) ray: RayArgs,
+}
+
+/// Evaluation on a Ray cluster, through the Python package (`python -m evoprune`).
+#[derive(clap::Args, Debug)]
+pub struct RayArgs {
+    /// Evaluate the candidates on the Ray cluster at ADDRESS ("auto": the one `ray start`
+    /// made on this machine; "local": a private one on localhost). Runs `python -m evoprune`
+    /// with $EVOPRUNE_PYTHON (default python3), which needs `pip install "evoprune[ray]"`.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) ray: Option<String>,
+    /// Ray workers (default: one per CPU of the cluster).
+    #[arg(long, requires = "ray")]
+    pub(crate) workers: Option<usize>,
+}
+
+impl RayArgs {
+    /// Hand the command to `python -m evoprune` when a cluster is asked for; its exit status.
+    fn delegate(&self, command: &str, args: Vec<std::ffi::OsString>) -> Result<Option<u8>> {
+        let Some(address) = &self.ray else {
+            return Ok(None);
+        };
+        let python = std::env::var_os("EVOPRUNE_PYTHON").unwrap_or_else(|| "python3".into());
+        let mut cmd = std::process::Command::new(&python);
+        cmd.args(["-m", "evoprune", command]).args(args);
+        cmd.args(["--ray", address]);
+        if let Some(w) = self.workers {
+            cmd.args(["--workers", &w.to_string()]);
+        }
+        let status = cmd.status().with_context(|| {
+            format!(
+                "--ray: cannot start {} (set EVOPRUNE_PYTHON to a Python with evoprune[ray])",
+                python.to_string_lossy()
+            )
+        })?;
+        Ok(Some(status.code().map_or(1, |c| c.clamp(0, 255) as u8)))
+    }
 }
 
 /// Arguments of `evoprune resume`.
@@ -40,6 +78,8 @@ pub struct ResumeArgs {
     /// Threads evaluating candidates.
     #[arg(long, default_value_t = 0)]
     pub(crate) threads: usize,
+    #[command(flatten)]
+    pub(crate) ray: RayArgs,
 }
 
 /// Arguments of `evoprune export`.
@@ -117,6 +157,20 @@ fn finish(r: Result<Finished, Stopped>) -> Result<Option<u8>> {
 /// `evoprune run [CONFIG]`.
 pub fn run(a: RunArgs) -> Result<Option<u8>> {
     let m = method_of_config(a.config.as_deref())?;
+    if a.ray.ray.is_some() {
+        let mut args: Vec<std::ffi::OsString> = a.config.iter().map(|c| c.into()).collect();
+        let mut opt = |k: &str, v: Option<std::ffi::OsString>| {
+            if let Some(v) = v {
+                args.push(k.into());
+                args.push(v);
+            }
+        };
+        opt("--out", a.out.map(Into::into));
+        opt("--seed", a.seed.map(|s| s.to_string().into()));
+        opt("--evaluations", a.evaluations.map(|e| e.to_string().into()));
+        opt("--threads", Some(a.threads.to_string().into()));
+        return Ok(a.ray.delegate("run", args)?.filter(|&c| c != 0));
+    }
     let o = Overrides {
         seed: a.seed,
         evaluations: a.evaluations,
@@ -127,6 +181,14 @@ pub fn run(a: RunArgs) -> Result<Option<u8>> {
 /// `evoprune resume RUN_DIR`.
 pub fn resume(a: ResumeArgs) -> Result<Option<u8>> {
     let m = method_of_run(&a.run_dir)?;
+    if a.ray.ray.is_some() {
+        let args = vec![
+            a.run_dir.clone().into(),
+            "--threads".into(),
+            a.threads.to_string().into(),
+        ];
+        return Ok(a.ray.delegate("resume", args)?.filter(|&c| c != 0));
+    }
     finish(m.resume(&a.run_dir, driver(a.threads)))
 }
 

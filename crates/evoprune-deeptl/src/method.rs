@@ -106,7 +106,8 @@ impl Worker {
         use evoprune_run::MethodConfig;
         let root = evoprune_run::remote::run_root(stage)?;
         let path = root.join(evoprune_run::CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| evoprune_run::RunError::io(&path, e))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| evoprune_run::RunError::io(&path, e))?;
         let cfg = Config::parse(&text, &path)?;
         let data = crate::data::prepare(&cfg, &mut evoprune_run::Silent)?;
         Ok(Worker { cfg, data })

@@ -57,7 +57,13 @@ mod tests {
         assert_eq!(of_config(Some(&c)).unwrap().key(), all()[2].key());
         assert_eq!(of_run(&t).unwrap().key(), all()[2].key());
         std::fs::write(&c, "method = \"nope\"\n").unwrap();
-        assert!(of_run(&t).err().unwrap().to_string().contains("unknown method"));
+        assert!(
+            of_run(&t)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("unknown method")
+        );
         let e = of_run(&t.join("missing")).err().unwrap().to_string();
         assert!(e.contains("not a run folder"), "{e}");
         assert!(all()[0].distributed() && !all()[1].distributed());

@@ -6,9 +6,9 @@
 
 use evoprune::{
     AskTell, BitFlip, BitString, Evaluation, Genome, IntBounds, IntPolynomialMutation, IntSbx,
-    IntVector, MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Mode,
-    Nsga2, Nsga2Config, ObjectiveSpec, Outcome, PolynomialMutation, RealBounds, RealVector, Sbx,
-    Session, UniformBits, UniformCrossover, UniformInt, UniformReal,
+    IntVector, MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Mode, Nsga2,
+    Nsga2Config, ObjectiveSpec, Outcome, PolynomialMutation, RealBounds, RealVector, Sbx, Session,
+    UniformBits, UniformCrossover, UniformInt, UniformReal,
 };
 use evoprune_run::remote::{Cluster, Serve};
 use evoprune_run::{Driver, Finished, Overrides, Reporter, Stopped};
@@ -46,8 +46,14 @@ fn err(e: impl std::fmt::Display) -> PyErr {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 enum GenomeSpec {
     Bits(usize),
-    Real { lower: Vec<f64>, upper: Vec<f64> },
-    Int { lower: Vec<i64>, upper: Vec<i64> },
+    Real {
+        lower: Vec<f64>,
+        upper: Vec<f64>,
+    },
+    Int {
+        lower: Vec<i64>,
+        upper: Vec<i64>,
+    },
     Mixed {
         real: Box<GenomeSpec>,
         int: Box<GenomeSpec>,
@@ -137,7 +143,10 @@ fn matrix<T: numpy::Element + Clone>(n: usize, d: usize, v: Vec<T>) -> PyResult<
 impl Rows for BitString {
     fn to_py<'py>(py: Python<'py>, gs: &[Self]) -> PyResult<Bound<'py, PyAny>> {
         let d = gs.first().map_or(0, |g| g.len());
-        let v: Vec<bool> = gs.iter().flat_map(|g| (0..g.len()).map(|i| g.get(i))).collect();
+        let v: Vec<bool> = gs
+            .iter()
+            .flat_map(|g| (0..g.len()).map(|i| g.get(i)))
+            .collect();
         Ok(matrix(gs.len(), d, v)?.into_pyarray(py).into_any())
     }
 }
@@ -182,7 +191,9 @@ fn real_bounds(spec: &GenomeSpec) -> PyResult<RealBounds> {
 
 fn int_bounds(spec: &GenomeSpec) -> PyResult<IntBounds> {
     match spec {
-        GenomeSpec::Int { lower, upper } => IntBounds::new(lower.clone(), upper.clone()).map_err(err),
+        GenomeSpec::Int { lower, upper } => {
+            IntBounds::new(lower.clone(), upper.clone()).map_err(err)
+        }
         _ => Err(err("genome.mixed.int: expected integer bounds")),
     }
 }
@@ -210,10 +221,16 @@ fn setup<G: Rows, A: evoprune::Algorithm<G>>(
     spec: &EngineSpec,
     mode: Mode,
 ) -> PyResult<AskTell<G, A>> {
-    let mut s = AskTell::new(algo, spec.objectives.clone(), spec.n_constraints, mode, spec.seed)
-        .map_err(err)?
-        .cache(spec.cache)
-        .archive(spec.archive);
+    let mut s = AskTell::new(
+        algo,
+        spec.objectives.clone(),
+        spec.n_constraints,
+        mode,
+        spec.seed,
+    )
+    .map_err(err)?
+    .cache(spec.cache)
+    .archive(spec.archive);
     if let Some(r) = &spec.hv_reference {
         s = s.hv_reference(r.clone()).map_err(err)?;
     }
@@ -273,7 +290,8 @@ impl Engine {
     /// A session from the JSON spec `evoprune.Engine` writes.
     #[new]
     fn new(spec: &str) -> PyResult<Self> {
-        let spec: EngineSpec = serde_json::from_str(spec).map_err(|e| err(format!("engine spec: {e}")))?;
+        let spec: EngineSpec =
+            serde_json::from_str(spec).map_err(|e| err(format!("engine spec: {e}")))?;
         let mode: Mode = spec
             .mode
             .as_deref()
@@ -384,7 +402,10 @@ impl Engine {
             )));
         }
         if g.is_none() && self.n_constr > 0 {
-            return Err(err(format!("G: the problem has {} constraints", self.n_constr)));
+            return Err(err(format!(
+                "G: the problem has {} constraints",
+                self.n_constr
+            )));
         }
         let errors = errors.unwrap_or_else(|| vec![None; k]);
         if errors.len() != k {
@@ -546,7 +567,12 @@ impl Cluster for PyCluster {
     }
 }
 
-fn driver(threads: usize, progress: Option<Py<PyAny>>, cluster: Option<Py<PyAny>>, py: Python<'_>) -> PyResult<Driver> {
+fn driver(
+    threads: usize,
+    progress: Option<Py<PyAny>>,
+    cluster: Option<Py<PyAny>>,
+    py: Python<'_>,
+) -> PyResult<Driver> {
     let remote: Option<Arc<dyn Cluster>> = match cluster {
         Some(c) => {
             let workers: usize = c.call_method0(py, "workers")?.extract(py)?;
@@ -632,9 +658,15 @@ fn resume<'py>(
 /// Export member `member` of the finished run in `dir` to `out`; lines saying what was written.
 #[pyfunction]
 #[pyo3(signature = (dir, member, out=None))]
-fn export(py: Python<'_>, dir: PathBuf, member: usize, out: Option<PathBuf>) -> PyResult<Vec<String>> {
+fn export(
+    py: Python<'_>,
+    dir: PathBuf,
+    member: usize,
+    out: Option<PathBuf>,
+) -> PyResult<Vec<String>> {
     let method = evoprune_methods::of_run(&dir).map_err(err)?;
-    let r = py.detach(move || method.export(&dir, member, out.as_deref(), &mut evoprune_run::Silent));
+    let r =
+        py.detach(move || method.export(&dir, member, out.as_deref(), &mut evoprune_run::Silent));
     match r {
         Ok(lines) => Ok(lines),
         Err(Stopped::Interrupted(m)) => Err(Interrupted::new_err(m)),
@@ -664,8 +696,10 @@ impl Worker {
     fn new(py: Python<'_>, stage: PathBuf) -> PyResult<Self> {
         let serve = py
             .detach(|| {
-                let root = evoprune_run::remote::run_root(&stage).map_err(|e| Stopped::Failed(Box::new(e)))?;
-                let method = evoprune_methods::of_run(&root).map_err(|e| Stopped::Failed(Box::new(e)))?;
+                let root = evoprune_run::remote::run_root(&stage)
+                    .map_err(|e| Stopped::Failed(Box::new(e)))?;
+                let method =
+                    evoprune_methods::of_run(&root).map_err(|e| Stopped::Failed(Box::new(e)))?;
                 method.serve(&stage)
             })
             .map_err(err)?;
@@ -673,7 +707,11 @@ impl Worker {
     }
 
     /// Outcomes (postcard bytes) of postcard-encoded genomes, in order.
-    fn evaluate<'py>(&self, py: Python<'py>, genomes: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        genomes: Vec<Vec<u8>>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let out: Vec<Vec<u8>> = py
             .detach(|| {
                 self.serve
@@ -692,7 +730,9 @@ impl Worker {
 fn decode_outcome<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     let o: Outcome = postcard::from_bytes(b).map_err(err)?;
     Ok(match o {
-        Ok(e) => (e.objectives, e.constraints, e.extras).into_pyobject(py)?.into_any(),
+        Ok(e) => (e.objectives, e.constraints, e.extras)
+            .into_pyobject(py)?
+            .into_any(),
         Err(m) => m.into_pyobject(py)?.into_any(),
     })
 }

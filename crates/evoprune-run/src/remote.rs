@@ -130,7 +130,16 @@ mod tests {
 
     #[test]
     fn a_run_on_a_cluster_equals_the_run_on_threads() {
-        let algo = || Nsga2::binary(Nsga2Config { pop_size: 10, ..Default::default() }, 16).unwrap();
+        let algo = || {
+            Nsga2::binary(
+                Nsga2Config {
+                    pop_size: 10,
+                    ..Default::default()
+                },
+                16,
+            )
+            .unwrap()
+        };
         let local = Executor::new(OneMax::new(16, 7), algo())
             .seed(4)
             .threads(2)
@@ -146,9 +155,18 @@ mod tests {
             .run()
             .unwrap();
         assert_eq!(far.state.population, local.state.population);
-        assert!(far.state.stats.failures > 0, "failed candidates travel as failures");
+        assert!(
+            far.state.stats.failures > 0,
+            "failed candidates travel as failures"
+        );
+        // waves of at most workers x batch hint, every evaluation sent once
         let waves = cluster.1.lock().unwrap();
-        assert!(waves.iter().all(|&w| w <= 3) && waves.len() > 6, "{waves:?}");
+        let most = 3 * OneMax::new(16, 7).batch_hint().max(1);
+        assert!(waves.iter().all(|&w| w <= most), "{waves:?}");
+        assert_eq!(
+            waves.iter().sum::<usize>() as u64,
+            far.state.stats.evaluations
+        );
         let bad = serve_batch(&OneMax::new(4, 0), &[vec![0xff; 3]]);
         assert!(bad[0].as_ref().unwrap_err().contains("decode"), "{bad:?}");
     }

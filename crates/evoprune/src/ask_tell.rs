@@ -336,7 +336,12 @@ impl<G: Genome, A: Algorithm<G>> AskTell<G, A> {
                     break;
                 }
                 self.open_batch();
-                if self.session.batch.as_ref().is_some_and(|b| b.queue.is_empty()) {
+                if self
+                    .session
+                    .batch
+                    .as_ref()
+                    .is_some_and(|b| b.queue.is_empty())
+                {
                     // every member was known: the generation completes at once
                     self.close_batch_if_done()?;
                     continue;
@@ -481,8 +486,7 @@ impl<G: Genome, A: Algorithm<G>> AskTell<G, A> {
             ));
         };
         if let Ok(e) = &outcome
-            && (e.objectives.len() != self.specs.len()
-                || e.constraints.len() != self.n_constraints)
+            && (e.objectives.len() != self.specs.len() || e.constraints.len() != self.n_constraints)
         {
             self.session.pending.insert(id, (g, member));
             return Err(Error::Problem(format!(
@@ -554,7 +558,7 @@ impl<G: Genome, A: Algorithm<G>> AskTell<G, A> {
             Mode::Generational => ck.due(stats.generation),
             Mode::Asynchronous => {
                 let pop = self.algorithm.pop_size().max(1) as u64;
-                stats.evaluations % pop == 0 && ck.due(stats.evaluations / pop)
+                stats.evaluations.is_multiple_of(pop) && ck.due(stats.evaluations / pop)
             }
         };
         if due {
@@ -604,7 +608,8 @@ mod tests {
             assert!(!asked.is_empty(), "a generational session always has work");
             asked.shuffle(&mut order);
             for (id, g) in asked {
-                s.tell(id, p.evaluate(&g).map_err(|e| e.to_string())).unwrap();
+                s.tell(id, p.evaluate(&g).map_err(|e| e.to_string()))
+                    .unwrap();
             }
         }
     }
@@ -613,12 +618,15 @@ mod tests {
     fn generational_ask_tell_equals_the_executor_for_any_chunk_and_tell_order() {
         let p = Schaffer::new();
         let cfg = nsga(20, None);
-        let reference = Executor::new(Schaffer::new(), Nsga2::real(cfg.clone(), p.bounds()).unwrap())
-            .seed(5)
-            .termination(MaxGenerations(15))
-            .run()
-            .unwrap()
-            .state;
+        let reference = Executor::new(
+            Schaffer::new(),
+            Nsga2::real(cfg.clone(), p.bounds()).unwrap(),
+        )
+        .seed(5)
+        .termination(MaxGenerations(15))
+        .run()
+        .unwrap()
+        .state;
         for (chunk, order) in [(usize::MAX, 1), (3, 2), (1, 3)] {
             let algo = Nsga2::real(cfg.clone(), p.bounds()).unwrap();
             let mut s =
@@ -637,13 +645,17 @@ mod tests {
         let specs = p.objectives().to_vec();
         let mk = || Nsga2::binary(nsga(8, None), 24).unwrap();
         // a fixed interleaving: 4 workers, results back in a seeded random order
-        let run = |s: &mut AskTell<BitString, _>, steps: usize, inflight: &mut Vec<(u64, BitString)>, rng: &mut crate::EvoRng| {
+        let run = |s: &mut AskTell<BitString, _>,
+                   steps: usize,
+                   inflight: &mut Vec<(u64, BitString)>,
+                   rng: &mut crate::EvoRng| {
             for _ in 0..steps {
                 let need = 4 - inflight.len();
                 inflight.extend(s.ask(need).unwrap());
                 inflight.shuffle(rng);
                 let (id, g) = inflight.pop().unwrap();
-                s.tell(id, p.evaluate(&g).map_err(|e| e.to_string())).unwrap();
+                s.tell(id, p.evaluate(&g).map_err(|e| e.to_string()))
+                    .unwrap();
             }
         };
         let mut straight = AskTell::new(mk(), specs.clone(), 0, Mode::Asynchronous, 9).unwrap();
@@ -689,7 +701,8 @@ mod tests {
             }
             for (id, g) in asked {
                 assert!(seen.insert(g.clone()), "{g:?} handed out twice");
-                s.tell(id, p.evaluate(&g).map_err(|e| e.to_string())).unwrap();
+                s.tell(id, p.evaluate(&g).map_err(|e| e.to_string()))
+                    .unwrap();
             }
         }
         assert!(seen.len() <= 16);
@@ -702,16 +715,26 @@ mod tests {
         let algo = Nsga2::real(nsga(4, None), p.bounds()).unwrap();
         let mut s = AskTell::new(algo, p.objectives().to_vec(), 0, Mode::Generational, 1).unwrap();
         let asked: Vec<(u64, RealVector)> = s.ask(2).unwrap();
-        let e = s.tell(99, Ok(crate::Evaluation::new(vec![0.0, 0.0]))).unwrap_err();
+        let e = s
+            .tell(99, Ok(crate::Evaluation::new(vec![0.0, 0.0])))
+            .unwrap_err();
         assert!(e.to_string().contains("99"), "{e}");
-        let e = s.tell(asked[0].0, Ok(crate::Evaluation::new(vec![0.0]))).unwrap_err();
+        let e = s
+            .tell(asked[0].0, Ok(crate::Evaluation::new(vec![0.0])))
+            .unwrap_err();
         assert!(e.to_string().contains("1 objectives"), "{e}");
         assert_eq!(s.pending().len(), 2);
         s.tell(asked[0].0, Err("diverged".into())).unwrap();
-        assert!(s.tell(asked[0].0, Err("again".into())).is_err(), "told twice");
+        assert!(
+            s.tell(asked[0].0, Err("again".into())).is_err(),
+            "told twice"
+        );
         assert_eq!(s.state().stats.failures, 1);
         let algo = crate::WeightedGa::new(
-            crate::WeightedGaConfig { weights: vec![1.0, 1.0], ..Default::default() },
+            crate::WeightedGaConfig {
+                weights: vec![1.0, 1.0],
+                ..Default::default()
+            },
             crate::UniformReal { bounds: p.bounds() },
             crate::Sbx::new(p.bounds()),
             crate::PolynomialMutation::new(p.bounds()),

@@ -121,7 +121,10 @@ impl<'p, P: Problem> Evaluator<'p, P> {
 
         // Evaluate in waves of `threads x batch_hint` genomes, journaling each wave as it
         // completes: a crash loses at most the wave in flight.
-        let workers = self.remote.as_ref().map_or(self.threads, |r| r.parallelism());
+        let workers = self
+            .remote
+            .as_ref()
+            .map_or(self.threads, |r| r.parallelism());
         let wave = workers
             .max(1)
             .saturating_mul(self.problem.batch_hint().max(1));

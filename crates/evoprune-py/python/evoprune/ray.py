@@ -40,7 +40,8 @@ def init(address: Optional[str] = None, **kwargs) -> None:
         return
     if address is None:
         kwargs.setdefault("include_dashboard", False)
-        os.environ.setdefault("RAY_ADDRESS", "")
+        kwargs.setdefault("_node_ip_address", "127.0.0.1")
+        os.environ.pop("RAY_ADDRESS", None)
         ray.init(**kwargs)
     else:
         ray.init(address=address, **kwargs)
@@ -151,11 +152,20 @@ class RayPool:
         self.actors = []
 
 
-@ray.remote(num_cpus=1)
-def _call(fn, x):
-    t0 = time.time()
-    r = fn(x)
-    return r, t0, time.time()
+@ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)
+class _FnActor:
+    """A worker holding the user's function (sent once, not with every candidate)."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def call(self, x):
+        t0 = time.time()
+        try:
+            r = self.fn(x)
+        except Exception as e:  # the candidate fails, the worker lives on
+            return e, t0, time.time()
+        return r, t0, time.time()
 
 
 def evaluate(
@@ -165,56 +175,80 @@ def evaluate(
     n_eval: int,
     workers: int,
     num_cpus: float = 1,
+    depth: int = 2,
     address: Optional[str] = None,
+    startup_timeout: float = 300.0,
 ) -> dict:
-    """Drive ``engine`` with ``fn(x) -> objectives`` (one candidate per Ray task) until
-    ``n_eval`` evaluations are told. Asynchronous engines keep ``workers`` tasks in flight and
-    ask a new candidate as soon as one finishes; generational engines evaluate a generation at
-    a time. ``fn`` may return ``(F, G)``; an exception makes the candidate a failure.
+    """Drive ``engine`` with ``fn(x) -> objectives`` on ``workers`` Ray actors until ``n_eval``
+    evaluations are told. Asynchronous engines keep ``depth`` candidates queued on every actor
+    (so an actor starts the next one without waiting for the round trip to the driver) and ask
+    a new candidate as soon as one finishes; generational engines evaluate a generation at a
+    time, spread over the actors. ``fn`` may return ``(F, G)``; an exception makes the
+    candidate a failure. A lost actor is restarted by Ray and its calls retried.
 
     Returns measurements: wall seconds, ``busy`` (the fraction of ``workers x wall`` spent
     inside ``fn``), and the coordinator's seconds per evaluation (tell + ask + submit)."""
     init(address)
-    remote = _call.options(num_cpus=num_cpus)
-    fn_ref = ray.put(fn)
+    actors = [_FnActor.options(num_cpus=num_cpus).remote(fn) for _ in range(workers)]
     inflight: dict = {}
+    load = [0] * workers
     busy = 0.0
     coord = 0.0
     told = 0
+    window: list = []  # coordinator seconds of each of the last evaluations
+    windows: list = []
     asynchronous = engine.mode in ("asynchronous", "async")
 
-    def submit(k: int) -> None:
+    def submit(k: int, to: Optional[int] = None) -> None:
         ids, X = engine.ask(k)
         for j, i in enumerate(ids):
             x = {key: v[j] for key, v in X.items()} if isinstance(X, dict) else X[j]
-            inflight[remote.remote(fn_ref, x)] = int(i)
+            w = to if to is not None else min(range(workers), key=lambda q: load[q])
+            load[w] += 1
+            inflight[actors[w].call.remote(x)] = (int(i), w)
 
-    def tell(ref) -> None:
+    def tell(ref) -> int:
         nonlocal busy
-        i = inflight.pop(ref)
-        try:
-            r, t0, t1 = ray.get(ref)
-            busy += t1 - t0
-            F, G = (r if isinstance(r, tuple) else (r, None))
-            engine.tell([i], np.atleast_2d(np.asarray(F, float)), None if G is None else np.atleast_2d(G))
-        except ray.exceptions.RayTaskError as e:
+        i, w = inflight.pop(ref)
+        load[w] -= 1
+        r, t0, t1 = ray.get(ref)
+        busy += t1 - t0
+        if isinstance(r, Exception):
             F = np.full((1, engine.n_obj), np.nan)
             G = None if not engine.n_constraints else np.zeros((1, engine.n_constraints))
-            engine.tell([i], F, G, errors=[str(e.cause if hasattr(e, "cause") else e)])
+            engine.tell([i], F, G, errors=[f"{type(r).__name__}: {r}"])
+        else:
+            F, G = r if isinstance(r, tuple) else (r, None)
+            engine.tell([i], np.atleast_2d(np.asarray(F, float)), None if G is None else np.atleast_2d(G))
+        return w
 
+    ready, waiting = ray.wait([a.__ray_ready__.remote() for a in actors], num_returns=workers,
+                              timeout=startup_timeout)
+    if waiting:
+        for a in actors:
+            ray.kill(a)
+        raise RuntimeError(
+            f"only {len(ready)} of {workers} Ray workers started within {startup_timeout:.0f} s: "
+            f"the cluster has {ray.available_resources().get('CPU', 0):g} free CPUs for "
+            f"{workers} x num_cpus={num_cpus}"
+        )
     start = time.time()
     if asynchronous:
-        submit(workers)
-        while told < n_eval and inflight:
+        for w in range(workers):
+            submit(min(depth, max(0, n_eval - len(inflight))), to=w)
+        while inflight:
             done, _ = ray.wait(list(inflight), num_returns=1)
             t = time.perf_counter()
-            tell(done[0])
+            w = tell(done[0])
             told += 1
             if told + len(inflight) < n_eval:
-                submit(1)
-            coord += time.perf_counter() - t
-        for ref in list(inflight):  # the budget is reached: let the last ones finish
-            tell(ref)
+                submit(1, to=w)
+            dt = time.perf_counter() - t
+            coord += dt
+            window.append(dt)
+            if len(window) == 500:
+                windows.append(sum(window) / len(window))
+                window.clear()
     else:
         while told < n_eval and not engine.exhausted():
             t = time.perf_counter()
@@ -227,10 +261,15 @@ def evaluate(
                 told += 1
                 coord += time.perf_counter() - t
     wall = time.time() - start
+    for a in actors:
+        ray.kill(a)
     st = engine.stats()
     return {
         "evaluations": st["evaluations"],
         "wall_seconds": wall,
         "busy": busy / (workers * wall) if wall > 0 else 0.0,
         "coordinator_seconds_per_evaluation": coord / max(1, told),
+        # asynchronous mode: the mean of each successive 500 evaluations (flat when the
+        # engine's cost does not grow with the evaluations done)
+        "coordinator_seconds_by_500": windows,
     }
