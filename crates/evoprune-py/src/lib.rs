@@ -502,19 +502,27 @@ impl Engine {
 // ---------------------------------------------------------------------------------------------
 // The methods: run, resume, export, and a cluster's side of them
 
-/// The progress of a run as calls of a Python callable `progress(kind, value)`.
-struct PyReporter(Option<Py<PyAny>>);
+/// The progress of a run as calls of a Python callable `progress(kind, value)`; at each report
+/// it also looks for Ctrl-C (Python's pending signals) and then sets the run's stop flag, so the
+/// run stops after the current generation with a checkpoint and `run` raises `Interrupted`.
+struct PyReporter {
+    cb: Option<Py<PyAny>>,
+    stop: Arc<AtomicBool>,
+}
 
 impl PyReporter {
     fn send(&self, kind: &str, value: impl for<'py> IntoPyObject<'py> + Send) {
-        if let Some(cb) = &self.0 {
-            Python::attach(|py| {
+        Python::attach(|py| {
+            if py.check_signals().is_err() {
+                self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if let Some(cb) = &self.cb {
                 // a failing callback must not stop the run: show its error and go on
                 if let Err(e) = cb.call1(py, (kind, value)) {
                     e.print(py);
                 }
-            });
-        }
+            }
+        });
     }
 }
 
@@ -580,9 +588,13 @@ fn driver(
         }
         None => None,
     };
+    let stop = Arc::new(AtomicBool::new(false));
     Ok(Driver {
-        reporter: Box::new(PyReporter(progress)),
-        stop: Arc::new(AtomicBool::new(false)),
+        reporter: Box::new(PyReporter {
+            cb: progress,
+            stop: stop.clone(),
+        }),
+        stop,
         threads,
         remote,
     })

@@ -35,3 +35,25 @@ def test_method_errors_are_clear(tmp_path):
     assert not (tmp_path / "r").exists()
     with pytest.raises(evoprune.EvopruneError, match="not a run folder"):
         evoprune.resume(tmp_path)
+
+
+def test_ctrl_c_stops_a_python_run_resumably(cli, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cli("run", "--out", tmp_path / "cli", "--evaluations", 90, "--threads", 1)
+    run_dir = tmp_path / "py"
+    p = subprocess.Popen([sys.executable, "-m", "evoprune", "run", "--out", str(run_dir), "--evaluations", "90"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoint" / "state.ckpt").exists():
+        assert p.poll() is None and time.time() < deadline, p.stderr.read() if p.poll() is not None else "timeout"
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err[-2000:])
+    assert "resume" in err and not (run_dir / "front.csv").exists()
+    evoprune.resume(run_dir)
+    assert front_csv(run_dir) == front_csv(tmp_path / "cli")
