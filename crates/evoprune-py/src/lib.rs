@@ -112,6 +112,8 @@ type MixedAlgo = Nsga2<
     MixedMutation<PolynomialMutation, IntPolynomialMutation, BitFlip>,
 >;
 
+// one per Engine: boxing the sessions would save a few hundred bytes once
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     Bits(AskTell<BitString, BitsAlgo>),
     Real(AskTell<RealVector, RealAlgo>),
