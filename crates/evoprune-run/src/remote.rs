@@ -70,22 +70,11 @@ pub fn serve_batch<P: Problem>(problem: &P, genomes: &[Vec<u8>]) -> Vec<Outcome>
             Err(e) => Err(e.clone()),
             Ok(_) => match results.next() {
                 Some(Ok(e)) => Ok(e),
-                Some(Err(e)) => Err(chain(&e)),
+                Some(Err(e)) => Err(evoprune::error_chain(&e)),
                 None => Err("the problem returned too few results".into()),
             },
         })
         .collect()
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 /// The run folder a stage's checkpoint folder belongs to: the nearest folder above it that

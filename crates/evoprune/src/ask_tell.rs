@@ -17,9 +17,9 @@
 use crate::algorithm::Algorithm;
 use crate::checkpoint::{FileCheckpoint, Journal};
 use crate::genome::Genome;
-use crate::pareto::{Archive, hypervolume};
+use crate::pareto::Archive;
 use crate::problem::{ObjectiveSpec, Outcome};
-use crate::state::{EvalCache, HvRecord};
+use crate::state::EvalCache;
 use crate::{Error, Individual, Result, State};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -535,14 +535,7 @@ impl<G: Genome, A: Algorithm<G>> AskTell<G, A> {
 
     fn record_hv(&mut self) {
         if let Some(r) = &self.hv_reference {
-            let st = &mut self.session.state;
-            let front: Vec<&[f64]> = st.front().into_iter().map(|i| i.f.as_slice()).collect();
-            let hv = hypervolume(&front, r);
-            st.stats.hv_history.push(HvRecord {
-                generation: st.stats.generation,
-                evaluations: st.stats.evaluations,
-                hypervolume: hv,
-            });
+            self.session.state.record_hv(r);
         }
     }
 

@@ -231,7 +231,7 @@ impl<'p, P: Problem> Evaluator<'p, P> {
 }
 
 /// `error: cause: cause` — the whole chain in one line, as stored for a failed candidate.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {

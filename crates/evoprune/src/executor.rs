@@ -4,8 +4,8 @@ use crate::algorithm::Algorithm;
 use crate::checkpoint::{FileCheckpoint, Snapshot};
 use crate::genome::Genome;
 use crate::observer::{Event, Observer};
-use crate::pareto::{Archive, hypervolume};
-use crate::state::{EvalCache, HvRecord};
+use crate::pareto::Archive;
+use crate::state::EvalCache;
 use crate::termination::{AnyOf, MaxGenerations, Termination, TerminationReason};
 use crate::{Error, Evaluator, Individual, Problem, Result, State};
 use std::sync::Arc;
@@ -416,13 +416,7 @@ impl<P: Problem, A: Algorithm<P::Genome>> Run<P, A> {
 
     fn record(&self, state: &mut State<P::Genome>) {
         if let Some(r) = &self.hv_reference {
-            let front: Vec<&[f64]> = state.front().into_iter().map(|i| i.f.as_slice()).collect();
-            let hv = hypervolume(&front, r);
-            state.stats.hv_history.push(HvRecord {
-                generation: state.stats.generation,
-                evaluations: state.stats.evaluations,
-                hypervolume: hv,
-            });
+            state.record_hv(r);
         }
     }
 }

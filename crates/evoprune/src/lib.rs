@@ -46,7 +46,7 @@ pub use algorithm::{Algorithm, Nsga2, Nsga2Config, WeightedGa, WeightedGaConfig}
 pub use ask_tell::{AskTell, Mode, Session};
 pub use checkpoint::{FileCheckpoint, Journal, Snapshot};
 pub use error::{Error, Result};
-pub use evaluator::{Evaluator, Remote};
+pub use evaluator::{Evaluator, Remote, error_chain};
 pub use executor::{DEFAULT_STALL_LIMIT, Executor, RunResult};
 pub use genome::{
     BitString, Genome, GenomeDistance, IntBounds, IntVector, Linear, MixedBounds, MixedGenome,

@@ -123,6 +123,17 @@ impl<G: Genome> State<G> {
         }
     }
 
+    /// Append the hypervolume of the feasible first front against `reference` to the history.
+    pub fn record_hv(&mut self, reference: &[f64]) {
+        let front: Vec<&[f64]> = self.front().into_iter().map(|i| i.f.as_slice()).collect();
+        let hv = crate::pareto::hypervolume(&front, reference);
+        self.stats.hv_history.push(HvRecord {
+            generation: self.stats.generation,
+            evaluations: self.stats.evaluations,
+            hypervolume: hv,
+        });
+    }
+
     /// Feasible members of the first front (the current approximation of the Pareto set).
     pub fn front(&self) -> Vec<&Individual<G>> {
         self.population
