@@ -3,11 +3,13 @@
 use crate::{front_csv, progress};
 use anyhow::{Context, Result, bail};
 use evoprune::{
-    Algorithm, BitFlip, Executor, FileCheckpoint, MaxEvaluations, MaxGenerations, Microbial, Nsga2,
-    Nsga2Config, PolynomialMutation, Problem, RealBounds, RealVector, TerminationReason,
-    UniformBits, UniformReal, WeightedGa, WeightedGaConfig, pareto::hypervolume,
+    Algorithm, BitFlip, Ctaea, CtaeaConfig, Executor, FileCheckpoint, MaxEvaluations,
+    MaxGenerations, Microbial, Nsga2, Nsga2Config, PolynomialMutation, Problem, RealBounds,
+    RealVector, TerminationReason, UniformBits, UniformCrossover, UniformReal, WeightedGa,
+    WeightedGaConfig,
+    pareto::{das_dennis_at_least, hypervolume},
 };
-use evoprune_problems::{Dtlz, Knapsack, Zdt};
+use evoprune_problems::{Cdtlz, Dtlz, Knapsack, Zdt};
 use serde::{Deserialize, Serialize};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,10 @@ pub enum ProblemName {
     Zdt6,
     Dtlz1,
     Dtlz2,
+    /// DTLZ1 with a linear constraint (Jain & Deb 2014).
+    C1Dtlz1,
+    /// DTLZ2 with its front cut into feasible patches (Jain & Deb 2014).
+    C2Dtlz2,
     Knapsack,
 }
 
@@ -36,6 +42,9 @@ pub enum AlgorithmName {
     Nsga2Steady,
     /// Elitist GA on a weighted sum (`--weights`), top-K selection, microbial crossover.
     WeightedGa,
+    /// C-TAEA (pymoo defaults): the population is the fewest Das-Dennis directions that reach
+    /// `--pop-size` (91 for 3 objectives and 91; 105 for 3 and 100).
+    Ctaea,
 }
 
 /// Arguments of `evoprune moo`.
@@ -145,9 +154,9 @@ pub fn run(a: MooArgs) -> Result<()> {
             let b = p.bounds();
             real(p, b, &spec, &opts)
         }
-        ProblemName::Dtlz1 | ProblemName::Dtlz2 => {
+        ProblemName::Dtlz1 | ProblemName::Dtlz2 | ProblemName::C1Dtlz1 | ProblemName::C2Dtlz2 => {
             let m = spec.n_obj.unwrap_or(3);
-            let variant = if spec.problem == ProblemName::Dtlz1 {
+            let variant = if matches!(spec.problem, ProblemName::Dtlz1 | ProblemName::C1Dtlz1) {
                 1
             } else {
                 2
@@ -161,9 +170,23 @@ pub fn run(a: MooArgs) -> Result<()> {
             if n < m {
                 bail!("--n-obj/--n-var: DTLZ needs at least 2 objectives and n-var >= n-obj");
             }
-            let p = Dtlz::new(variant, m, n);
-            let b = p.bounds();
-            real(p, b, &spec, &opts)
+            match spec.problem {
+                ProblemName::C1Dtlz1 => {
+                    let p = Cdtlz::c1_dtlz1(m, n);
+                    let b = p.bounds();
+                    real(p, b, &spec, &opts)
+                }
+                ProblemName::C2Dtlz2 => {
+                    let p = Cdtlz::c2_dtlz2(m, n);
+                    let b = p.bounds();
+                    real(p, b, &spec, &opts)
+                }
+                _ => {
+                    let p = Dtlz::new(variant, m, n);
+                    let b = p.bounds();
+                    real(p, b, &spec, &opts)
+                }
+            }
         }
         ProblemName::Knapsack => {
             let m = spec.n_obj.unwrap_or(2);
@@ -187,6 +210,17 @@ pub fn run(a: MooArgs) -> Result<()> {
                         BitFlip::default(),
                     )?;
                     execute(p, ga, &spec, &opts)
+                }
+                AlgorithmName::Ctaea => {
+                    let dirs = das_dennis_at_least(m, spec.pop_size);
+                    let algo = Ctaea::new(
+                        CtaeaConfig::default(),
+                        dirs,
+                        UniformBits::new(len),
+                        UniformCrossover::default(),
+                        BitFlip::default(),
+                    )?;
+                    execute(p, algo, &spec, &opts)
                 }
             }
         }
@@ -241,6 +275,10 @@ fn real<P: Problem<Genome = RealVector>>(
             )?;
             execute(p, ga, spec, opts)
         }
+        AlgorithmName::Ctaea => {
+            let dirs = das_dennis_at_least(m, spec.pop_size);
+            execute(p, Ctaea::real(CtaeaConfig::default(), dirs, b)?, spec, opts)
+        }
     }
 }
 
@@ -267,7 +305,9 @@ fn resolve(a: MooArgs) -> Result<(Spec, Opts)> {
         bail!("--threads: must be at least 1");
     }
     let m = match a.problem {
-        ProblemName::Dtlz1 | ProblemName::Dtlz2 => a.n_obj.unwrap_or(3),
+        ProblemName::Dtlz1 | ProblemName::Dtlz2 | ProblemName::C1Dtlz1 | ProblemName::C2Dtlz2 => {
+            a.n_obj.unwrap_or(3)
+        }
         ProblemName::Knapsack => a.n_obj.unwrap_or(2),
         _ => {
             if a.n_obj.is_some_and(|m| m != 2) {

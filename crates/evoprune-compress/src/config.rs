@@ -107,7 +107,11 @@ pub struct SurrogateConfig {
     pub kinds: Vec<Kind>,
     /// Folds of the cross-validation.
     pub folds: usize,
-    /// Population of the search on the surrogates.
+    /// The optimiser run on the surrogates: `ctaea` (the paper's) or `nsga2` (constrained
+    /// NSGA-II, Deb's constrained domination).
+    pub optimiser: Optimiser,
+    /// Population of the search on the surrogates (C-TAEA: the fewest Das-Dennis directions
+    /// that reach it, e.g. 100 with 2 objectives, 105 with 3).
     pub pop_size: usize,
     /// Its generations.
     pub generations: u64,
@@ -124,11 +128,22 @@ impl Default for SurrogateConfig {
             budget: 100,
             kinds: evoprune_surrogate::ALL.to_vec(),
             folds: 5,
+            optimiser: Optimiser::Ctaea,
             pop_size: 100,
             generations: 100,
             exact_cheap: true,
         }
     }
+}
+
+/// The optimiser of the search on the surrogates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimiser {
+    /// C-TAEA (Li et al. 2019), as the paper.
+    Ctaea,
+    /// Constrained NSGA-II.
+    Nsga2,
 }
 
 /// The real-problem comparison: steady-state constrained NSGA-II with the same initial design

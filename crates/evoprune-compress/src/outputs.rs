@@ -228,7 +228,7 @@ fn summary(cfg: &Config, r: &ResultFile) -> String {
         )
     };
     format!(
-        "{}. Baseline {} accuracy: validation {:.2}%, test {:.2}%. Constraint: validation accuracy >= {:.2}%. Budget {} real evaluations per search ({} initial, {} per iteration). Hypervolume of the feasible front (1 - accuracy, non-zero fraction), reference 1: surrogate {}; real {}. The surrogate search has the larger hypervolume on {} of {} seeds. Front members below the floor on the test set (flagged): {}.",
+        "{}. Baseline {} accuracy: validation {:.2}%, test {:.2}%. Constraint: validation accuracy >= {:.2}%. Budget {} real evaluations per search ({} initial, {} per iteration); {} on the surrogates ({} generations). Hypervolume of the feasible front (1 - accuracy, non-zero fraction), reference 1: surrogate {}; real {}. The surrogate search has the larger hypervolume on {} of {} seeds. Front members below the floor on the test set (flagged): {}.",
         r.data,
         r.network.as_deref().unwrap_or("LeNet"),
         100.0 * r.baseline_accuracy[0],
@@ -237,6 +237,11 @@ fn summary(cfg: &Config, r: &ResultFile) -> String {
         cfg.surrogate.budget,
         cfg.surrogate.initial,
         cfg.surrogate.per_iteration,
+        match cfg.surrogate.optimiser {
+            crate::config::Optimiser::Ctaea => "C-TAEA",
+            crate::config::Optimiser::Nsga2 => "constrained NSGA-II",
+        },
+        cfg.surrogate.generations,
         sp(&r.hv_surrogate),
         r.hv_real
             .as_ref()

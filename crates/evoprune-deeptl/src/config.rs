@@ -118,12 +118,39 @@ pub enum Noise {
     Uniform,
 }
 
-/// Out-of-distribution samples for the validation and test AUROC.
+/// Other datasets used as OoD (the paper's protocol: a different dataset, not only held-out
+/// classes of the same one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OodDataset {
+    /// The UCI optical digits (embedded, 8x8), resized bilinearly to the input's height and
+    /// width, every channel the same, values mapped onto the in-distribution value range.
+    Digits,
+}
+
+impl OodDataset {
+    /// Its name in reports and `front.csv` columns.
+    pub fn name(self) -> &'static str {
+        match self {
+            OodDataset::Digits => "digits",
+        }
+    }
+}
+
+/// Out-of-distribution samples for the validation and test AUROC. The OoD set of a split is
+/// made of up to three sources: held-out classes, other datasets and noise, in the shares
+/// `1 - dataset_fraction - noise_fraction`, `dataset_fraction` and `noise_fraction` (the shares
+/// of absent sources go to the others). Test AUROC is reported for each source on its own and
+/// for all together; the search uses all together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OodConfig {
     /// Classes of the same source used as OoD (disjoint from `data.ind_classes`).
     pub classes: Vec<u32>,
+    /// Other datasets used as OoD.
+    pub datasets: Vec<OodDataset>,
+    /// Fraction of the OoD set taken from `datasets` (split evenly among them).
+    pub dataset_fraction: f64,
     /// Noise kinds added to the OoD set.
     pub noise: Vec<Noise>,
     /// Fraction of the OoD set that is noise (split evenly among `noise`).
@@ -132,10 +159,39 @@ pub struct OodConfig {
     pub ratio: f64,
 }
 
+impl OodConfig {
+    /// The shares of held-out classes, other datasets and noise in each OoD set (summing to 1,
+    /// or all 0 when there is no source).
+    pub fn shares(&self) -> [f64; 3] {
+        let ds = if self.datasets.is_empty() {
+            0.0
+        } else {
+            self.dataset_fraction
+        };
+        let noise = if self.noise.is_empty() {
+            0.0
+        } else {
+            self.noise_fraction
+        };
+        let cls = if self.classes.is_empty() {
+            0.0
+        } else {
+            (1.0 - ds - noise).max(0.0)
+        };
+        let total = cls + ds + noise;
+        if total <= 0.0 {
+            return [0.0; 3];
+        }
+        [cls / total, ds / total, noise / total]
+    }
+}
+
 impl Default for OodConfig {
     fn default() -> Self {
         OodConfig {
             classes: vec![5, 6, 7, 8, 9],
+            datasets: Vec::new(),
+            dataset_fraction: 0.0,
             noise: vec![Noise::Gaussian, Noise::Uniform],
             noise_fraction: 0.2,
             ratio: 1.0,
@@ -504,11 +560,13 @@ impl Config {
                 format!("class {c} is also in data.ind_classes"),
             ));
         }
-        if !(0.0..=1.0).contains(&o.noise_fraction) {
-            return Err(bad(
-                "ood.noise_fraction",
-                format!("must lie in [0, 1], got {}", o.noise_fraction),
-            ));
+        for (key, v) in [
+            ("ood.noise_fraction", o.noise_fraction),
+            ("ood.dataset_fraction", o.dataset_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad(key, format!("must lie in [0, 1], got {v}")));
+            }
         }
         if o.noise.is_empty() && o.noise_fraction > 0.0 && !o.classes.is_empty() {
             return Err(bad(
@@ -516,8 +574,32 @@ impl Config {
                 "noise_fraction > 0 needs at least one noise kind",
             ));
         }
-        if o.classes.is_empty() && (o.noise.is_empty() || o.noise_fraction == 0.0) {
-            return Err(bad("ood", "no OoD samples: give ood.classes or ood.noise"));
+        if o.datasets.is_empty() && o.dataset_fraction > 0.0 {
+            return Err(bad(
+                "ood.datasets",
+                "dataset_fraction > 0 needs at least one dataset",
+            ));
+        }
+        if !o.datasets.is_empty() && o.dataset_fraction == 0.0 {
+            return Err(bad(
+                "ood.dataset_fraction",
+                "must be > 0 when ood.datasets is given",
+            ));
+        }
+        if !o.classes.is_empty() && o.noise_fraction + o.dataset_fraction > 1.0 {
+            return Err(bad(
+                "ood.noise_fraction",
+                format!(
+                    "noise_fraction + dataset_fraction must be at most 1, got {}",
+                    o.noise_fraction + o.dataset_fraction
+                ),
+            ));
+        }
+        if o.shares() == [0.0; 3] {
+            return Err(bad(
+                "ood",
+                "no OoD samples: give ood.classes, ood.datasets or ood.noise",
+            ));
         }
         if !(o.ratio > 0.0 && o.ratio <= 10.0) {
             return Err(bad(
@@ -727,6 +809,32 @@ mod tests {
             e.to_string().contains("popsize") && e.to_string().contains("line 2"),
             "{e}"
         );
+        for (toml, key) in [
+            ("[ood]\ndatasets = [\"digits\"]\n", "ood.dataset_fraction"),
+            ("[ood]\ndataset_fraction = 0.2\n", "ood.datasets"),
+            (
+                "[ood]\ndatasets = [\"digits\"]\ndataset_fraction = 1.5\n",
+                "ood.dataset_fraction",
+            ),
+            (
+                "[ood]\ndatasets = [\"digits\"]\ndataset_fraction = 0.9\nnoise_fraction = 0.2\n",
+                "ood.noise_fraction",
+            ),
+            (
+                "[ood]\ndatasets = [\"cifar\"]\ndataset_fraction = 0.2\n",
+                "c.toml: line 2",
+            ),
+        ] {
+            let e = Config::parse(toml, Path::new("c.toml")).unwrap_err();
+            assert!(e.to_string().starts_with(key), "{toml}: {e}");
+        }
+        let c = Config::parse(
+            "[ood]\nclasses = []\nnoise = []\ndatasets = [\"digits\"]\ndataset_fraction = 0.1\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.ood.shares(), [0.0, 1.0, 0.0]);
+        assert_eq!(Config::default().ood.shares(), [0.8, 0.0, 0.2]);
         let e = Config::parse("[ood]\nclasses = [1]\n", Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().starts_with("ood.classes"), "{e}");
         let e =

@@ -1,6 +1,6 @@
 //! Data preparation: in-distribution splits, OoD sets, and features through the frozen backbone.
 
-use crate::config::{Backbone, Config, Noise, Source};
+use crate::config::{Backbone, Config, Noise, OodDataset, Source};
 use crate::{DeeptlError, Result};
 use evoprune_data::{Dataset, noise, split};
 use evoprune_run::Reporter;
@@ -17,6 +17,15 @@ pub struct Part {
     pub y: Vec<u32>,
     /// Samples.
     pub n: usize,
+}
+
+/// One source's samples within an OoD set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OodPart {
+    /// The source's name.
+    pub name: String,
+    /// Its samples' positions in the set.
+    pub range: std::ops::Range<usize>,
 }
 
 /// Everything a search needs, as features.
@@ -38,6 +47,9 @@ pub struct Prepared {
     pub ood_val: Part,
     /// OoD samples scored against the test split.
     pub ood_test: Part,
+    /// Where each OoD test sample comes from: one contiguous range of `ood_test` per source
+    /// (`classes 5-9`, `digits`, `noise`), in order.
+    pub ood_test_sources: Vec<OodPart>,
     /// Raw inputs of the first test samples (for heat maps).
     pub test_inputs: Dataset,
     /// One line per fact worth reporting (sizes, sources, cache hits).
@@ -109,16 +121,18 @@ pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
         test.len(),
         ind.shape()
     ));
-    let mut ood = OodSource::new(cfg, &all, &ind);
-    let ood_val = ood.part(val.len(), 1)?;
-    let ood_test = ood.part(test.len(), 2)?;
+    let mut ood = OodSource::new(cfg, &all, &ind)?;
+    let (ood_val, _) = ood.part(val.len(), 1)?;
+    let (ood_test, ood_test_sources) = ood.part(test.len(), 2)?;
     notes.push(format!(
-        "OoD: {} validation and {} test samples (classes {:?}, noise {:?} at {:.0}%)",
+        "OoD: {} validation and {} test samples ({})",
         ood_val.len(),
         ood_test.len(),
-        cfg.ood.classes,
-        cfg.ood.noise,
-        100.0 * cfg.ood.noise_fraction
+        ood_test_sources
+            .iter()
+            .map(|p| format!("{} {}", p.range.len(), p.name))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     let n_show = test.len().min(16);
     let test_inputs = test.subset(&(0..n_show).collect::<Vec<_>>());
@@ -142,6 +156,7 @@ pub fn prepare(cfg: &Config, reporter: &mut dyn Reporter) -> Result<Prepared> {
         test,
         ood_val,
         ood_test,
+        ood_test_sources,
         test_inputs,
         notes,
     })
@@ -213,71 +228,186 @@ fn split_ind(cfg: &Config, ind: &Dataset, n_classes: usize) -> Result<[Dataset; 
     Ok([train, val, test])
 }
 
-/// Out-of-distribution samples: held-out classes (shuffled once, handed out without overlap
-/// so validation and test get disjoint samples) plus noise over the inputs' value range.
+/// Out-of-distribution samples: held-out classes and other datasets (each shuffled once and
+/// handed out without overlap, so validation and test get disjoint samples) plus noise over the
+/// inputs' value range.
 struct OodSource<'a> {
     cfg: &'a Config,
-    pool: Option<Dataset>,
-    used: usize,
+    /// The held-out classes, then one pool per other dataset, with how many each has given.
+    pools: Vec<(String, Dataset, usize)>,
     range: (f32, f32),
     shape: Vec<usize>,
 }
 
+/// A name for a list of classes: `classes 5-9` when consecutive, else `classes 1,3,7`.
+fn classes_name(c: &[u32]) -> String {
+    let consecutive = c.windows(2).all(|w| w[1] == w[0] + 1);
+    match (c.first(), c.last()) {
+        (Some(a), Some(b)) if consecutive && c.len() > 1 => format!("classes {a}-{b}"),
+        _ => format!(
+            "classes {}",
+            c.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
+fn shuffled(d: Dataset, cfg: &Config, stream: u64) -> Dataset {
+    let mut idx: Vec<usize> = (0..d.len()).collect();
+    idx.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
+        evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::OodShuffle, stream),
+    ));
+    d.subset(&idx)
+}
+
+/// `ds` (single-channel square images, values in [0, 1]) as images of `shape` (`[C, H, W]` or
+/// `[H, W]`): resized bilinearly, the channel repeated, values mapped onto `range`.
+fn as_images(ds: &Dataset, side: usize, shape: &[usize], range: (f32, f32)) -> Result<Dataset> {
+    let (c, h, w) = match shape {
+        [h, w] => (1, *h, *w),
+        [c, h, w] => (*c, *h, *w),
+        _ => {
+            return Err(DeeptlError::invalid(
+                "ood.datasets",
+                format!(
+                    "other datasets need image inputs ([C, H, W] or [H, W]), not shape {shape:?}"
+                ),
+            ));
+        }
+    };
+    let (lo, hi) = range;
+    let mut x = Vec::with_capacity(ds.len() * c * h * w);
+    for i in 0..ds.len() {
+        let img = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(
+            side as u32,
+            side as u32,
+            ds.row(i).to_vec(),
+        )
+        .expect("side x side values");
+        let big = image::imageops::resize(
+            &img,
+            w as u32,
+            h as u32,
+            image::imageops::FilterType::Triangle,
+        );
+        for _ in 0..c {
+            x.extend(
+                big.as_raw()
+                    .iter()
+                    .map(|v| lo + v.clamp(0.0, 1.0) * (hi - lo)),
+            );
+        }
+    }
+    Ok(Dataset::new(
+        x,
+        shape.to_vec(),
+        ds.labels().to_vec(),
+        ds.n_classes(),
+    )?)
+}
+
 impl<'a> OodSource<'a> {
-    fn new(cfg: &'a Config, all: &Dataset, ind: &Dataset) -> Self {
+    fn new(cfg: &'a Config, all: &Dataset, ind: &Dataset) -> Result<Self> {
         let range = ind
             .features()
             .iter()
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
                 (a.min(v), b.max(v))
             });
-        let pool = (!cfg.ood.classes.is_empty()).then(|| {
+        let shape = ind.shape().to_vec();
+        let mut pools = Vec::new();
+        if !cfg.ood.classes.is_empty() {
             let d = all.with_classes(&cfg.ood.classes);
-            let mut idx: Vec<usize> = (0..d.len()).collect();
-            idx.shuffle(&mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(
-                evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::OodShuffle, 0),
-            ));
-            d.subset(&idx)
-        });
-        OodSource {
-            cfg,
-            pool,
-            used: 0,
-            range,
-            shape: ind.shape().to_vec(),
+            pools.push((classes_name(&cfg.ood.classes), shuffled(d, cfg, 0), 0));
         }
+        for (k, &ds) in cfg.ood.datasets.iter().enumerate() {
+            let d = match ds {
+                OodDataset::Digits => {
+                    let raw = evoprune_data::digits::load().map_values(|v| v / 16.0)?;
+                    as_images(&raw, 8, &shape, range)?
+                }
+            };
+            pools.push((ds.name().to_string(), shuffled(d, cfg, 1 + k as u64), 0));
+        }
+        Ok(OodSource {
+            cfg,
+            pools,
+            range,
+            shape,
+        })
     }
 
-    /// The OoD set for an in-distribution split of `n_ind` samples; `which` (1 validation,
-    /// 2 test) picks the noise streams.
-    fn part(&mut self, n_ind: usize, which: u64) -> Result<Dataset> {
+    /// The OoD set for an in-distribution split of `n_ind` samples, with the range of each
+    /// source in it; `which` (1 validation, 2 test) picks the noise streams.
+    fn part(&mut self, n_ind: usize, which: u64) -> Result<(Dataset, Vec<OodPart>)> {
         let ood = &self.cfg.ood;
         let n = ((n_ind as f64) * ood.ratio).round().max(1.0) as usize;
-        let n_noise = match &self.pool {
-            None => n,
-            Some(_) if ood.noise.is_empty() => 0,
-            Some(_) => ((n as f64) * ood.noise_fraction).round() as usize,
-        };
+        // noise first, then the datasets, the classes take the rest (the order the counts were
+        // rounded in before other datasets existed, so those runs are unchanged)
+        let [_, ds, noise] = ood.shares();
+        let mut n_noise = ((n as f64) * noise).round() as usize;
+        let mut n_ds = (((n as f64) * ds).round() as usize).min(n - n_noise);
+        let mut n_cls = n - n_noise - n_ds;
+        if ood.classes.is_empty() {
+            if ood.datasets.is_empty() {
+                n_noise += n_cls;
+            } else {
+                n_ds += n_cls;
+            }
+            n_cls = 0;
+        }
+        // what each pool gives: the classes n_cls, the datasets n_ds split evenly
+        let n_sets = ood.datasets.len().max(1);
+        let mut wants = Vec::new();
+        if !ood.classes.is_empty() {
+            wants.push(n_cls);
+        }
+        for j in 0..ood.datasets.len() {
+            wants.push(n_ds / n_sets + usize::from(j < n_ds % n_sets));
+        }
         let mut parts = Vec::new();
-        if let Some(pool) = &self.pool {
-            let n_cls = n - n_noise;
-            if self.used + n_cls > pool.len() {
+        let mut names = Vec::new();
+        for ((name, pool, used), want) in self.pools.iter_mut().zip(wants) {
+            if *used + want > pool.len() {
+                let key = if name.starts_with("classes") {
+                    "ood.classes"
+                } else {
+                    "ood.dataset_fraction"
+                };
                 return Err(DeeptlError::invalid(
-                    "ood.classes",
+                    key,
                     format!(
-                        "{} OoD class samples available, {} needed; lower ood.ratio or add noise",
+                        "{} OoD samples of {name} available, {} needed; lower ood.ratio or the share",
                         pool.len(),
-                        self.used + n_cls
+                        *used + want
                     ),
                 ));
             }
-            let idx: Vec<usize> = (self.used..self.used + n_cls).collect();
-            self.used += n_cls;
+            let idx: Vec<usize> = (*used..*used + want).collect();
+            *used += want;
             parts.push(pool.subset(&idx));
+            names.push(name.clone());
         }
-        parts.extend(self.noise(n_noise, which)?);
+        let noise = self.noise(n_noise, which)?;
+        if !noise.is_empty() {
+            parts.push(Dataset::concat(&noise.iter().collect::<Vec<_>>())?);
+            names.push("noise".to_string());
+        }
+        let mut sources = Vec::new();
+        let mut at = 0;
+        for (p, name) in parts.iter().zip(names) {
+            if !p.is_empty() {
+                sources.push(OodPart {
+                    name,
+                    range: at..at + p.len(),
+                });
+                at += p.len();
+            }
+        }
         let refs: Vec<&Dataset> = parts.iter().filter(|p| !p.is_empty()).collect();
-        Ok(Dataset::concat(&refs)?)
+        Ok((Dataset::concat(&refs)?, sources))
     }
 
     /// `n` noise samples split evenly over the configured kinds.
@@ -443,6 +573,88 @@ mod tests {
         };
         let a = rows(&p.ood_val);
         assert!(rows(&p.ood_test).iter().all(|r| !a.contains(r)));
+    }
+
+    /// The embedded digits as `[1, 16, 16]` images (each pixel doubled), in a safetensors file.
+    fn digit_images(dir: &std::path::Path) -> Config {
+        let d = evoprune_data::digits::load();
+        let mut x = Vec::with_capacity(d.len() * 256);
+        for i in 0..d.len() {
+            let r = d.row(i);
+            for y in 0..16 {
+                for xx in 0..16 {
+                    x.push(r[(y / 2) * 8 + xx / 2] / 16.0);
+                }
+            }
+        }
+        let y: Vec<f32> = d.labels().iter().map(|&l| l as f32).collect();
+        let path = dir.join("d.safetensors");
+        evoprune_data::tensors::write(
+            &path,
+            &[("x", &[d.len(), 1, 16, 16], &x), ("y", &[d.len()], &y)],
+            Default::default(),
+        )
+        .unwrap();
+        let mut c = Config::default();
+        c.data.source = Source::Safetensors;
+        c.data.path = Some(path);
+        c
+    }
+
+    #[test]
+    fn other_datasets_join_the_ood_sets_and_each_source_has_its_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = digit_images(dir.path());
+        c.ood.datasets = vec![OodDataset::Digits];
+        c.ood.dataset_fraction = 0.3;
+        c.ood.noise_fraction = 0.2;
+        let p = prepare(&c, &mut Silent).unwrap();
+        assert_eq!(p.d, 256);
+        let names: Vec<&str> = p.ood_test_sources.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["classes 5-9", "digits", "noise"]);
+        let n = p.ood_test.n as f64;
+        let len = |k: usize| p.ood_test_sources[k].range.len() as f64;
+        assert_eq!(p.ood_test_sources[2].range.end, p.ood_test.n);
+        assert!((len(1) / n - 0.3).abs() < 0.01 && (len(2) / n - 0.2).abs() < 0.01);
+        for w in p.ood_test_sources.windows(2) {
+            assert_eq!(w[0].range.end, w[1].range.start);
+        }
+        // the digits part: resized images inside the in-distribution range, and none of them in
+        // the validation OoD set as well
+        let digits = &p.ood_test.x
+            [p.ood_test_sources[1].range.start * 256..p.ood_test_sources[1].range.end * 256];
+        assert!(digits.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert!(digits.iter().any(|&v| v > 0.5));
+        let rows = |x: &[f32]| -> Vec<Vec<u32>> {
+            x.chunks(256)
+                .map(|r| r.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        let val = rows(&p.ood_val.x);
+        assert!(rows(digits).iter().all(|r| !val.contains(r)));
+    }
+
+    #[test]
+    fn other_datasets_need_image_inputs_and_enough_samples() {
+        let mut c = Config::default();
+        c.ood.datasets = vec![OodDataset::Digits];
+        c.ood.dataset_fraction = 0.5;
+        let e = prepare(&c, &mut Silent).unwrap_err().to_string();
+        assert!(
+            e.starts_with("ood.datasets: other datasets need image inputs"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = digit_images(dir.path());
+        c.ood.datasets = vec![OodDataset::Digits];
+        c.ood.dataset_fraction = 1.0;
+        c.ood.noise_fraction = 0.0;
+        c.ood.ratio = 10.0;
+        let e = prepare(&c, &mut Silent).unwrap_err().to_string();
+        assert!(
+            e.starts_with("ood.dataset_fraction: 1797 OoD samples of digits available"),
+            "{e}"
+        );
     }
 
     #[test]

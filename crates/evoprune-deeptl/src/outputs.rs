@@ -43,10 +43,25 @@ fn obj_label(o: ObjectiveKind) -> &'static str {
     }
 }
 
-/// The front for a terminal and the report: the baseline row, then one row per member.
+/// Column names of the per-source test AUROCs (`auroc_digits`, `auroc_classes_5-9`...).
+fn source_columns(front: &FrontFile, prefix: &str) -> Vec<String> {
+    front
+        .baseline
+        .test_auroc_by_source
+        .iter()
+        .map(|(name, _)| format!("{prefix}{}", name.replace(' ', "_")))
+        .collect()
+}
+
+fn source_values(v: &[(String, f64)], fmt: fn(f64) -> String) -> impl Iterator<Item = String> {
+    v.iter().map(move |(_, a)| fmt(*a))
+}
+
+/// The front for a terminal and the report: the baseline row, then one row per member; with
+/// more than one OoD source, the test AUROC against each source alone follows the overall one.
 pub(crate) fn front_table(front: &FrontFile) -> Table {
     let b = &front.baseline;
-    let mut t = Table::new([
+    let head = [
         "member",
         "active",
         "active_%",
@@ -54,32 +69,42 @@ pub(crate) fn front_table(front: &FrontFile) -> Table {
         "val_auroc",
         "test_acc",
         "test_auroc",
-        "params",
-        "flops",
-    ]);
-    t.push([
-        "baseline".to_string(),
-        b.active.to_string(),
-        "100.00".into(),
-        f4(b.val_accuracy),
-        f4(b.val_auroc),
-        f4(b.test_accuracy),
-        f4(b.test_auroc),
-        b.params.to_string(),
-        (2 * b.macs).to_string(),
-    ]);
+    ];
+    let mut t = Table::new(
+        head.iter()
+            .map(|s| s.to_string())
+            .chain(source_columns(front, "auroc_"))
+            .chain(["params".to_string(), "flops".to_string()]),
+    );
+    t.push(
+        [
+            "baseline".to_string(),
+            b.active.to_string(),
+            "100.00".into(),
+            f4(b.val_accuracy),
+            f4(b.val_auroc),
+            f4(b.test_accuracy),
+            f4(b.test_auroc),
+        ]
+        .into_iter()
+        .chain(source_values(&b.test_auroc_by_source, f4))
+        .chain([b.params.to_string(), (2 * b.macs).to_string()]),
+    );
     for m in &front.members {
-        t.push([
-            m.index.to_string(),
-            m.active.to_string(),
-            format!("{:.2}", 100.0 * m.active_fraction),
-            f4(m.val_accuracy),
-            f4(m.val_auroc),
-            f4(m.test_accuracy),
-            f4(m.test_auroc),
-            m.params.to_string(),
-            (2 * m.macs).to_string(),
-        ]);
+        t.push(
+            [
+                m.index.to_string(),
+                m.active.to_string(),
+                format!("{:.2}", 100.0 * m.active_fraction),
+                f4(m.val_accuracy),
+                f4(m.val_auroc),
+                f4(m.test_accuracy),
+                f4(m.test_auroc),
+            ]
+            .into_iter()
+            .chain(source_values(&m.test_auroc_by_source, f4))
+            .chain([m.params.to_string(), (2 * m.macs).to_string()]),
+        );
     }
     t
 }
@@ -87,19 +112,14 @@ pub(crate) fn front_table(front: &FrontFile) -> Table {
 /// `front.csv`: full precision, the objectives under their names, and the masks.
 fn front_csv(front: &FrontFile) -> Table {
     let head = ["member", "active", "active_fraction"];
-    let tail = [
-        "val_accuracy",
-        "val_auroc",
-        "test_accuracy",
-        "test_auroc",
-        "params",
-        "macs",
-        "mask",
-    ];
+    let mid = ["val_accuracy", "val_auroc", "test_accuracy", "test_auroc"];
+    let tail = ["params", "macs", "mask"];
     let mut t = Table::new(
         head.iter()
             .map(|s| s.to_string())
             .chain(front.objectives.iter().cloned())
+            .chain(mid.iter().map(|s| s.to_string()))
+            .chain(source_columns(front, "test_auroc_"))
             .chain(tail.iter().map(|s| s.to_string())),
     );
     for m in &front.members {
@@ -116,10 +136,9 @@ fn front_csv(front: &FrontFile) -> Table {
                     m.val_auroc.to_string(),
                     m.test_accuracy.to_string(),
                     m.test_auroc.to_string(),
-                    m.params.to_string(),
-                    m.macs.to_string(),
-                    m.mask.clone(),
-                ]),
+                ])
+                .chain(source_values(&m.test_auroc_by_source, |v| v.to_string()))
+                .chain([m.params.to_string(), m.macs.to_string(), m.mask.clone()]),
         );
     }
     t

@@ -59,6 +59,10 @@ pub struct Member {
     pub test_accuracy: f64,
     /// Test AUROC.
     pub test_auroc: f64,
+    /// Test AUROC against each OoD source alone (`[ood]`: held-out classes, other datasets,
+    /// noise), when there is more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_auroc_by_source: Vec<(String, f64)>,
     /// Parameters of the physically compacted head.
     pub params: usize,
     /// Multiply-accumulates per sample of the compacted head (FLOPs = 2 x MACs).
@@ -84,6 +88,9 @@ pub struct Baseline {
     pub test_accuracy: f64,
     /// Test AUROC.
     pub test_auroc: f64,
+    /// Test AUROC against each OoD source alone, when there is more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_auroc_by_source: Vec<(String, f64)>,
     /// Parameters.
     pub params: usize,
     /// MACs per sample.
@@ -299,7 +306,7 @@ fn finalize(
     let base = scores
         .pop()
         .ok_or_else(|| DeeptlError::invalid("search", "no baseline"))?;
-    let members = scoring::members(&front, &scores, data.d);
+    let members = scoring::members(&front, &scores, data);
     let front_file = FrontFile {
         objectives: cfg
             .search
@@ -309,7 +316,7 @@ fn finalize(
             .collect(),
         features: data.d,
         classes: data.class_labels.clone(),
-        baseline: scoring::baseline(data.d, &base),
+        baseline: scoring::baseline(data, &base),
         members,
         evaluations: state.stats.evaluations,
         search_seconds: state.stats.elapsed_secs,

@@ -88,10 +88,26 @@ pub(crate) fn score_all(
     scores.into_iter().collect()
 }
 
+/// AUROC of the test split against each OoD source alone, when there is more than one.
+fn by_source(data: &Prepared, s: &Scores) -> Vec<(String, f64)> {
+    if data.ood_test_sources.len() < 2 {
+        return Vec::new();
+    }
+    data.ood_test_sources
+        .iter()
+        .map(|p| {
+            let ood = &s.odin_ood[p.range.clone()];
+            let a = evoprune_nn::metrics::auroc(&s.odin_ind, ood).unwrap_or(0.5);
+            (p.name.clone(), a)
+        })
+        .collect()
+}
+
 /// The unpruned head's row.
-pub(crate) fn baseline(d: usize, s: &FinalScore) -> Baseline {
+pub(crate) fn baseline(data: &Prepared, s: &FinalScore) -> Baseline {
     Baseline {
-        active: d,
+        active: data.d,
+        test_auroc_by_source: by_source(data, &s.test),
         val_accuracy: s.val.accuracy,
         val_auroc: s.val.auroc,
         test_accuracy: s.test.accuracy,
@@ -106,8 +122,9 @@ pub(crate) fn baseline(d: usize, s: &FinalScore) -> Baseline {
 pub(crate) fn members(
     front: &[&Individual<BitString>],
     scores: &[FinalScore],
-    d: usize,
+    data: &Prepared,
 ) -> Vec<Member> {
+    let d = data.d;
     front
         .iter()
         .zip(scores)
@@ -120,6 +137,7 @@ pub(crate) fn members(
             val_auroc: s.val.auroc,
             test_accuracy: s.test.accuracy,
             test_auroc: s.test.auroc,
+            test_auroc_by_source: by_source(data, &s.test),
             params: s.params,
             macs: s.macs,
             epochs: s.epochs,

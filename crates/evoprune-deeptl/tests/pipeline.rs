@@ -111,6 +111,29 @@ fn run_writes_a_consistent_run_folder() {
             assert!(!dom, "member {} dominates {}", a.index, b.index);
         }
     }
+    // test AUROC against each OoD source alone: the overall one, over their union, is their
+    // sample-weighted mean, so it lies between them
+    for (all, by) in f
+        .members
+        .iter()
+        .map(|m| (m.test_auroc, &m.test_auroc_by_source))
+        .chain([(f.baseline.test_auroc, &f.baseline.test_auroc_by_source)])
+    {
+        let names: Vec<&str> = by.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["classes 5-9", "noise"]);
+        let (lo, hi) = (by[0].1.min(by[1].1), by[0].1.max(by[1].1));
+        assert!(
+            lo - 1e-12 <= all && all <= hi + 1e-12,
+            "{all} not within {by:?}"
+        );
+    }
+    let csv = std::fs::read_to_string(dir.join("front.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("test_auroc,test_auroc_classes_5-9,test_auroc_noise,params")
+    );
     assert_eq!(f.baseline.active, 64);
     assert!(
         f.baseline.test_accuracy > 0.9,

@@ -48,6 +48,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_shipped_config_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                let m = of_config(Some(&p)).unwrap();
+                if let Err(e) = m.check(&p) {
+                    panic!("{}: {e}", p.display());
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 10, "only {n} configs in {}", dir.display());
+    }
+
+    #[test]
     fn configs_and_run_folders_find_their_method() {
         let t = std::env::temp_dir().join(format!("evoprune-methods-{}", std::process::id()));
         std::fs::create_dir_all(&t).unwrap();

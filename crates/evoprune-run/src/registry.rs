@@ -160,6 +160,8 @@ pub trait Method: Sync {
     ) -> Result<Finished, Stopped>;
     /// Continue (or re-finalise) the run in `dir`.
     fn resume(&self, dir: &Path, d: Driver) -> Result<Finished, Stopped>;
+    /// Load and validate `config` without running anything.
+    fn check(&self, config: &Path) -> Result<(), Stopped>;
     /// True when a cluster's workers can evaluate its candidates.
     fn distributed(&self) -> bool;
     /// A worker's evaluator of the engine stage whose checkpoint folder is `stage`.
@@ -253,6 +255,10 @@ impl<T: MethodSpec> Method for Registered<T> {
             .map(|r| T::finished(&r))
             .map_err(stopped::<T>)
     }
+    fn check(&self, config: &Path) -> Result<(), Stopped> {
+        T::Config::load(config)?.validate()?;
+        Ok(())
+    }
     fn distributed(&self) -> bool {
         T::DISTRIBUTED
     }
@@ -326,6 +332,9 @@ mod tests {
         }
         fn resume(&self, _: &Path, _: Driver) -> Result<Finished, Stopped> {
             Err(Stopped::Interrupted("no".into()))
+        }
+        fn check(&self, _: &Path) -> Result<(), Stopped> {
+            Ok(())
         }
         fn distributed(&self) -> bool {
             false

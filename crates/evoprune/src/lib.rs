@@ -42,7 +42,9 @@ mod state;
 pub mod termination;
 pub mod test_utils;
 
-pub use algorithm::{Algorithm, Nsga2, Nsga2Config, WeightedGa, WeightedGaConfig};
+pub use algorithm::{
+    Algorithm, Ctaea, CtaeaConfig, Nsga2, Nsga2Config, WeightedGa, WeightedGaConfig,
+};
 pub use ask_tell::{AskTell, Mode, Session};
 pub use checkpoint::{FileCheckpoint, Journal, Snapshot};
 pub use error::{Error, Result};

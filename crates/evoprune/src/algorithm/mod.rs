@@ -5,10 +5,13 @@
 //! | --- | --- |
 //! | [`Nsga2`] | NSGA-II, generational or steady state (`n_offspring` per step) |
 //! | [`WeightedGa`] | elitist GA on a weighted sum of objectives (top-K + microbial crossover) |
+//! | [`Ctaea`] | C-TAEA: constrained, two archives (convergence and diversity), reference directions |
 
+pub mod ctaea;
 mod nsga2;
 mod weighted_ga;
 
+pub use ctaea::{Ctaea, CtaeaConfig};
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use weighted_ga::{WeightedGa, WeightedGaConfig};
 
@@ -45,4 +48,39 @@ pub trait Algorithm<G: Genome>: Send {
         let _ = state;
         None
     }
+}
+
+/// `n` genomes from `sampling`, all different when `dedup` (fewer if `rounds` of resampling do
+/// not find enough): the initial population of NSGA-II and C-TAEA.
+pub(crate) fn sample_distinct<G: Genome, S: crate::operator::Sampling<G>>(
+    sampling: &S,
+    n: usize,
+    dedup: bool,
+    rounds: usize,
+    rng: &mut crate::EvoRng,
+) -> Vec<G> {
+    let mut genomes = sampling.sample(n, rng);
+    if dedup {
+        let mut seen = rustc_hash::FxHashSet::default();
+        genomes.retain(|g| seen.insert(g.clone()));
+        for _ in 0..rounds {
+            if genomes.len() >= n {
+                break;
+            }
+            for g in sampling.sample(n - genomes.len(), rng) {
+                if seen.insert(g.clone()) {
+                    genomes.push(g);
+                }
+            }
+        }
+    }
+    genomes
+}
+
+/// The items of `items` at positions `idx` (each at most once), in `idx`'s order.
+pub(crate) fn take_at<T>(items: Vec<T>, idx: impl IntoIterator<Item = usize>) -> Vec<T> {
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    idx.into_iter()
+        .map(|i| slots[i].take().expect("each position is taken once"))
+        .collect()
 }

@@ -9,6 +9,7 @@
 //! | [`crowding_distance`] | NSGA-II crowding distance of one front |
 //! | [`hypervolume`] | exact hypervolume, any number of objectives |
 //! | [`Archive`] | every non-dominated solution seen |
+//! | [`das_dennis`] | reference directions on the unit simplex |
 //!
 //! ```
 //! use evoprune::pareto::{hypervolume, non_dominated_sort};
@@ -21,10 +22,12 @@ mod archive;
 mod crowding;
 mod dominance;
 mod hypervolume;
+mod reference;
 mod sort;
 
 pub use archive::Archive;
 pub use crowding::crowding_distance;
 pub use dominance::{Dominance, compare, constrained_dominates, dominates};
 pub use hypervolume::hypervolume;
+pub use reference::{das_dennis, das_dennis_at_least};
 pub use sort::{constrained_sort, non_dominated_sort};

@@ -187,23 +187,14 @@ where
     }
 
     fn sample(&self, state: &mut State<G>) -> Vec<G> {
-        let n = self.config.pop_size;
-        let mut genomes = self.sampling.sample(n, &mut state.rng);
-        if self.config.eliminate_duplicates {
-            let mut seen = HashSet::default();
-            genomes.retain(|g| seen.insert(g.clone()));
-            for _ in 0..self.config.max_mating_rounds {
-                if genomes.len() >= n {
-                    break;
-                }
-                for g in self.sampling.sample(n - genomes.len(), &mut state.rng) {
-                    if seen.insert(g.clone()) {
-                        genomes.push(g);
-                    }
-                }
-            }
-        }
-        genomes
+        let c = &self.config;
+        super::sample_distinct(
+            &self.sampling,
+            c.pop_size,
+            c.eliminate_duplicates,
+            c.max_mating_rounds,
+            &mut state.rng,
+        )
     }
 
     fn offspring(&self, state: &mut State<G>) -> Vec<G> {
