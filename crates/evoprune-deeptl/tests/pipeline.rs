@@ -463,3 +463,36 @@ fn an_onnx_backbone_member_exports_as_one_onnx_model() {
         .unwrap_err();
     assert!(e.to_string().contains("x.onnx"), "{e}");
 }
+
+/// The paper's backbone: a torchvision ResNet-50 exported from PyTorch (fixed formula weights:
+/// ImageNet weights are not available offline), cut where its classifier starts (2,048
+/// features), on the embedded digits resized to its 224 px input; the chosen member exported
+/// as one ONNX classifier, checked against the recorded test accuracy by the export itself.
+#[test]
+#[ignore = "needs the large fixtures (EVOPRUNE_LARGE_FIXTURES); run by .ci/run"]
+fn a_resnet50_onnx_backbone_runs_end_to_end() {
+    use evoprune_deeptl::config::Backbone;
+    let dir = std::env::var_os("EVOPRUNE_LARGE_FIXTURES")
+        .expect("EVOPRUNE_LARGE_FIXTURES: the folder export_models.py --large wrote");
+    let model = Path::new(&dir).join("resnet50-ts.onnx");
+    assert!(model.is_file(), "{} missing", model.display());
+    let t = tempfile::tempdir().unwrap();
+    let mut c = tiny();
+    c.features.backbone = Backbone::Onnx;
+    c.features.weights = Some(model);
+    c.features.cache_dir = t.path().join("cache");
+    c.data.limit = [40, 20, 20];
+    c.search.evaluations = 16;
+    let run = t.path().join("run");
+    let s = evoprune_deeptl::run(&c, &run, driver(None)).unwrap();
+    assert_eq!(s.front.features, 2048);
+    assert!(!s.front.members.is_empty());
+    for m in &s.front.members {
+        assert_eq!(m.params, m.active * 32 + 32 * 5 + 5);
+    }
+    let e = evoprune_deeptl::export::export(&run, 0, &t.path().join("m.safetensors"), &mut Silent)
+        .unwrap();
+    let onnx = e.onnx.expect("an ONNX backbone gives an ONNX model");
+    let g = evoprune_graph::onnx::load(&onnx).unwrap();
+    assert_eq!(g.input_shape, [1, 64]);
+}
