@@ -154,7 +154,7 @@ def deeptl_rows(front, with_flops):
     b = front["baseline"]
     d = front["features"]
     rows = [["unpruned head", f"{d} (100%)", f"{b['test_accuracy']:.4f}", f"{b['test_auroc']:.4f}",
-             thousands(b["params"])] + ([thousands(b["macs"])] if with_flops else [])]
+             thousands(b["params"])] + ([thousands(2 * b["macs"])] if with_flops else [])]
     return rows
 
 
@@ -163,7 +163,7 @@ def deeptl_member_row(m, with_flops):
     share = f"{100 * frac:.2g}%" if frac < 0.01 else f"{100 * frac:.1f}%".replace(".0%", "%")
     return [f"member {m['index']}", f"{m['active']} ({share})", f"{m['test_accuracy']:.4f}",
             f"{m['test_auroc']:.4f}", thousands(m["params"])] + (
-        [thousands(m["macs"])] if with_flops else [])
+        [thousands(2 * m["macs"])] if with_flops else [])
 
 
 def hv_of_front(front):

@@ -147,9 +147,12 @@ impl OodDataset {
 pub struct OodConfig {
     /// Classes of the same source used as OoD (disjoint from `data.ind_classes`).
     pub classes: Vec<u32>,
-    /// Other datasets used as OoD.
+    /// Other datasets used as OoD (left out of the saved config when empty, so the fingerprint
+    /// of a run folder written before they existed still matches).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<OodDataset>,
     /// Fraction of the OoD set taken from `datasets` (split evenly among them).
+    #[serde(skip_serializing_if = "is_zero")]
     pub dataset_fraction: f64,
     /// Noise kinds added to the OoD set.
     pub noise: Vec<Noise>,
@@ -157,6 +160,10 @@ pub struct OodConfig {
     pub noise_fraction: f64,
     /// OoD samples per in-distribution sample in the validation and test splits (the paper: 1).
     pub ratio: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl OodConfig {
@@ -572,6 +579,17 @@ impl Config {
             return Err(bad(
                 "ood.noise",
                 "noise_fraction > 0 needs at least one noise kind",
+            ));
+        }
+        if let Some(d) = o
+            .datasets
+            .iter()
+            .enumerate()
+            .find_map(|(i, d)| o.datasets[..i].contains(d).then_some(d))
+        {
+            return Err(bad(
+                "ood.datasets",
+                format!("\"{}\" is listed twice", d.name()),
             ));
         }
         if o.datasets.is_empty() && o.dataset_fraction > 0.0 {

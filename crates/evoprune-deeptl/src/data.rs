@@ -233,8 +233,9 @@ fn split_ind(cfg: &Config, ind: &Dataset, n_classes: usize) -> Result<[Dataset; 
 /// inputs' value range.
 struct OodSource<'a> {
     cfg: &'a Config,
-    /// The held-out classes, then one pool per other dataset, with how many each has given.
-    pools: Vec<(String, Dataset, usize)>,
+    /// The held-out classes, then one pool per other dataset: name, the config key that sets
+    /// its share, the samples and how many of them were handed out.
+    pools: Vec<(String, &'static str, Dataset, usize)>,
     range: (f32, f32),
     shape: Vec<usize>,
 }
@@ -267,7 +268,7 @@ fn shuffled(d: Dataset, cfg: &Config, stream: u64) -> Dataset {
 fn as_images(ds: &Dataset, side: usize, shape: &[usize], range: (f32, f32)) -> Result<Dataset> {
     let (c, h, w) = match shape {
         [h, w] => (1, *h, *w),
-        [c, h, w] => (*c, *h, *w),
+        [c @ (1 | 3), h, w] => (*c, *h, *w),
         _ => {
             return Err(DeeptlError::invalid(
                 "ood.datasets",
@@ -320,7 +321,8 @@ impl<'a> OodSource<'a> {
         let mut pools = Vec::new();
         if !cfg.ood.classes.is_empty() {
             let d = all.with_classes(&cfg.ood.classes);
-            pools.push((classes_name(&cfg.ood.classes), shuffled(d, cfg, 0), 0));
+            let name = classes_name(&cfg.ood.classes);
+            pools.push((name, "ood.classes", shuffled(d, cfg, 0), 0));
         }
         for (k, &ds) in cfg.ood.datasets.iter().enumerate() {
             let d = match ds {
@@ -329,7 +331,9 @@ impl<'a> OodSource<'a> {
                     as_images(&raw, 8, &shape, range)?
                 }
             };
-            pools.push((ds.name().to_string(), shuffled(d, cfg, 1 + k as u64), 0));
+            let name = ds.name().to_string();
+            let pool = shuffled(d, cfg, 1 + k as u64);
+            pools.push((name, "ood.dataset_fraction", pool, 0));
         }
         Ok(OodSource {
             cfg,
@@ -369,15 +373,10 @@ impl<'a> OodSource<'a> {
         }
         let mut parts = Vec::new();
         let mut names = Vec::new();
-        for ((name, pool, used), want) in self.pools.iter_mut().zip(wants) {
+        for ((name, key, pool, used), want) in self.pools.iter_mut().zip(wants) {
             if *used + want > pool.len() {
-                let key = if name.starts_with("classes") {
-                    "ood.classes"
-                } else {
-                    "ood.dataset_fraction"
-                };
                 return Err(DeeptlError::invalid(
-                    key,
+                    *key,
                     format!(
                         "{} OoD samples of {name} available, {} needed; lower ood.ratio or the share",
                         pool.len(),

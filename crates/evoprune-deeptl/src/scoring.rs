@@ -96,8 +96,13 @@ fn by_source(data: &Prepared, s: &Scores) -> Vec<(String, f64)> {
     data.ood_test_sources
         .iter()
         .map(|p| {
-            let ood = &s.odin_ood[p.range.clone()];
-            let a = evoprune_nn::metrics::auroc(&s.odin_ind, ood).unwrap_or(0.5);
+            // a stored score holds one ODIN score per OoD sample of this data (same config, same
+            // seed); anything else has no per-source value
+            let a = s
+                .odin_ood
+                .get(p.range.clone())
+                .and_then(|ood| evoprune_nn::metrics::auroc(&s.odin_ind, ood))
+                .unwrap_or(f64::NAN);
             (p.name.clone(), a)
         })
         .collect()

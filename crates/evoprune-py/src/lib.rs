@@ -5,10 +5,11 @@
 //! API (docs, defaults, `minimize`) lives in `python/evoprune/__init__.py`.
 
 use evoprune::{
-    AskTell, BitFlip, BitString, Evaluation, Genome, IntBounds, IntPolynomialMutation, IntSbx,
-    IntVector, MixedBounds, MixedCrossover, MixedGenome, MixedMutation, MixedSampling, Mode, Nsga2,
-    Nsga2Config, ObjectiveSpec, Outcome, PolynomialMutation, RealBounds, RealVector, Sbx, Session,
-    UniformBits, UniformCrossover, UniformInt, UniformReal,
+    Algorithm, AskTell, BitFlip, BitString, Crossover, Ctaea, CtaeaConfig, Evaluation, Genome,
+    IntBounds, IntPolynomialMutation, IntSbx, IntVector, MixedBounds, MixedCrossover, MixedGenome,
+    MixedMutation, MixedSampling, Mode, Mutation, Nsga2, Nsga2Config, ObjectiveSpec, Outcome,
+    PolynomialMutation, RealBounds, RealVector, Sampling, Sbx, Session, UniformBits,
+    UniformCrossover, UniformInt, UniformReal,
 };
 use evoprune_run::remote::{Cluster, Serve};
 use evoprune_run::{Driver, Finished, Overrides, Reporter, Stopped};
@@ -64,9 +65,6 @@ enum GenomeSpec {
 fn default_true() -> bool {
     true
 }
-fn default_crossover() -> f64 {
-    0.9
-}
 fn default_every() -> u64 {
     1
 }
@@ -90,8 +88,12 @@ struct EngineSpec {
     cache: bool,
     #[serde(default)]
     archive: bool,
-    #[serde(default = "default_crossover")]
-    crossover_prob: f64,
+    /// `None`: the algorithm's default (NSGA-II 0.9, C-TAEA 1.0).
+    #[serde(default)]
+    crossover_prob: Option<f64>,
+    /// `nsga2` (the default) or `ctaea`.
+    #[serde(default)]
+    algorithm: Option<String>,
     #[serde(default = "default_true")]
     eliminate_duplicates: bool,
     #[serde(default)]
@@ -102,15 +104,58 @@ struct EngineSpec {
     hv_reference: Option<Vec<f64>>,
 }
 
-type BitsAlgo = Nsga2<BitString, UniformBits, UniformCrossover, BitFlip>;
-type RealAlgo = Nsga2<RealVector, UniformReal, Sbx, PolynomialMutation>;
-type IntAlgo = Nsga2<IntVector, UniformInt, IntSbx, IntPolynomialMutation>;
-type MixedAlgo = Nsga2<
-    MixedGenome,
-    MixedSampling,
-    MixedCrossover<Sbx, IntSbx, UniformCrossover>,
-    MixedMutation<PolynomialMutation, IntPolynomialMutation, BitFlip>,
->;
+// the algorithm is chosen at run time (`algorithm=` in Python): boxed
+type BitsAlgo = Box<dyn Algorithm<BitString> + Sync>;
+type RealAlgo = Box<dyn Algorithm<RealVector> + Sync>;
+type IntAlgo = Box<dyn Algorithm<IntVector> + Sync>;
+type MixedAlgo = Box<dyn Algorithm<MixedGenome> + Sync>;
+
+/// The spec's algorithm over genome `G` with these operators: NSGA-II, or C-TAEA with the
+/// fewest Das-Dennis directions that reach `pop_size` (as `evoprune moo`).
+fn algorithm<G, S, X, M>(
+    spec: &EngineSpec,
+    sampling: S,
+    x: X,
+    m: M,
+) -> PyResult<Box<dyn Algorithm<G> + Sync>>
+where
+    G: Genome,
+    S: Sampling<G> + 'static,
+    X: Crossover<G> + 'static,
+    M: Mutation<G> + 'static,
+{
+    match spec.algorithm.as_deref().unwrap_or("nsga2") {
+        "nsga2" => {
+            let cfg = Nsga2Config {
+                pop_size: spec.pop_size,
+                n_offspring: spec.n_offspring,
+                crossover_prob: spec.crossover_prob.unwrap_or(0.9),
+                eliminate_duplicates: spec.eliminate_duplicates,
+                ..Default::default()
+            };
+            Ok(Box::new(Nsga2::new(cfg, sampling, x, m).map_err(err)?))
+        }
+        "ctaea" => {
+            if spec.n_offspring.is_some() {
+                return Err(err(
+                    "n_offspring: C-TAEA breeds a whole generation (one child per direction); leave it unset",
+                ));
+            }
+            let cfg = CtaeaConfig {
+                crossover_prob: spec.crossover_prob.unwrap_or(1.0),
+                eliminate_duplicates: spec.eliminate_duplicates,
+                ..Default::default()
+            };
+            let dirs = evoprune::pareto::das_dennis_at_least(spec.objectives.len(), spec.pop_size);
+            Ok(Box::new(
+                Ctaea::new(cfg, dirs, sampling, x, m).map_err(err)?,
+            ))
+        }
+        other => Err(err(format!(
+            "algorithm: \"{other}\" is not one of \"nsga2\", \"ctaea\""
+        ))),
+    }
+}
 
 // one per Engine: boxing the sessions would save a few hundred bytes once
 #[allow(clippy::large_enum_variant)]
@@ -300,33 +345,43 @@ impl Engine {
             .unwrap_or("generational")
             .parse()
             .map_err(err)?;
-        let cfg = Nsga2Config {
-            pop_size: spec.pop_size,
-            n_offspring: spec.n_offspring,
-            crossover_prob: spec.crossover_prob,
-            eliminate_duplicates: spec.eliminate_duplicates,
-            ..Default::default()
-        };
+        let ctaea = spec.algorithm.as_deref() == Some("ctaea");
         let inner = match &spec.genome {
             GenomeSpec::Bits(n) => {
                 if *n == 0 {
                     return Err(err("genome.bits: need at least one bit"));
                 }
-                Inner::Bits(setup(Nsga2::binary(cfg, *n).map_err(err)?, &spec, mode)?)
+                let algo = algorithm(
+                    &spec,
+                    UniformBits::new(*n),
+                    UniformCrossover::default(),
+                    BitFlip::default(),
+                )?;
+                Inner::Bits(setup(algo, &spec, mode)?)
             }
             GenomeSpec::Real { .. } => {
                 let b = real_bounds(&spec.genome)?;
-                Inner::Real(setup(Nsga2::real(cfg, b).map_err(err)?, &spec, mode)?)
+                // C-TAEA's SBX spreads less (eta 30), as pymoo's
+                let mut sbx = Sbx::new(b.clone());
+                if ctaea {
+                    sbx.eta = 30.0;
+                }
+                let algo = algorithm(
+                    &spec,
+                    UniformReal { bounds: b.clone() },
+                    sbx,
+                    PolynomialMutation::new(b),
+                )?;
+                Inner::Real(setup(algo, &spec, mode)?)
             }
             GenomeSpec::Int { .. } => {
                 let b = int_bounds(&spec.genome)?;
-                let algo = Nsga2::new(
-                    cfg,
+                let algo = algorithm(
+                    &spec,
                     UniformInt { bounds: b.clone() },
                     IntSbx::new(b.clone()),
                     IntPolynomialMutation::new(b),
-                )
-                .map_err(err)?;
+                )?;
                 Inner::Int(setup(algo, &spec, mode)?)
             }
             GenomeSpec::Mixed { real, int, bits } => {
@@ -335,8 +390,8 @@ impl Engine {
                     ints: int_bounds(int)?,
                     n_bits: *bits,
                 };
-                let algo = Nsga2::new(
-                    cfg,
+                let algo = algorithm(
+                    &spec,
                     MixedSampling {
                         bounds: bounds.clone(),
                     },
@@ -350,8 +405,7 @@ impl Engine {
                         ints: IntPolynomialMutation::new(bounds.ints.clone()),
                         bits: BitFlip::default(),
                     },
-                )
-                .map_err(err)?;
+                )?;
                 Inner::Mixed(setup(algo, &spec, mode)?)
             }
         };

@@ -38,6 +38,59 @@ def test_zdt1_through_python_ask_tell_equals_evoprune_moo(cli, tmp_path):
     assert rows(res.F) == theirs  # bit for bit: the CSV holds shortest round-trip decimals
 
 
+def c2_dtlz2(X):
+    """C2-DTLZ2 (3 objectives, r = 0.4) with the Rust problem's operation order."""
+    F, G = [], []
+    for x in np.atleast_2d(X).tolist():
+        m = 3
+        g = 0.0
+        for v in x[m - 1:]:
+            g += (v - 0.5) * (v - 0.5)
+        f = []
+        for i in range(m):
+            v = 1.0 + g
+            p = 1.0
+            for t in x[: m - 1 - i]:
+                p *= math.cos(t * math.pi / 2.0)
+            v *= p
+            if i > 0:
+                v *= math.sin(x[m - 1 - i] * math.pi / 2.0)
+            f.append(v)
+        r2 = 0.4 * 0.4
+        sq = 0.0
+        for v in f:
+            sq += v * v
+        corners = math.inf
+        for i in range(m):
+            corners = min(corners, (f[i] - 1.0) * (f[i] - 1.0) + (sq - f[i] * f[i]) - r2)
+        a = 1.0 / math.sqrt(m)
+        centre = 0.0
+        for v in f:
+            centre += (v - a) * (v - a)
+        F.append(f)
+        G.append([min(corners, centre - r2)])
+    return np.array(F), np.array(G)
+
+
+def test_ctaea_through_python_ask_tell_equals_evoprune_moo(cli, tmp_path):
+    out = tmp_path / "front.csv"
+    cli("moo", "--problem", "c2-dtlz2", "--algorithm", "ctaea", "--pop-size", 28,
+        "--generations", 40, "--seed", 4, "--out", out)
+    with open(out) as f:
+        theirs = sorted(tuple(float(v) for v in r) for r in list(csv.reader(f))[1:])
+    res = evoprune.minimize(c2_dtlz2, xl=[0.0] * 12, xu=[1.0] * 12, n_obj=3, n_ieq_constr=1,
+                            pop_size=28, n_gen=40, seed=4, algorithm="ctaea")
+    assert res.n_gen == 40 and res.n_eval <= 28 * 41
+    assert len(theirs) > 3 and rows(res.F) == theirs
+    assert (res.G <= 0).all()
+    # both archives are in the population: the convergence archive, then the diversity one
+    assert len(res.pop_F) == 56
+    with pytest.raises(EvopruneError, match="generational only"):
+        Engine(Real([0.0] * 12, [1.0] * 12), 3, algorithm="ctaea", mode="asynchronous")
+    with pytest.raises(EvopruneError, match="algorithm"):
+        Engine(Real([0.0] * 12, [1.0] * 12), 3, algorithm="moead")
+
+
 class Zdt1Problem:
     """The shape of a pymoo Problem: n_var, n_obj, xl, xu, _evaluate(X, out)."""
 

@@ -38,7 +38,9 @@ pub fn derive(seed: u64, purpose: Purpose, index: u64) -> u64 {
     match purpose {
         Purpose::GaCycle => seed.wrapping_add(index.wrapping_mul(0x9e37_79b9)),
         Purpose::Phase2 => seed ^ 0x5eed_0002,
-        Purpose::OodShuffle => seed ^ 0x00d,
+        // stream 0 (the held-out classes) keeps its legacy seed; other OoD datasets get their own
+        Purpose::OodShuffle if index == 0 => seed ^ 0x00d,
+        Purpose::OodShuffle => mix(seed, 0x00d5_0ff1_e000_0000, index),
         Purpose::OodNoise => seed.wrapping_mul(31).wrapping_add(index),
         Purpose::SurrogateFolds => seed ^ index,
         Purpose::SurrogateSearch => mix(seed, 0x5a77_0a7e_5ea7_c400, index),

@@ -113,7 +113,12 @@ def _objectives(objectives: Union[int, Sequence[Union[str, tuple]]]) -> list:
 
 
 class Engine:
-    """NSGA-II as ask and tell.
+    """NSGA-II or C-TAEA as ask and tell.
+
+    ``algorithm`` is ``"nsga2"`` (the default) or ``"ctaea"`` (constrained problems; its
+    population is the fewest Das-Dennis reference directions that reach ``pop_size``, e.g. 91
+    for 3 objectives and ``pop_size=91``, 105 for 100; generational mode only).
+    ``crossover_prob`` defaults to the algorithm's own (0.9 and 1.0, as pymoo).
 
     ``genome`` is :class:`Bits`, :class:`Real`, :class:`Int` or :class:`Mixed`; ``objectives``
     a count (all minimised) or names, each optionally ``(name, "max")``. ``mode`` is
@@ -137,8 +142,9 @@ class Engine:
         mode: str = "generational",
         cache: bool = True,
         archive: bool = False,
-        crossover_prob: float = 0.9,
+        crossover_prob: Optional[float] = None,
         eliminate_duplicates: bool = True,
+        algorithm: str = "nsga2",
         checkpoint: Optional[Union[str, os.PathLike]] = None,
         checkpoint_every: int = 1,
         hv_reference: Optional[Sequence[float]] = None,
@@ -153,7 +159,8 @@ class Engine:
             "mode": mode,
             "cache": bool(cache),
             "archive": bool(archive),
-            "crossover_prob": float(crossover_prob),
+            "crossover_prob": None if crossover_prob is None else float(crossover_prob),
+            "algorithm": str(algorithm),
             "eliminate_duplicates": bool(eliminate_duplicates),
             "checkpoint": None if checkpoint is None else os.fspath(checkpoint),
             "checkpoint_every": int(checkpoint_every),
@@ -289,8 +296,9 @@ def minimize(
     seed: int = 0,
     genome: Union[Bits, Real, Int, Mixed, None] = None,
     callback: Optional[Callable[[Engine], None]] = None,
+    algorithm: str = "nsga2",
 ) -> Result:
-    """Minimise ``problem`` with NSGA-II: a pymoo ``Problem`` (``n_obj``, ``xl``, ``xu``,
+    """Minimise ``problem`` with NSGA-II (or ``algorithm="ctaea"``): a pymoo ``Problem`` (``n_obj``, ``xl``, ``xu``,
     ``_evaluate(X, out)``) or a function ``f(X) -> F`` (or ``(F, G)``) on a batch of rows with
     ``xl``, ``xu`` and ``n_obj``. Stops after ``n_gen`` generations or ``n_eval`` evaluations
     (default 100 generations). The operators are pymoo's NSGA-II defaults (SBX eta 15,
@@ -298,7 +306,8 @@ def minimize(
     ev, g, m, nc = _problem_parts(problem, xl, xu, n_obj, n_ieq_constr)
     if n_gen is None and n_eval is None:
         n_gen = 100
-    eng = Engine(genome or g, m, n_constraints=nc, pop_size=pop_size, n_offspring=n_offspring, seed=seed)
+    eng = Engine(genome or g, m, n_constraints=nc, pop_size=pop_size, n_offspring=n_offspring,
+                 seed=seed, algorithm=algorithm)
     while True:
         st = eng.stats()
         if n_gen is not None and st["generation"] >= n_gen and st["evaluations"] > 0:

@@ -50,6 +50,31 @@ pub trait Algorithm<G: Genome>: Send {
     }
 }
 
+/// A boxed algorithm is an algorithm (a choice made at run time, e.g. from Python).
+impl<G: Genome, A: Algorithm<G> + ?Sized> Algorithm<G> for Box<A> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn check(&self, objectives: &[ObjectiveSpec]) -> Result<()> {
+        (**self).check(objectives)
+    }
+    fn pop_size(&self) -> usize {
+        (**self).pop_size()
+    }
+    fn sample(&self, state: &mut State<G>) -> Vec<G> {
+        (**self).sample(state)
+    }
+    fn offspring(&self, state: &mut State<G>) -> Vec<G> {
+        (**self).offspring(state)
+    }
+    fn tell(&self, state: &mut State<G>, evaluated: Vec<Individual<G>>) {
+        (**self).tell(state, evaluated)
+    }
+    fn offspring_one(&self, state: &mut State<G>) -> Option<G> {
+        (**self).offspring_one(state)
+    }
+}
+
 /// `n` genomes from `sampling`, all different when `dedup` (fewer if `rounds` of resampling do
 /// not find enough): the initial population of NSGA-II and C-TAEA.
 pub(crate) fn sample_distinct<G: Genome, S: crate::operator::Sampling<G>>(

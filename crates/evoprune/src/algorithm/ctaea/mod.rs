@@ -154,11 +154,11 @@ fn coin(a: usize, b: usize, rng: &mut EvoRng) -> usize {
 
 /// Niche (closest reference direction by perpendicular distance of `f - ideal`) and the
 /// achievement scalarising value of `f` on that direction (weights of 0 count as 1e-4, as in
-/// pymoo). A point with a non-finite objective (a failed evaluation) goes to niche 0 with value
-/// `+inf`.
+/// pymoo). A point with a non-finite objective (a failed evaluation) goes to the extra niche
+/// `dirs.len()`, which no direction owns, with value `+inf`.
 fn associate(f: &[f64], ideal: &[f64], dirs: &[Vec<f64>]) -> (usize, f64) {
     if f.iter().any(|v| !v.is_finite()) {
-        return (0, f64::INFINITY);
+        return (dirs.len(), f64::INFINITY);
     }
     let v: Vec<f64> = f.iter().zip(ideal).map(|(a, z)| a - z).collect();
     let mut best = (0, f64::INFINITY);
@@ -290,7 +290,8 @@ where
             .map(|i| associate(&i.f, ideal, &self.ref_dirs))
             .collect();
         let fv = |k: usize| assoc[k].1;
-        let mut count = vec![0usize; self.ref_dirs.len()];
+        // one count per direction, and one for the failed evaluations' extra niche
+        let mut count = vec![0usize; self.ref_dirs.len() + 1];
         for &(c, _) in &assoc {
             count[c] += 1;
         }
@@ -318,8 +319,9 @@ where
                         }
                     }
                 }
-                // pymoo also takes the pair on an exact tie when one of it has a larger value
-                // than the victim, which the victim's being the niche's maximum rules out
+                // pymoo also takes the pair on an exact tie, when `FV[pair] > niche_worst`; that
+                // compares values with an index (a slip), so ties are left out here on purpose:
+                // only a strictly closer pair replaces the victim
                 if let Some((d, a, b)) = pair
                     && d - to_rest < 0.0
                 {
@@ -357,12 +359,13 @@ where
             .iter()
             .map(|i| associate(&i.f, ideal, &self.ref_dirs))
             .collect();
-        let mut in_ca = vec![0usize; dirs];
+        let mut in_ca = vec![0usize; dirs + 1];
         for i in ca {
             in_ca[associate(&i.f, ideal, &self.ref_dirs).0] += 1;
         }
         let mut used = vec![false; hd.len()];
-        let target = n.min(hd.len());
+        // the niches fill from the evaluated members; failed ones only make up the number
+        let target = n.min(assoc.iter().filter(|a| a.0 < dirs).count());
         let mut picked: Vec<usize> = Vec::with_capacity(target);
         let mut round = 1;
         // every round adds at least one member while any is left (a niche with members left
@@ -395,6 +398,8 @@ where
             }
             round += 1;
         }
+        let failed = (0..hd.len()).filter(|&k| assoc[k].0 == dirs);
+        picked.extend(failed.take(n - picked.len()));
         let mut da = super::take_at(hd, picked);
         for i in &mut da {
             i.rank = DA_RANK;
@@ -419,6 +424,9 @@ where
     /// `n` children by restricted mating over CA ∪ DA, none equal to a member or to each other
     /// when duplicates are eliminated.
     fn mate(&self, state: &mut State<G>, n: usize) -> Vec<G> {
+        if state.population.is_empty() {
+            return Vec::new();
+        }
         let pop = &state.population;
         let rng = &mut state.rng;
         let n_ca = state
