@@ -252,7 +252,7 @@ impl Net {
     /// values), in chunks on the current rayon pool.
     pub fn logits(&self, g: &Graph, x: &[f32]) -> Result<Vec<f32>> {
         let per = self.input_len();
-        if per == 0 || x.len() % per != 0 {
+        if per == 0 || !x.len().is_multiple_of(per) {
             return Err(GraphError::invalid(
                 "inputs",
                 format!("{} values are not whole inputs of {per}", x.len()),

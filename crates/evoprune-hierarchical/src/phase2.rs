@@ -420,7 +420,7 @@ fn hamming_range(a: &BitString, b: &BitString, r: std::ops::Range<usize>) -> usi
         if w == w0 {
             x &= u64::MAX << (r.start % 64);
         }
-        if w == w1 && r.end % 64 != 0 {
+        if w == w1 && !r.end.is_multiple_of(64) {
             x &= u64::MAX >> (64 - r.end % 64);
         }
         d += x.count_ones() as usize;
@@ -445,7 +445,7 @@ fn for_each_diff(
         if w == w0 {
             x &= u64::MAX << (r.start % 64);
         }
-        if w == w1 && r.end % 64 != 0 {
+        if w == w1 && !r.end.is_multiple_of(64) {
             x &= u64::MAX >> (64 - r.end % 64);
         }
         while x != 0 {

@@ -213,7 +213,7 @@ fn check(s: &DenseShape, p: &[f32], x: &[f32]) -> Result<()> {
             s.len()
         )));
     }
-    if x.len() % s.sizes[0] != 0 {
+    if !x.len().is_multiple_of(s.sizes[0]) {
         return Err(NnError::Shape(format!(
             "{} input values are not a whole number of {}-value samples",
             x.len(),
@@ -266,7 +266,7 @@ pub fn first_layer_t(s: &DenseShape, p: &[f32], xt: &[f32], n: usize) -> Result<
 /// updated by the few weights that changed instead of recomputed.
 pub fn logits_from_first(s: &DenseShape, p: &[f32], z1: &[f32]) -> Result<Vec<f32>> {
     let h = s.sizes[1];
-    if p.len() != s.len() || z1.len() % h != 0 {
+    if p.len() != s.len() || !z1.len().is_multiple_of(h) {
         return Err(NnError::Shape(format!(
             "{} first-layer values are not a whole number of {h}-unit rows",
             z1.len()

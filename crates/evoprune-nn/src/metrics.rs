@@ -10,7 +10,7 @@ pub(crate) fn rows_of(len: usize, cols: usize, what: &str) -> Result<usize> {
     if cols == 0 {
         return Err(NnError::Shape(format!("{what} with 0 columns")));
     }
-    if len % cols != 0 {
+    if !len.is_multiple_of(cols) {
         return Err(NnError::Shape(format!(
             "{what} of {len} values is not a whole number of rows of {cols}"
         )));

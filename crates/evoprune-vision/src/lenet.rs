@@ -10,7 +10,7 @@ use evoprune_nn::lenet::{C1, C2, FC1_IN, H, LeNet, OUT};
 
 /// Logits (`n x 10`) of `n` grey 28x28 images with `net`'s weights, computed by burn on `device`.
 pub fn logits(net: &LeNet, x: &[f32], device: &Device) -> Result<Vec<f32>> {
-    if x.len() % 784 != 0 {
+    if !x.len().is_multiple_of(784) {
         return Err(VisionError::Shape(format!(
             "{} values are not a whole number of 28x28 images",
             x.len()

@@ -77,7 +77,7 @@ impl FileCheckpoint {
 
     /// True when a checkpoint is due after generation `generation`.
     pub fn due(&self, generation: u64) -> bool {
-        generation % self.every == 0
+        generation.is_multiple_of(self.every)
     }
 
     fn err(&self, path: &Path, reason: impl Into<String>) -> Error {

@@ -92,7 +92,7 @@ impl Problem for OneMax {
     fn evaluate(&self, g: &BitString) -> Result<Evaluation, Diverged> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let ones = g.count_ones();
-        if self.fail_every > 0 && ones > 0 && ones % self.fail_every == 0 {
+        if self.fail_every > 0 && ones > 0 && ones.is_multiple_of(self.fail_every) {
             return Err(Diverged);
         }
         Ok(Evaluation::new(vec![ones as f64, (g.len() - ones) as f64]))

@@ -443,7 +443,7 @@ pub struct Compact {
 }
 
 fn check_images(x: &[f32]) -> Result<()> {
-    if x.len() % 784 != 0 {
+    if !x.len().is_multiple_of(784) {
         return Err(NnError::Shape(format!(
             "{} values are not a whole number of 28x28 images",
             x.len()

@@ -158,7 +158,7 @@ impl SparseLeNet {
 
     /// Logits (`n x 10`) of `n` grey 28x28 images, one thread.
     pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
-        if x.len() % 784 != 0 {
+        if !x.len().is_multiple_of(784) {
             return Err(NnError::Shape(format!(
                 "{} values are not a whole number of 28x28 images",
                 x.len()
