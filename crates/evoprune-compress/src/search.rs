@@ -4,10 +4,9 @@
 //!   until the budget, fit one regressor per target (accuracy, non-zero fraction, bytes), each
 //!   chosen by k-fold cross-validation among the configured kinds; run C-TAEA (or a constrained
 //!   NSGA-II) on the surrogates (the constraint is the predicted accuracy against the floor);
-//!   evaluate for
-//!   real the `per_iteration` candidates of its predicted feasible front that lie farthest, in
-//!   normalised objective space, from everything evaluated so far (the paper's "distance in
-//!   objective space"); refit.
+//!   evaluate for real the `per_iteration` candidates of its predicted feasible front that lie
+//!   farthest, in normalised objective space, from everything evaluated so far (the paper's
+//!   "distance in objective space"); refit.
 //! - **real**: a constrained NSGA-II on the real problem, steady state with the same initial
 //!   population size and the same evaluations per step, stopped at the same budget (a
 //!   generational C-TAEA would spend the whole budget in one or two generations).

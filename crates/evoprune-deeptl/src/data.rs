@@ -266,17 +266,13 @@ fn shuffled(d: Dataset, cfg: &Config, stream: u64) -> Dataset {
 /// `ds` (single-channel square images, values in [0, 1]) as images of `shape` (`[C, H, W]` or
 /// `[H, W]`): resized bilinearly, the channel repeated, values mapped onto `range`.
 fn as_images(ds: &Dataset, side: usize, shape: &[usize], range: (f32, f32)) -> Result<Dataset> {
-    let (c, h, w) = match shape {
-        [h, w] => (1, *h, *w),
-        [c @ (1 | 3), h, w] => (*c, *h, *w),
-        _ => {
-            return Err(DeeptlError::invalid(
-                "ood.datasets",
-                format!(
-                    "other datasets need image inputs ([C, H, W] or [H, W]), not shape {shape:?}"
-                ),
-            ));
-        }
+    let Some((c, h, w)) = crate::explain::image_dims(shape) else {
+        return Err(DeeptlError::invalid(
+            "ood.datasets",
+            format!(
+                "other datasets need image inputs ([C, H, W] with C = 1 or 3, or [H, W]), not shape {shape:?}"
+            ),
+        ));
     };
     let (lo, hi) = range;
     let mut x = Vec::with_capacity(ds.len() * c * h * w);

@@ -45,6 +45,16 @@ fn sample(map: &[f32], h: usize, w: usize, y: f32, x: f32) -> f32 {
     top * (1.0 - fy) + bot * fy
 }
 
+/// Channels, height and width of an image sample's shape: `[H, W]` (one channel) or
+/// `[C, H, W]` with one or three channels; `None` for anything else.
+pub(crate) fn image_dims(shape: &[usize]) -> Option<(usize, usize, usize)> {
+    match shape {
+        [h, w] => Some((1, *h, *w)),
+        [c @ (1 | 3), h, w] => Some((*c, *h, *w)),
+        _ => None,
+    }
+}
+
 /// Draw `cam` (`ch x cw`, values in [0, 1]) over `image` (`[1, h, w]`, `[h, w]` or `[3, h, w]`
 /// in [0, 1]) as a `size x size` RGB PNG at `path`, half image, half colour.
 pub fn write_overlay(
@@ -55,15 +65,11 @@ pub fn write_overlay(
     cam_hw: [usize; 2],
     size: u32,
 ) -> Result<()> {
-    let (c, h, w) = match shape {
-        [h, w] => (1, *h, *w),
-        [c @ (1 | 3), h, w] => (*c, *h, *w),
-        s => {
-            return Err(DeeptlError::invalid(
-                "heat map",
-                format!("cannot draw an image of shape {s:?}"),
-            ));
-        }
+    let Some((c, h, w)) = image_dims(shape) else {
+        return Err(DeeptlError::invalid(
+            "heat map",
+            format!("cannot draw an image of shape {shape:?}"),
+        ));
     };
     let s = size as f32;
     let mut img = image::RgbImage::new(size, size);

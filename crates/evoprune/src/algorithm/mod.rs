@@ -102,6 +102,40 @@ pub(crate) fn sample_distinct<G: Genome, S: crate::operator::Sampling<G>>(
     genomes
 }
 
+/// Offspring being collected: with duplicate elimination, a child equal to a population member
+/// or to an earlier child is turned away. Shared by NSGA-II's and C-TAEA's mating.
+pub(crate) struct Brood<'a, G: Genome> {
+    seen: Option<(rustc_hash::FxHashSet<&'a G>, rustc_hash::FxHashSet<G>)>,
+    /// The children accepted so far, in order.
+    pub kids: Vec<G>,
+}
+
+impl<'a, G: Genome> Brood<'a, G> {
+    /// An empty brood of up to `n` children of `pop` (`dedup`: no duplicates).
+    pub fn new(pop: &'a [Individual<G>], n: usize, dedup: bool) -> Self {
+        Brood {
+            seen: dedup.then(|| {
+                (
+                    pop.iter().map(|i| &i.genome).collect(),
+                    rustc_hash::FxHashSet::default(),
+                )
+            }),
+            kids: Vec::with_capacity(n),
+        }
+    }
+
+    /// Take `c` unless it is a duplicate.
+    pub fn offer(&mut self, c: G) {
+        if let Some((pop, kids)) = &mut self.seen {
+            if pop.contains(&c) || kids.contains(&c) {
+                return;
+            }
+            kids.insert(c.clone());
+        }
+        self.kids.push(c);
+    }
+}
+
 /// The items of `items` at positions `idx` (each at most once), in `idx`'s order.
 pub(crate) fn take_at<T>(items: Vec<T>, idx: impl IntoIterator<Item = usize>) -> Vec<T> {
     let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();

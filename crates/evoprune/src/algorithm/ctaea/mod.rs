@@ -34,7 +34,6 @@ use crate::pareto::{Dominance, compare, constrained_sort, non_dominated_sort};
 use crate::{Error, EvoRng, Individual, ObjectiveSpec, Result, State};
 use rand::Rng;
 use rand::seq::SliceRandom;
-use rustc_hash::FxHashSet as HashSet;
 use std::marker::PhantomData;
 
 /// Key in [`State::aux`]: the number of CA members at the head of `state.population`.
@@ -452,16 +451,9 @@ where
                 Self::parent(pop, 0, n_ca, rng)
             }
         };
-        let dedup = self.config.eliminate_duplicates;
-        let seen: HashSet<&G> = if dedup {
-            pop.iter().map(|i| &i.genome).collect()
-        } else {
-            HashSet::default()
-        };
-        let mut kids: Vec<G> = Vec::with_capacity(n);
-        let mut kid_set: HashSet<G> = HashSet::default();
+        let mut brood = super::Brood::new(pop, n, self.config.eliminate_duplicates);
         for _ in 0..self.config.max_mating_rounds * n.max(1) {
-            if kids.len() == n {
+            if brood.kids.len() == n {
                 break;
             }
             let a = pick(pc <= pd, rng);
@@ -474,15 +466,9 @@ where
             };
             let mut c = if rng.random::<bool>() { c2 } else { c1 };
             self.mutation.mutate(&mut c, rng);
-            if dedup {
-                if seen.contains(&c) || kid_set.contains(&c) {
-                    continue;
-                }
-                kid_set.insert(c.clone());
-            }
-            kids.push(c);
+            brood.offer(c);
         }
-        kids
+        brood.kids
     }
 }
 

@@ -18,7 +18,6 @@ use crate::operator::{
 };
 use crate::{EvoRng, Individual, Result, State};
 use rand::Rng;
-use rustc_hash::FxHashSet as HashSet;
 use std::marker::PhantomData;
 
 /// NSGA-II over genome `G` with sampling `S`, crossover `X`, mutation `M`, selection `Sel` and
@@ -112,16 +111,9 @@ where
     /// `n` offspring of `pop`, none equal to a member or to each other when duplicates are
     /// eliminated (fewer if the space is exhausted after `max_mating_rounds`).
     fn mate(&self, pop: &[Individual<G>], n: usize, rng: &mut EvoRng) -> Vec<G> {
-        let dedup = self.config.eliminate_duplicates;
-        let seen: HashSet<&G> = if dedup {
-            pop.iter().map(|i| &i.genome).collect()
-        } else {
-            HashSet::default()
-        };
-        let mut kids: Vec<G> = Vec::with_capacity(n);
-        let mut kid_set: HashSet<G> = HashSet::default();
+        let mut brood = super::Brood::new(pop, n, self.config.eliminate_duplicates);
         for _ in 0..self.config.max_mating_rounds {
-            let need = n - kids.len();
+            let need = n - brood.kids.len();
             if need == 0 {
                 break;
             }
@@ -138,21 +130,15 @@ where
                     [pa.clone(), pb.clone()]
                 };
                 for mut c in pair {
-                    if kids.len() == n {
+                    if brood.kids.len() == n {
                         break;
                     }
                     self.mutation.mutate(&mut c, rng);
-                    if dedup {
-                        if seen.contains(&c) || kid_set.contains(&c) {
-                            continue;
-                        }
-                        kid_set.insert(c.clone());
-                    }
-                    kids.push(c);
+                    brood.offer(c);
                 }
             }
         }
-        kids
+        brood.kids
     }
 }
 
