@@ -1,13 +1,15 @@
 //! Any network as MO-EvoPruneDeepTL's frozen backbone: an ONNX model cut at a named value.
 
 use crate::{DeeptlError, Result};
-use evoprune_graph::{Graph, Op, Tensor, exec, fold, onnx, shape};
+use evoprune_graph::{Graph, Op, Tensor, fast, fold, onnx, shape};
 use evoprune_vision::VisionError;
 use std::path::Path;
 
 /// An imported network (batch norms folded) and the value its features are read from.
 pub struct GraphBackbone {
     graph: Graph,
+    /// The graph compiled for the fast executor, computing the cut.
+    plan: fast::Plan,
     cut: String,
     dim: usize,
     size: usize,
@@ -67,8 +69,10 @@ impl GraphBackbone {
             ));
         }
         let dim = s[1..].iter().product();
+        let plan = fast::Plan::with_outputs(&graph, std::slice::from_ref(&cut))?;
         Ok(GraphBackbone {
             graph,
+            plan,
             cut,
             dim,
             size: h,
@@ -139,7 +143,9 @@ impl evoprune_vision::extract::Backbone for GraphBackbone {
         w: usize,
     ) -> evoprune_vision::Result<Vec<f32>> {
         let t = Tensor::new(vec![n, 3, h, w], x.to_vec());
-        let mut y = exec::run_until(&self.graph, &t, std::slice::from_ref(&self.cut))
+        let mut y = self
+            .plan
+            .run(&t)
             .map_err(|e| VisionError::Unsupported(e.to_string()))?;
         let f = y.remove(0).data;
         if f.len() != n * self.dim {

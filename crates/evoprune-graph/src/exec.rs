@@ -122,7 +122,7 @@ const PAR_CHUNK: usize = 1 << 14;
 /// Apply `node` to `t` in place (its first input; `others` the rest), with exactly
 /// [`eval`]'s arithmetic per element, in parallel chunks (the same bits on any thread count).
 /// `false` (and `t` untouched) when the op needs a new buffer (a broadcast first input).
-fn in_place(node: &Node, t: &mut Tensor, others: &[&Tensor]) -> bool {
+pub(crate) fn in_place(node: &Node, t: &mut Tensor, others: &[&Tensor]) -> bool {
     fn each(t: &mut Tensor, f: impl Fn(f32) -> f32 + Sync) {
         t.data
             .par_chunks_mut(PAR_CHUNK)
@@ -373,7 +373,10 @@ fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) 
                         let src = &plane[iy as usize * wd..(iy as usize + 1) * wd];
                         let d = &mut yp[oy * ow..(oy + 1) * ow];
                         let first = (lo * sw) as isize + off;
-                        if sw == 1 {
+                        if hi == lo {
+                            // every tap of this row falls in the padding (its start may lie
+                            // past the row's end)
+                        } else if sw == 1 {
                             let f = first as usize;
                             for (o, v) in d[lo..hi].iter_mut().zip(&src[f..f + (hi - lo)]) {
                                 *o += wv * v;
@@ -418,7 +421,9 @@ fn conv(node: &Node, x: &Tensor, w: &Tensor, b: Option<&Tensor>, out: &[usize]) 
                             d[..lo].fill(0.0);
                             d[hi..].fill(0.0);
                             let first = (lo * sw) as isize + off;
-                            if sw == 1 {
+                            if hi == lo {
+                                // every tap of this row falls in the padding
+                            } else if sw == 1 {
                                 let f = first as usize;
                                 d[lo..hi].copy_from_slice(&src[f..f + (hi - lo)]);
                             } else {

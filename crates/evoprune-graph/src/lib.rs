@@ -5,6 +5,8 @@
 //! - [`onnx`]: ONNX in ([`onnx::load`]: either `torch.onnx.export` exporter, external data,
 //!   shape arithmetic folded) and out ([`onnx::save`]);
 //! - [`exec`]: the reference CPU executor;
+//! - [`fast`]: the fast CPU executor (a compiled [`fast::Plan`], direct AVX-512 convolution
+//!   kernels on a channel-blocked layout, fused epilogues);
 //! - [`fold`]: batch normalisation folded into convolutions for inference;
 //! - [`groups`]: coupled-channel groups, structured masks, compaction;
 //! - [`stats`]: parameter and multiply-accumulate counts;
@@ -19,6 +21,7 @@
 
 mod error;
 pub mod exec;
+pub mod fast;
 pub mod fold;
 pub mod groups;
 pub mod ir;

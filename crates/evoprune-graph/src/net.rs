@@ -10,7 +10,7 @@
 use crate::groups::{self, Analysis};
 use crate::ir::{Graph, Op, Tensor};
 use crate::stats::{self, Stats};
-use crate::{GraphError, Result, exec, model, onnx, shape, weights};
+use crate::{GraphError, Result, fast, model, onnx, shape, weights};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -249,7 +249,7 @@ impl Net {
     }
 
     /// Logits (`[n, classes]`, row-major) of `g` on `x` (`n` inputs of [`Net::input_len`]
-    /// values), in chunks on the current rayon pool.
+    /// values), in chunks on the current rayon pool, on the fast executor ([`fast::Plan`]).
     pub fn logits(&self, g: &Graph, x: &[f32]) -> Result<Vec<f32>> {
         let per = self.input_len();
         if per == 0 || !x.len().is_multiple_of(per) {
@@ -259,10 +259,12 @@ impl Net {
             ));
         }
         let mut out = Vec::with_capacity(x.len() / per * self.classes);
+        // compiled once (weights packed, batch norms folded) for all the chunks
+        let plan = fast::Plan::new(g)?;
         for chunk in x.chunks(per * CHUNK) {
             let mut shape = g.input_shape.clone();
             shape[0] = chunk.len() / per;
-            let y = exec::run(g, &Tensor::new(shape, chunk.to_vec()))?;
+            let y = plan.run(&Tensor::new(shape, chunk.to_vec()))?;
             let y = &y[0];
             if y.len() != chunk.len() / per * self.classes {
                 return Err(GraphError::invalid(

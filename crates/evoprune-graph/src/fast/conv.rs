@@ -1,0 +1,718 @@
+//! Direct convolution kernels on the channel-blocked layout.
+//!
+//! Outputs are written blocked: `[N][C/16][H][W][16]`, sixteen channels innermost, so one
+//! vector holds one pixel's sixteen channels whatever the image size (ResNet's 8x8 maps fill
+//! the vectors as well as 224x224 ones do; oneDNN and onnxruntime's NCHWc kernels use the
+//! same layout on AVX-512 for the same reason). A dense convolution keeps a tile of up to 14
+//! output pixels of one row times one or two channel blocks in registers (28 accumulators) and
+//! runs over input channels and taps: one broadcast input value feeds two fused multiply-adds.
+//! No im2col buffer is written, and bias, residual add and ReLU/Clip are applied as the tile
+//! is stored. The input may be plain NCHW (the network's input) or blocked: the kernel reads
+//! it through [`Strides`]. Depthwise convolutions run on blocked inputs, a vector of sixteen
+//! channels per pixel.
+//!
+//! Work is split into (image, channel blocks, output row) units run in parallel on the caller's
+//! rayon pool; each output is computed by one unit in a fixed order, so results are the same
+//! bits on 1 or N threads.
+#![allow(unsafe_code)]
+
+use super::simd::{L, Lanes, has_avx512};
+use rayon::prelude::*;
+
+/// Output pixels per register tile.
+const TILE: usize = 14;
+
+/// Where element (channel `c`, row `y`, column `x`) of one image lies:
+/// `c / 16 * cb + c % 16 * lane + y * row + x * px`, images `img` apart.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Strides {
+    cb: usize,
+    lane: usize,
+    row: usize,
+    px: usize,
+    pub(crate) img: usize,
+}
+
+impl Strides {
+    /// Plain NCHW.
+    pub(crate) fn plain(c: usize, h: usize, w: usize) -> Self {
+        Strides {
+            cb: L * h * w,
+            lane: h * w,
+            row: w,
+            px: 1,
+            img: c * h * w,
+        }
+    }
+
+    /// Blocked `[C/16][H][W][16]`.
+    pub(crate) fn blocked(c: usize, h: usize, w: usize) -> Self {
+        Strides {
+            cb: h * w * L,
+            lane: 1,
+            row: w * L,
+            px: L,
+            img: c.div_ceil(L) * h * w * L,
+        }
+    }
+
+    /// One past the largest offset of a `c x h x w` image.
+    fn extent(&self, c: usize, h: usize, w: usize) -> usize {
+        if c == 0 || h == 0 || w == 0 {
+            return 0;
+        }
+        (c - 1) / L * self.cb + (c - 1) % L * self.lane + (h - 1) * self.row + (w - 1) * self.px + 1
+    }
+}
+
+/// A convolution's geometry (one group).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Geom {
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub k: [usize; 2],
+    pub s: [usize; 2],
+    pub d: [usize; 2],
+}
+
+impl Geom {
+    /// Whether every tap of every output lies inside the (already padded) input.
+    fn valid(&self) -> bool {
+        let reach = |o: usize, s: usize, k: usize, d: usize| (o.max(1) - 1) * s + (k - 1) * d;
+        self.k[0] >= 1
+            && self.k[1] >= 1
+            && (self.oh == 0 || reach(self.oh, self.s[0], self.k[0], self.d[0]) < self.h)
+            && (self.ow == 0 || reach(self.ow, self.s[1], self.k[1], self.d[1]) < self.w)
+    }
+}
+
+/// The activation applied as a tile is stored: `max(v, lo)` then `min(v, hi)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Act {
+    pub lo: Option<f32>,
+    pub hi: Option<f32>,
+}
+
+#[inline(always)]
+fn finish<V: Lanes>(mut v: V, bias: V, res: Option<*const f32>, act: Act) -> V {
+    v = v.add(bias);
+    if let Some(r) = res {
+        // SAFETY: the caller passes a residual pointer with 16 readable values
+        v = v.add(unsafe { V::load(r) });
+    }
+    if let Some(lo) = act.lo {
+        v = v.max(V::splat(lo));
+    }
+    if let Some(hi) = act.hi {
+        v = v.min(V::splat(hi));
+    }
+    v
+}
+
+/// A dense (one group) convolution with its weights packed `[Cout/16][Cin][kh][kw][16]`.
+#[derive(Clone, Debug)]
+pub(crate) struct Conv {
+    g: Geom,
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    cob: usize,
+}
+
+/// Everything one output row of one image needs, as raw pointers (the kernels' inner loops
+/// must not bounds-check).
+#[derive(Clone, Copy)]
+struct RowArgs {
+    x: *const f32,
+    xs: Strides,
+    w: *const f32,
+    wstride: usize,
+    bias: *const f32,
+    res: Option<*const f32>,
+    out: *mut f32,
+    ostride: usize,
+    y: usize,
+    act: Act,
+}
+
+impl Conv {
+    /// Packs `weight` (`[cout, cin, kh, kw]`) and `bias` (`cout`).
+    pub(crate) fn new(g: Geom, weight: &[f32], bias: Option<&[f32]>) -> Conv {
+        let [kh, kw] = g.k;
+        let taps = g.cin * kh * kw;
+        assert_eq!(weight.len(), g.cout * taps, "conv weight size");
+        let cob = g.cout.div_ceil(L);
+        let mut w = vec![0.0; cob * taps * L];
+        for o in 0..g.cout {
+            for t in 0..taps {
+                w[(o / L * taps + t) * L + o % L] = weight[o * taps + t];
+            }
+        }
+        let mut b = vec![0.0; cob * L];
+        if let Some(bias) = bias {
+            b[..g.cout].copy_from_slice(&bias[..g.cout]);
+        }
+        Conv { g, w, bias: b, cob }
+    }
+
+    /// Output elements per image (blocked).
+    pub(crate) fn out_len(&self) -> usize {
+        self.cob * self.g.oh * self.g.ow * L
+    }
+
+    /// Runs on `n` images of `x` laid out as `xs`, adding the blocked `res` (if any) and
+    /// applying `act`, into the blocked `out`.
+    ///
+    /// # Panics
+    /// When a buffer is too short for its layout (checked before any unsafe access).
+    pub(crate) fn run(
+        &self,
+        x: &[f32],
+        xs: Strides,
+        n: usize,
+        res: Option<&[f32]>,
+        act: Act,
+        out: &mut [f32],
+    ) {
+        self.run_on(has_avx512(), x, xs, n, res, act, out)
+    }
+
+    /// [`Conv::run`] on the AVX-512 kernels (`avx`, which the CPU must have) or the portable
+    /// ones.
+    #[allow(clippy::too_many_arguments)]
+    fn run_on(
+        &self,
+        avx: bool,
+        x: &[f32],
+        xs: Strides,
+        n: usize,
+        res: Option<&[f32]>,
+        act: Act,
+        out: &mut [f32],
+    ) {
+        let g = &self.g;
+        let per = self.out_len();
+        assert!(g.valid(), "conv geometry reads outside its input");
+        assert!(
+            !avx || has_avx512(),
+            "AVX-512 kernels on a CPU without AVX-512"
+        );
+        assert!(
+            n == 0 || x.len() >= (n - 1) * xs.img + xs.extent(g.cin, g.h, g.w),
+            "conv input too short"
+        );
+        assert!(out.len() >= n * per, "conv output too short");
+        assert!(res.is_none_or(|r| r.len() >= n * per), "residual too short");
+        let groups = self.cob.div_ceil(2);
+        let units = n * groups * g.oh;
+        let out_p = SendPtr(out.as_mut_ptr());
+        let block = g.oh * g.ow * L;
+        (0..units)
+            .into_par_iter()
+            .with_min_len(min_len(units, g.ow * self.w.len() / self.cob))
+            .for_each(|u| {
+                // row-major over (image, row, channel blocks): the input rows a row reads
+                // stay in cache while every channel block reads them
+                let (i, rest) = (u / (groups * g.oh), u % (groups * g.oh));
+                let (y, grp) = (rest / groups, rest % groups);
+                let ocb = 2 * grp;
+                let nb = (self.cob - ocb).min(2);
+                let base = i * per + ocb * block;
+                let a = RowArgs {
+                    // SAFETY (all pointer offsets): image `i < n` starts inside `x` (asserted
+                    // above), block `ocb < cob` inside the weights and bias, and the output
+                    // offset is within `n * per`; the kernels stay within the extents checked
+                    // above.
+                    x: unsafe { x.as_ptr().add(i * xs.img) },
+                    xs,
+                    w: unsafe { self.w.as_ptr().add(ocb * self.w.len() / self.cob) },
+                    wstride: self.w.len() / self.cob,
+                    bias: unsafe { self.bias.as_ptr().add(ocb * L) },
+                    res: res.map(|r| unsafe { r.as_ptr().add(base + y * g.ow * L) }),
+                    out: unsafe { out_p.get().add(base + y * g.ow * L) },
+                    ostride: block,
+                    y,
+                    act,
+                };
+                // SAFETY: units write disjoint rows of disjoint block pairs of `out`
+                unsafe {
+                    if avx {
+                        #[cfg(target_arch = "x86_64")]
+                        dense_row::<Avx512>(g, a, nb);
+                    } else {
+                        dense_row::<Portable>(g, a, nb);
+                    }
+                }
+            });
+    }
+}
+
+/// Units per rayon task: enough that a task does some 500k multiply-adds (tens of
+/// microseconds: the scheduling cost is then negligible).
+fn min_len(units: usize, macs_per_unit: usize) -> usize {
+    (500_000 / macs_per_unit.max(1)).clamp(1, units.max(1))
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the pointer is only used to write disjoint regions from different units
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// The tile kernels of one instruction set. Each tile shape is its own function (not inlined
+/// into the row loop), so that LLVM allocates its registers alone: the accumulators stay in
+/// vector registers and every input address is one base register plus a constant (`S`, the
+/// distance in floats between neighbouring output pixels' inputs, is a constant for the
+/// common layouts and strides; 0 means "read it at run time").
+trait Arch {
+    unsafe fn tile<const P: usize, const B: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize);
+    unsafe fn dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize);
+}
+
+struct Portable;
+
+impl Arch for Portable {
+    #[inline(never)]
+    unsafe fn tile<const P: usize, const B: usize, const S: usize>(
+        g: &Geom,
+        a: RowArgs,
+        ox: usize,
+    ) {
+        // SAFETY: forwarded
+        unsafe { dense_tile::<[f32; L], P, B, S>(g, a, ox) }
+    }
+    #[inline(never)]
+    unsafe fn dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize) {
+        // SAFETY: forwarded
+        unsafe { depthwise_tile::<[f32; L], P, S>(g, a, ox) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Arch for Avx512 {
+    unsafe fn tile<const P: usize, const B: usize, const S: usize>(
+        g: &Geom,
+        a: RowArgs,
+        ox: usize,
+    ) {
+        // SAFETY: only chosen when the CPU has AVX-512 (`has_avx512`)
+        unsafe { avx512_tile::<P, B, S>(g, a, ox) }
+    }
+    unsafe fn dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize) {
+        // SAFETY: as above
+        unsafe { avx512_dw_tile::<P, S>(g, a, ox) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn avx512_tile<const P: usize, const B: usize, const S: usize>(
+    g: &Geom,
+    a: RowArgs,
+    ox: usize,
+) {
+    // SAFETY: forwarded
+    unsafe { dense_tile::<std::arch::x86_64::__m512, P, B, S>(g, a, ox) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn avx512_dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize) {
+    // SAFETY: forwarded
+    unsafe { depthwise_tile::<std::arch::x86_64::__m512, P, S>(g, a, ox) }
+}
+
+/// One output row, in register tiles.
+unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
+    macro_rules! by_p {
+        ($b:literal, $s:literal, $ox:expr, $p:expr) => {
+            match $p {
+                1 => A::tile::<1, $b, $s>(g, a, $ox),
+                2 => A::tile::<2, $b, $s>(g, a, $ox),
+                3 => A::tile::<3, $b, $s>(g, a, $ox),
+                4 => A::tile::<4, $b, $s>(g, a, $ox),
+                5 => A::tile::<5, $b, $s>(g, a, $ox),
+                6 => A::tile::<6, $b, $s>(g, a, $ox),
+                7 => A::tile::<7, $b, $s>(g, a, $ox),
+                8 => A::tile::<8, $b, $s>(g, a, $ox),
+                9 => A::tile::<9, $b, $s>(g, a, $ox),
+                10 => A::tile::<10, $b, $s>(g, a, $ox),
+                11 => A::tile::<11, $b, $s>(g, a, $ox),
+                12 => A::tile::<12, $b, $s>(g, a, $ox),
+                13 => A::tile::<13, $b, $s>(g, a, $ox),
+                _ => A::tile::<14, $b, $s>(g, a, $ox),
+            }
+        };
+    }
+    let step = g.s[1] * a.xs.px;
+    let mut ox = 0;
+    while ox < g.ow {
+        // even tiles: 30 columns as 10 + 10 + 10, not 14 + 14 + 2
+        let left = g.ow - ox;
+        let p = left.div_ceil(left.div_ceil(TILE));
+        // SAFETY: columns ox..ox + p < ow, all taps inside the input (`Geom::valid`)
+        unsafe {
+            match (nb, step) {
+                (2, 16) => by_p!(2, 16, ox, p),
+                (1, 16) => by_p!(1, 16, ox, p),
+                (2, 32) => by_p!(2, 32, ox, p),
+                (1, 32) => by_p!(1, 32, ox, p),
+                (2, 1) => by_p!(2, 1, ox, p),
+                (1, 1) => by_p!(1, 1, ox, p),
+                (2, 2) => by_p!(2, 2, ox, p),
+                (1, 2) => by_p!(1, 2, ox, p),
+                (2, _) => by_p!(2, 0, ox, p),
+                _ => by_p!(1, 0, ox, p),
+            }
+        }
+        ox += p;
+    }
+}
+
+/// `P` output pixels from column `ox` for `B` channel blocks; neighbouring pixels' inputs are
+/// `S` floats apart (0: read from the geometry).
+#[inline(always)]
+unsafe fn dense_tile<V: Lanes, const P: usize, const B: usize, const S: usize>(
+    g: &Geom,
+    a: RowArgs,
+    ox: usize,
+) {
+    let [kh, kw] = g.k;
+    let [sh, sw] = g.s;
+    let [dh, dw] = g.d;
+    let mut acc = [[V::splat(0.0); P]; B];
+    let xs = a.xs;
+    let step = if S == 0 { sw * xs.px } else { S };
+    // SAFETY (all offsets): channel c < cin, row y * sh + ki * dh < h and columns
+    // ox * sw + kj * dw + p * sw < w (`Geom::valid`), weights of block(s) ocb(+1)
+    let x0 = unsafe { a.x.add(a.y * sh * xs.row + ox * sw * xs.px) };
+    for c in 0..g.cin {
+        let xc = unsafe { x0.add(c / L * xs.cb + c % L * xs.lane) };
+        let wc = unsafe { a.w.add(c * kh * kw * L) };
+        for ki in 0..kh {
+            let xr = unsafe { xc.add(ki * dh * xs.row) };
+            let wr = unsafe { wc.add(ki * kw * L) };
+            for kj in 0..kw {
+                let xp = unsafe { xr.add(kj * dw * xs.px) };
+                let wt = unsafe { wr.add(kj * L) };
+                let w0 = unsafe { V::load(wt) };
+                let w1 = if B == 2 {
+                    unsafe { V::load(wt.add(a.wstride)) }
+                } else {
+                    w0
+                };
+                for p in 0..P {
+                    let v = V::splat(unsafe { *xp.add(p * step) });
+                    acc[0][p] = v.fma(w0, acc[0][p]);
+                    if B == 2 {
+                        acc[B - 1][p] = v.fma(w1, acc[B - 1][p]);
+                    }
+                }
+            }
+        }
+    }
+    for b in 0..B {
+        let bias = unsafe { V::load(a.bias.add(b * L)) };
+        for p in 0..P {
+            let off = b * a.ostride + (ox + p) * L;
+            let v = finish(acc[b][p], bias, a.res.map(|r| unsafe { r.add(off) }), a.act);
+            // SAFETY: column ox + p < ow of block ocb + b of this row
+            unsafe { v.store(a.out.add(off)) };
+        }
+    }
+}
+
+/// A depthwise convolution (one input channel per output channel) on blocked inputs, weights
+/// packed `[C/16][kh][kw][16]`.
+#[derive(Clone, Debug)]
+pub(crate) struct Depthwise {
+    g: Geom,
+    w: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Depthwise {
+    /// Packs `weight` (`[c, 1, kh, kw]`) and `bias` (`c`).
+    pub(crate) fn new(g: Geom, weight: &[f32], bias: Option<&[f32]>) -> Depthwise {
+        let [kh, kw] = g.k;
+        assert_eq!(weight.len(), g.cout * kh * kw, "depthwise weight size");
+        let cb = g.cout.div_ceil(L);
+        let mut w = vec![0.0; cb * kh * kw * L];
+        for c in 0..g.cout {
+            for t in 0..kh * kw {
+                w[(c / L * kh * kw + t) * L + c % L] = weight[c * kh * kw + t];
+            }
+        }
+        let mut b = vec![0.0; cb * L];
+        if let Some(bias) = bias {
+            b[..g.cout].copy_from_slice(&bias[..g.cout]);
+        }
+        Depthwise { g, w, bias: b }
+    }
+
+    /// Output elements per image (blocked).
+    pub(crate) fn out_len(&self) -> usize {
+        self.g.cout.div_ceil(L) * self.g.oh * self.g.ow * L
+    }
+
+    /// Runs on `n` blocked images, adding `res` and applying `act`, into the blocked `out`.
+    ///
+    /// # Panics
+    /// When a buffer is too short (checked before any unsafe access).
+    pub(crate) fn run(&self, x: &[f32], n: usize, res: Option<&[f32]>, act: Act, out: &mut [f32]) {
+        self.run_on(has_avx512(), x, n, res, act, out)
+    }
+
+    /// [`Depthwise::run`] on the AVX-512 kernels (`avx`) or the portable ones.
+    fn run_on(
+        &self,
+        avx: bool,
+        x: &[f32],
+        n: usize,
+        res: Option<&[f32]>,
+        act: Act,
+        out: &mut [f32],
+    ) {
+        let g = &self.g;
+        assert!(g.valid(), "depthwise geometry reads outside its input");
+        assert!(
+            !avx || has_avx512(),
+            "AVX-512 kernels on a CPU without AVX-512"
+        );
+        let xs = Strides::blocked(g.cin, g.h, g.w);
+        let per = self.out_len();
+        let cb = g.cout.div_ceil(L);
+        assert!(x.len() >= n * xs.img, "depthwise input too short");
+        assert!(out.len() >= n * per, "depthwise output too short");
+        assert!(res.is_none_or(|r| r.len() >= n * per), "residual too short");
+        let units = n * cb * g.oh;
+        let out_p = SendPtr(out.as_mut_ptr());
+        let [kh, kw] = g.k;
+        (0..units)
+            .into_par_iter()
+            .with_min_len(min_len(units, g.ow * kh * kw * L))
+            .for_each(|u| {
+                let (i, rest) = (u / (cb * g.oh), u % (cb * g.oh));
+                let (c, y) = (rest / g.oh, rest % g.oh);
+                let base = i * per + (c * g.oh + y) * g.ow * L;
+                let a = RowArgs {
+                    // SAFETY (all offsets): image i < n, block c < cb, row y < oh, as asserted
+                    x: unsafe { x.as_ptr().add(i * xs.img + c * xs.cb) },
+                    xs,
+                    w: unsafe { self.w.as_ptr().add(c * kh * kw * L) },
+                    wstride: 0,
+                    bias: unsafe { self.bias.as_ptr().add(c * L) },
+                    res: res.map(|r| unsafe { r.as_ptr().add(base) }),
+                    out: unsafe { out_p.get().add(base) },
+                    ostride: 0,
+                    y,
+                    act,
+                };
+                // SAFETY: units write disjoint rows
+                unsafe {
+                    if avx {
+                        #[cfg(target_arch = "x86_64")]
+                        depthwise_row::<Avx512>(g, a);
+                    } else {
+                        depthwise_row::<Portable>(g, a);
+                    }
+                }
+            });
+    }
+}
+
+unsafe fn depthwise_row<A: Arch>(g: &Geom, a: RowArgs) {
+    let mut ox = 0;
+    // SAFETY: columns < ow, all taps inside the input (`Geom::valid`)
+    unsafe {
+        while ox + 8 <= g.ow {
+            match g.s[1] {
+                1 => A::dw_tile::<8, 16>(g, a, ox),
+                2 => A::dw_tile::<8, 32>(g, a, ox),
+                _ => A::dw_tile::<8, 0>(g, a, ox),
+            }
+            ox += 8;
+        }
+        while ox < g.ow {
+            A::dw_tile::<1, 0>(g, a, ox);
+            ox += 1;
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn depthwise_tile<V: Lanes, const P: usize, const S: usize>(
+    g: &Geom,
+    a: RowArgs,
+    ox: usize,
+) {
+    let [kh, kw] = g.k;
+    let [sh, sw] = g.s;
+    let [dh, dw] = g.d;
+    let mut acc = [V::splat(0.0); P];
+    let xs = a.xs;
+    // SAFETY (all offsets): rows and columns inside the padded input (`Geom::valid`)
+    let x0 = unsafe { a.x.add(a.y * sh * xs.row + ox * sw * L) };
+    for ki in 0..kh {
+        let xr = unsafe { x0.add(ki * dh * xs.row) };
+        for kj in 0..kw {
+            let wv = unsafe { V::load(a.w.add((ki * kw + kj) * L)) };
+            let xp = unsafe { xr.add(kj * dw * L) };
+            let step = if S == 0 { sw * L } else { S };
+            for p in 0..P {
+                let v = unsafe { V::load(xp.add(p * step)) };
+                acc[p] = v.fma(wv, acc[p]);
+            }
+        }
+    }
+    let bias = unsafe { V::load(a.bias) };
+    for p in 0..P {
+        let off = (ox + p) * L;
+        let v = finish(acc[p], bias, a.res.map(|r| unsafe { r.add(off) }), a.act);
+        // SAFETY: column ox + p < ow
+        unsafe { v.store(a.out.add(off)) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, salt: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 7919 + salt * 104_729) % 2003) as f32 / 1001.0) - 1.0)
+            .collect()
+    }
+
+    fn geom(cin: usize, cout: usize, hw: usize, k: usize, s: usize, d: usize) -> Geom {
+        let o = (hw - (k - 1) * d - 1) / s + 1;
+        Geom {
+            cin,
+            h: hw,
+            w: hw,
+            cout,
+            oh: o,
+            ow: o,
+            k: [k, k],
+            s: [s, s],
+            d: [d, d],
+        }
+    }
+
+    /// `x`'s element (image i, channel c, row y, column x) laid out as `xs`.
+    fn at(x: &[f32], xs: Strides, i: usize, c: usize, y: usize, col: usize) -> f32 {
+        x[i * xs.img + c / L * xs.cb + c % L * xs.lane + y * xs.row + col * xs.px]
+    }
+
+    /// The portable kernels match a naive convolution; where the CPU has AVX-512, those
+    /// kernels give the portable ones' bits (same operations in the same order), for every
+    /// tile shape, layout and stride the dispatch distinguishes.
+    #[test]
+    fn kernels_match_a_naive_convolution_and_each_other() {
+        for (cin, cout, hw, k, s, d) in [
+            (3, 16, 19, 3, 1, 1),
+            (20, 40, 17, 3, 2, 1),
+            (16, 33, 30, 1, 1, 1),
+            (5, 7, 12, 5, 3, 2),
+        ] {
+            let g = geom(cin, cout, hw, k, s, d);
+            let (w, bias) = (data(cout * cin * k * k, 1), data(cout, 2));
+            let conv = Conv::new(g, &w, Some(&bias));
+            let act = Act {
+                lo: Some(0.0),
+                hi: Some(0.5),
+            };
+            for blocked in [false, true] {
+                let xs = if blocked {
+                    Strides::blocked(cin, hw, hw)
+                } else {
+                    Strides::plain(cin, hw, hw)
+                };
+                let x = data(2 * xs.img, 3);
+                let res = data(2 * conv.out_len(), 4);
+                let mut b = vec![1.0; 2 * conv.out_len()];
+                conv.run_on(false, &x, xs, 2, Some(&res), act, &mut b);
+                let os = Strides::blocked(cout, g.oh, g.ow);
+                for i in 0..2 {
+                    for o in 0..cout {
+                        for y in 0..g.oh {
+                            for col in 0..g.ow {
+                                let mut v = 0.0f64;
+                                for c in 0..cin {
+                                    for ki in 0..k {
+                                        for kj in 0..k {
+                                            v += (w[((o * cin + c) * k + ki) * k + kj]
+                                                * at(
+                                                    &x,
+                                                    xs,
+                                                    i,
+                                                    c,
+                                                    y * s + ki * d,
+                                                    col * s + kj * d,
+                                                ))
+                                                as f64;
+                                        }
+                                    }
+                                }
+                                let want = (v as f32 + bias[o] + at(&res, os, i, o, y, col))
+                                    .clamp(0.0, 0.5);
+                                let got = at(&b, os, i, o, y, col);
+                                assert!(
+                                    (got - want).abs() < 1e-4,
+                                    "{cin} {cout} {hw} {k} {s} {d}: {got} vs {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+                if has_avx512() {
+                    let mut a = vec![0.0; 2 * conv.out_len()];
+                    conv.run_on(true, &x, xs, 2, Some(&res), act, &mut a);
+                    assert_eq!(a, b, "{cin} {cout} {hw} {k} {s} {d} blocked {blocked}");
+                }
+            }
+            let dg = geom(cout, cout, hw, k, s, d);
+            let dw = Depthwise::new(dg, &data(cout * k * k, 5), Some(&data(cout, 6)));
+            let xs = Strides::blocked(cout, hw, hw);
+            let x = data(2 * xs.img, 7);
+            let mut b = vec![1.0; 2 * dw.out_len()];
+            dw.run_on(false, &x, 2, None, Act::default(), &mut b);
+            let (dwt, dbias) = (data(cout * k * k, 5), data(cout, 6));
+            let os = Strides::blocked(cout, dg.oh, dg.ow);
+            for i in 0..2 {
+                for c in 0..cout {
+                    for y in 0..dg.oh {
+                        for col in 0..dg.ow {
+                            let mut v = dbias[c];
+                            for ki in 0..k {
+                                for kj in 0..k {
+                                    v += dwt[(c * k + ki) * k + kj]
+                                        * at(&x, xs, i, c, y * s + ki * d, col * s + kj * d);
+                                }
+                            }
+                            assert!((at(&b, os, i, c, y, col) - v).abs() < 1e-4);
+                        }
+                    }
+                }
+            }
+            if has_avx512() {
+                let mut a = vec![0.0; 2 * dw.out_len()];
+                dw.run_on(true, &x, 2, None, Act::default(), &mut a);
+                assert_eq!(a, b, "depthwise {cout} {hw} {k} {s} {d}");
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The fast executor against the reference executor: every zoo network, the committed ONNX
+//! exports (batch norm folded or not, both exporters), random convolution layers with fused
+//! residual adds and activations; the same bits on 1 and 2 threads; bad inputs refused.
+
+mod common;
+
+use evoprune_graph::ir::{Graph, Node, Op, Tensor};
+use evoprune_graph::{exec, fast, onnx, zoo};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+/// Largest difference relative to the reference's largest magnitude (at least 1).
+fn rel_err(want: &Tensor, got: &Tensor) -> f32 {
+    assert_eq!(want.shape, got.shape);
+    let scale = want.data.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    common::max_abs(&want.data, &got.data) / scale
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn every_zoo_network_matches_the_reference_and_is_thread_count_independent() {
+    for &arch in zoo::names() {
+        let input = match arch {
+            "lenet" | "lenet-300-100" => [1, 28, 28],
+            "resnet18" | "resnet50" | "mobilenet-v2" | "efficientnet-lite0" => [3, 48, 48],
+            _ => [3, 32, 32],
+        };
+        let g = zoo::build(arch, 7, input, 3).unwrap();
+        let x = common::input(&g, 3);
+        let want = [zoo::LOGITS.to_string(), zoo::POOLED.to_string()];
+        let reference = exec::run_until(&g, &x, &want).unwrap();
+        let plan = fast::Plan::with_outputs(&g, &want).unwrap();
+        let (convs, _) = plan.summary();
+        assert!(
+            convs > 0 || arch == "lenet-300-100",
+            "{arch}: no fast convolution"
+        );
+        let one = pool(1).install(|| plan.run(&x).unwrap());
+        let two = pool(2).install(|| plan.run(&x).unwrap());
+        for (k, r) in reference.iter().enumerate() {
+            let e = rel_err(r, &one[k]);
+            assert!(e < 1e-4, "{arch} output {k}: relative error {e}");
+            assert_eq!(one[k], two[k], "{arch} output {k}: 1 and 2 threads differ");
+        }
+        // a plan runs again (its buffers reused) to the same bits, at another batch size too
+        assert_eq!(plan.run(&x).unwrap(), one, "{arch}");
+        let x1 = common::input(&g, 1);
+        let r1 = exec::run_until(&g, &x1, &want).unwrap();
+        let f1 = plan.run(&x1).unwrap();
+        assert!(rel_err(&r1[0], &f1[0]) < 1e-4, "{arch} at batch 1");
+    }
+}
+
+#[test]
+fn committed_onnx_exports_match_the_reference() {
+    let dir = common::committed();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".onnx") || name.starts_with("fuzz") || name.starts_with("huge") {
+            continue;
+        }
+        let Ok(g) = onnx::load(&path) else {
+            continue;
+        };
+        let x = common::input(&g, 2);
+        let want = exec::run(&g, &x).unwrap();
+        let got = fast::run(&g, &x).unwrap();
+        for (w, f) in want.iter().zip(&got) {
+            let e = rel_err(w, f);
+            assert!(e < 1e-4, "{name}: relative error {e}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 4, "only {seen} committed ONNX models ran");
+}
+
+#[test]
+fn a_wrong_input_shape_is_an_error_naming_the_input() {
+    let g = zoo::build("resnet20", 10, [3, 32, 32], 0).unwrap();
+    let plan = fast::Plan::new(&g).unwrap();
+    let e = plan
+        .run(&Tensor::new(vec![1, 3, 16, 16], vec![0.0; 768]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("input") && e.contains("[1, 3, 16, 16]"), "{e}");
+    let e = plan
+        .run(&Tensor {
+            shape: vec![2, 3, 32, 32],
+            data: vec![0.0; 5],
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("input"), "{e}");
+}
+
+/// One convolution (any geometry, dense or depthwise), optionally followed by a residual Add
+/// of the input's shortcut convolution and a Relu or Clip: what the plan fuses.
+#[allow(clippy::too_many_arguments)]
+fn conv_graph(
+    c: usize,
+    o: usize,
+    h: usize,
+    w: usize,
+    k: [usize; 2],
+    s: [usize; 2],
+    pads: [usize; 4],
+    d: [usize; 2],
+    depthwise: bool,
+    residual: bool,
+    act: u8,
+) -> Graph {
+    let o = if depthwise { c } else { o };
+    let groups = if depthwise { c } else { 1 };
+    let mut params = BTreeMap::new();
+    let wn = o * (c / groups) * k[0] * k[1];
+    let val = |i: usize, salt: usize| (((i * 7919 + salt * 611) % 2001) as f32 / 1000.0) - 1.0;
+    params.insert(
+        "w".to_string(),
+        Tensor::new(
+            vec![o, c / groups, k[0], k[1]],
+            (0..wn).map(|i| val(i, 1)).collect(),
+        ),
+    );
+    params.insert(
+        "b".to_string(),
+        Tensor::new(vec![o], (0..o).map(|i| val(i, 2)).collect()),
+    );
+    let conv =
+        |name: &str, x: &str, w: &str, b: &str, y: &str, kernel, strides, pads, groups| Node {
+            name: name.into(),
+            op: Op::Conv {
+                kernel,
+                strides,
+                pads,
+                dilations: d,
+                groups,
+            },
+            inputs: vec![x.into(), w.into(), b.into()],
+            outputs: vec![y.into()],
+        };
+    let mut nodes = vec![conv("conv", "x", "w", "b", "y", k, s, pads, groups)];
+    let mut last = "y".to_string();
+    if residual {
+        // a second convolution of the same output shape as the shortcut
+        params.insert(
+            "w2".to_string(),
+            Tensor::new(
+                vec![o, c / groups, k[0], k[1]],
+                (0..wn).map(|i| val(i, 3)).collect(),
+            ),
+        );
+        params.insert("b2".to_string(), Tensor::new(vec![o], vec![0.25; o]));
+        nodes.insert(0, conv("short", "x", "w2", "b2", "r", k, s, pads, groups));
+        nodes.push(Node {
+            name: "add".into(),
+            op: Op::Add,
+            inputs: vec!["y".into(), "r".into()],
+            outputs: vec!["z".into()],
+        });
+        last = "z".into();
+    }
+    let op = match act {
+        0 => None,
+        1 => Some(Op::Relu),
+        _ => Some(Op::Clip {
+            min: -0.5,
+            max: 0.75,
+        }),
+    };
+    if let Some(op) = op {
+        nodes.push(Node {
+            name: "act".into(),
+            op,
+            inputs: vec![last.clone()],
+            outputs: vec!["out".into()],
+        });
+        last = "out".into();
+    }
+    Graph {
+        name: "layer".into(),
+        input: "x".into(),
+        input_shape: vec![1, c, h, w],
+        outputs: vec![last],
+        nodes,
+        params,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random geometries (asymmetric padding, strides, dilations, channel counts off the
+    /// 16-lane blocks) give the reference's outputs within 1e-4.
+    #[test]
+    fn random_convolution_layers_match_the_reference(
+        c in 1usize..40, o in 1usize..40, h in 1usize..14, w in 1usize..14,
+        kh in 1usize..4, kw in 1usize..4, sh in 1usize..4, sw in 1usize..4,
+        pt in 0usize..3, pl in 0usize..3, pb in 0usize..3, pr in 0usize..3,
+        dh in 1usize..3, dw in 1usize..3,
+        depthwise in any::<bool>(), residual in any::<bool>(), act in 0u8..3, n in 1usize..3,
+    ) {
+        // only geometries with at least one output pixel
+        prop_assume!(h + pt + pb > (kh - 1) * dh && w + pl + pr > (kw - 1) * dw);
+        let g = conv_graph(c, o, h, w, [kh, kw], [sh, sw], [pt, pl, pb, pr], [dh, dw],
+            depthwise, residual, act);
+        let x = common::input(&g, n);
+        let want = exec::run(&g, &x).unwrap();
+        let got = fast::run(&g, &x).unwrap();
+        let e = rel_err(&want[0], &got[0]);
+        prop_assert!(e < 1e-4, "relative error {}", e);
+    }
+}
