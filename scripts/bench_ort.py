@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """onnxruntime's inference throughput on an ONNX model, for `evoprune bench` side by side.
 
-    python scripts/bench_ort.py MODEL.onnx [--batch 32] [--threads 2] [--repeats 5]
+    python scripts/bench_ort.py MODEL.onnx [--batch 32] [--threads 2] [--repeats 10] [--warmup 3]
 
-Prints the same JSON keys as `evoprune bench --json` (median of the timed passes after one
-warm-up pass, random inputs).
+Prints the same JSON keys as `evoprune bench --json` (median of the timed passes after the
+warm-up passes, random inputs): the same protocol as `evoprune bench`.
 """
 import argparse
 import json
@@ -17,7 +17,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("model")
 ap.add_argument("--batch", type=int, default=32)
 ap.add_argument("--threads", type=int, default=2)
-ap.add_argument("--repeats", type=int, default=5)
+ap.add_argument("--repeats", type=int, default=10)
+ap.add_argument("--warmup", type=int, default=3)
 a = ap.parse_args()
 opts = ort.SessionOptions()
 opts.intra_op_num_threads = a.threads
@@ -26,7 +27,8 @@ s = ort.InferenceSession(a.model, opts, providers=["CPUExecutionProvider"])
 inp = s.get_inputs()[0]
 shape = [a.batch] + [int(d) for d in inp.shape[1:]]
 x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-s.run(None, {inp.name: x})
+for _ in range(max(a.warmup, 1)):
+    s.run(None, {inp.name: x})
 times = []
 for _ in range(a.repeats):
     t = time.perf_counter()

@@ -14,9 +14,12 @@ pub struct BenchArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 32)]
     batch: usize,
-    /// Timed forward passes (after one warm-up pass); the median is reported.
-    #[arg(long, default_value_t = 5)]
+    /// Timed forward passes (after the warm-up passes); the median is reported.
+    #[arg(long, default_value_t = 10)]
     repeats: usize,
+    /// Untimed passes first (buffers allocated, caches and allocator warm).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
     /// Threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -80,7 +83,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         None => exec::run(&g, &x),
     };
     pool.install(|| -> Result<()> {
-        once()?;
+        for _ in 0..a.warmup.max(1) {
+            once()?;
+        }
         for _ in 0..a.repeats {
             let t = Instant::now();
             once()?;

@@ -158,10 +158,11 @@ pub(crate) fn global_mean(x: &[f32], shape: &[usize], out: &mut [f32]) {
 }
 
 /// Zero padding of `planes` planes of `h x w` elements of `e` floats each (`e = 1`: plain
-/// NCHW, `e = 16`: blocked), `[top, left, bottom, right]`, into `out` (zeroed, of
-/// `planes * (h + top + bottom) * (w + left + right) * e`). The convolutions read padded
-/// copies so that every tap of every tile lies inside the input: no bounds checks and no
-/// single-pixel border tiles in the kernels, for one pass over the input.
+/// NCHW, `e = 16`: blocked), `[top, left, bottom, right]`, into `out` (of
+/// `planes * (h + top + bottom) * (w + left + right) * e`; every element is written, borders
+/// with zeros). The convolutions read padded copies so that every tap of every tile lies
+/// inside the input: no bounds checks and no single-pixel border tiles in the kernels, for
+/// one pass over the input.
 pub(crate) fn pad(
     x: &[f32],
     planes: usize,
@@ -172,16 +173,20 @@ pub(crate) fn pad(
     out: &mut [f32],
 ) {
     let (ph, pw) = (h + p[0] + p[2], w + p[1] + p[3]);
-    if ph * pw * e == 0 || h * w == 0 {
+    if ph * pw * e == 0 {
         return;
     }
     out.par_chunks_mut(ph * pw * e)
-        .zip(x.par_chunks(h * w * e))
+        .enumerate()
         .take(planes)
-        .for_each(|(o, src)| {
+        .for_each(|(k, o)| {
+            o[..p[0] * pw * e].fill(0.0);
+            o[(p[0] + h) * pw * e..].fill(0.0);
             for y in 0..h {
-                o[((y + p[0]) * pw + p[1]) * e..][..w * e]
-                    .copy_from_slice(&src[y * w * e..][..w * e]);
+                let row = &mut o[(y + p[0]) * pw * e..(y + p[0] + 1) * pw * e];
+                row[..p[1] * e].fill(0.0);
+                row[(p[1] + w) * e..].fill(0.0);
+                row[p[1] * e..(p[1] + w) * e].copy_from_slice(&x[(k * h + y) * w * e..][..w * e]);
             }
         });
 }

@@ -607,9 +607,10 @@ impl Plan {
         }
         // buffers the reference ops allocated join the pool: keep it at one per value
         if pool.free.len() > self.slots.len() {
-            pool.free.sort_by_key(|v| std::cmp::Reverse(v.capacity()));
+            pool.free.sort_by_key(|v| std::cmp::Reverse(v.0.capacity()));
             pool.free.truncate(self.slots.len());
         }
+        pool.out.clear();
         if let Ok(mut p) = self.buffers.lock() {
             *p = pool;
         }
@@ -780,7 +781,7 @@ fn padded(x: &Tensor, layout: Layout, pad: [usize; 4], pool: &mut Pool) -> Optio
         Layout::Plain => (n * c, 1),
         Layout::Blocked => (n * c.div_ceil(simd::L), simd::L),
     };
-    let mut out = pool.take_zeroed(planes * (h + pad[0] + pad[2]) * (w + pad[1] + pad[3]) * e);
+    let mut out = pool.take(planes * (h + pad[0] + pad[2]) * (w + pad[1] + pad[3]) * e);
     blocked::pad(&x.data, planes, h, w, e, pad, &mut out);
     Some(out)
 }
@@ -793,40 +794,54 @@ fn raw(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
 /// Buffers of freed values, reused for later ones (and by later runs of the plan).
 #[derive(Debug, Default)]
 struct Pool {
-    free: Vec<Vec<f32>>,
+    /// Each buffer with how many of its leading elements hold initialized values (at least
+    /// its length: a shorter reuse truncates it, and a longer one may grow it back without
+    /// writing zeros first).
+    free: Vec<(Vec<f32>, usize)>,
+    /// The initialized extent and capacity of the buffers handed out, by address.
+    out: HashMap<usize, (usize, usize)>,
 }
 
 impl Pool {
     fn put(&mut self, v: Vec<f32>) {
-        if v.capacity() > 0 {
-            self.free.push(v);
+        if v.capacity() == 0 {
+            return;
         }
+        // a buffer this pool handed out in this run (same address and capacity) keeps its
+        // initialized extent; any other counts only its length
+        let init = match self.out.remove(&(v.as_ptr() as usize)) {
+            Some((init, cap)) if cap == v.capacity() => init.max(v.len()),
+            _ => v.len(),
+        };
+        self.free.push((v, init));
     }
 
     /// A buffer of `len` from the smallest free buffer that holds it. Its contents are
     /// arbitrary (left from an earlier value): for outputs the kernels write in full.
+    #[allow(unsafe_code)]
     fn take(&mut self, len: usize) -> Vec<f32> {
         let best = (0..self.free.len())
-            .filter(|&i| self.free[i].capacity() >= len)
-            .min_by_key(|&i| self.free[i].capacity());
-        match best {
+            .filter(|&i| self.free[i].0.capacity() >= len)
+            .min_by_key(|&i| self.free[i].0.capacity());
+        let (v, init) = match best {
             Some(i) => {
-                let mut v = self.free.swap_remove(i);
-                if v.len() >= len {
-                    v.truncate(len);
+                let (mut v, init) = self.free.swap_remove(i);
+                if init >= len {
+                    // SAFETY: `len <= init <= capacity`, and the first `init` elements were
+                    // written (plain `f32`s, never dropped or moved out): growing the length
+                    // back over them exposes only initialized values. Truncation never
+                    // de-initializes memory.
+                    unsafe { v.set_len(len) };
                 } else {
+                    // SAFETY: as above, up to `init`; beyond it `resize` writes zeros
+                    unsafe { v.set_len(init) };
                     v.resize(len, 0.0);
                 }
-                v
+                (v, init.max(len))
             }
-            None => vec![0.0; len],
-        }
-    }
-
-    /// A buffer of `len` zeros.
-    fn take_zeroed(&mut self, len: usize) -> Vec<f32> {
-        let mut v = self.take(len);
-        v.fill(0.0);
+            None => (vec![0.0; len], len),
+        };
+        self.out.insert(v.as_ptr() as usize, (init, v.capacity()));
         v
     }
 }
