@@ -206,20 +206,31 @@ impl Conv {
         );
         assert!(out.len() >= n * per, "conv output too short");
         assert!(res.is_none_or(|r| r.len() >= n * per), "residual too short");
-        let groups = self.cob.div_ceil(2);
+        // channel blocks per unit: four on small maps (a row of at most 7 pixels gives too
+        // few independent accumulators with two), else two
+        let per_unit = if g.ow <= 7 && self.cob >= 4 { 4 } else { 2 };
+        let groups = self.cob.div_ceil(per_unit);
         let units = n * groups * g.oh;
+        let weight_major = per_unit * self.w.len() / self.cob > g.cin * g.h * g.w;
         let out_p = SendPtr(out.as_mut_ptr());
         let block = g.oh * g.ow * L;
         (0..units)
             .into_par_iter()
             .with_min_len(min_len(units, g.ow * self.w.len() / self.cob))
             .for_each(|u| {
-                // row-major over (image, row, channel blocks): the input rows a row reads
-                // stay in cache while every channel block reads them
-                let (i, rest) = (u / (groups * g.oh), u % (groups * g.oh));
-                let (y, grp) = (rest / groups, rest % groups);
-                let ocb = 2 * grp;
-                let nb = (self.cob - ocb).min(2);
+                // image-major (image, row, channel blocks): the input rows a row reads stay
+                // in cache while every channel block reads them; weight-major (channel
+                // blocks, image, row) when a group's weights outweigh an image (late layers
+                // of VGG and ResNet-50): its weights then stay in cache across the batch
+                let (i, y, grp) = if weight_major {
+                    let (grp, rest) = (u / (n * g.oh), u % (n * g.oh));
+                    (rest / g.oh, rest % g.oh, grp)
+                } else {
+                    let (i, rest) = (u / (groups * g.oh), u % (groups * g.oh));
+                    (i, rest / groups, rest % groups)
+                };
+                let ocb = per_unit * grp;
+                let nb = (self.cob - ocb).min(per_unit);
                 let base = i * per + ocb * block;
                 let a = RowArgs {
                     // SAFETY (all pointer offsets): image `i < n` starts inside `x` (asserted
@@ -237,7 +248,7 @@ impl Conv {
                     y,
                     act,
                 };
-                // SAFETY: units write disjoint rows of disjoint block pairs of `out`
+                // SAFETY: units write disjoint rows of disjoint channel blocks of `out`
                 unsafe {
                     if avx {
                         #[cfg(target_arch = "x86_64")]
@@ -357,6 +368,34 @@ unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
             }
         };
     }
+    if nb > 2 {
+        // four blocks at once (rows of at most 7 pixels), or two then one
+        // SAFETY: blocks ocb..ocb + nb exist; the offsets below address blocks ocb + 2..
+        unsafe {
+            if nb == 4 {
+                let step = g.s[1] * a.xs.px;
+                let p = g.ow;
+                match step {
+                    16 => by_p4::<A, 16>(g, a, p),
+                    32 => by_p4::<A, 32>(g, a, p),
+                    1 => by_p4::<A, 1>(g, a, p),
+                    2 => by_p4::<A, 2>(g, a, p),
+                    _ => by_p4::<A, 0>(g, a, p),
+                }
+            } else {
+                dense_row::<A>(g, a, 2);
+                let b = RowArgs {
+                    w: a.w.add(2 * a.wstride),
+                    bias: a.bias.add(2 * L),
+                    res: a.res.map(|r| r.add(2 * a.ostride)),
+                    out: a.out.add(2 * a.ostride),
+                    ..a
+                };
+                dense_row::<A>(g, b, 1);
+            }
+        }
+        return;
+    }
     let step = g.s[1] * a.xs.px;
     let mut ox = 0;
     while ox < g.ow {
@@ -379,6 +418,22 @@ unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
             }
         }
         ox += p;
+    }
+}
+
+/// A whole row of `p <= 7` pixels for four channel blocks.
+unsafe fn by_p4<A: Arch, const S: usize>(g: &Geom, a: RowArgs, p: usize) {
+    // SAFETY: forwarded (see `dense_row`)
+    unsafe {
+        match p {
+            1 => A::tile::<1, 4, S>(g, a, 0),
+            2 => A::tile::<2, 4, S>(g, a, 0),
+            3 => A::tile::<3, 4, S>(g, a, 0),
+            4 => A::tile::<4, 4, S>(g, a, 0),
+            5 => A::tile::<5, 4, S>(g, a, 0),
+            6 => A::tile::<6, 4, S>(g, a, 0),
+            _ => A::tile::<7, 4, S>(g, a, 0),
+        }
     }
 }
 
@@ -408,17 +463,14 @@ unsafe fn dense_tile<V: Lanes, const P: usize, const B: usize, const S: usize>(
             for kj in 0..kw {
                 let xp = unsafe { xr.add(kj * dw * xs.px) };
                 let wt = unsafe { wr.add(kj * L) };
-                let w0 = unsafe { V::load(wt) };
-                let w1 = if B == 2 {
-                    unsafe { V::load(wt.add(a.wstride)) }
-                } else {
-                    w0
-                };
+                let mut wv = [V::splat(0.0); B];
+                for b in 0..B {
+                    wv[b] = unsafe { V::load(wt.add(b * a.wstride)) };
+                }
                 for p in 0..P {
                     let v = V::splat(unsafe { *xp.add(p * step) });
-                    acc[0][p] = v.fma(w0, acc[0][p]);
-                    if B == 2 {
-                        acc[B - 1][p] = v.fma(w1, acc[B - 1][p]);
+                    for b in 0..B {
+                        acc[b][p] = v.fma(wv[b], acc[b][p]);
                     }
                 }
             }
