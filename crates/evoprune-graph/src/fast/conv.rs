@@ -679,6 +679,9 @@ mod tests {
             (20, 40, 17, 3, 2, 1),
             (16, 33, 30, 1, 1, 1),
             (5, 7, 12, 5, 3, 2),
+            // four blocks per unit on small rows (weight-major order), and four then three
+            (8, 56, 9, 3, 2, 1),
+            (6, 100, 7, 3, 1, 1),
         ] {
             let g = geom(cin, cout, hw, k, s, d);
             let (w, bias) = (data(cout * cin * k * k, 1), data(cout, 2));
