@@ -1,12 +1,14 @@
 //! Any network as MO-EvoPruneDeepTL's frozen backbone: an ONNX model cut at a named value.
 
 use crate::{DeeptlError, Result};
-use evoprune_graph::{Graph, Op, Tensor, fast, fold, onnx, shape};
+use evoprune_graph::{Graph, Op, Tensor, fast, fold, onnx, shape, zoo};
 use evoprune_vision::VisionError;
 use std::path::Path;
 
 /// An imported network (batch norms folded) and the value its features are read from.
 pub struct GraphBackbone {
+    /// The features' cache prefix: `onnx`, or `efficientnet-lite0` for the zoo's.
+    name: &'static str,
     graph: Graph,
     /// The graph compiled for the fast executor, computing the cut.
     plan: fast::Plan,
@@ -20,7 +22,27 @@ impl GraphBackbone {
     /// last Gemm/MatMul). The model must take `[N, 3, S, S]` images.
     pub fn load(path: &Path, cut: Option<&str>) -> Result<Self> {
         let graph = fold::fold_batch_norms(&onnx::load(path)?);
-        let file = path.display().to_string();
+        Self::new("onnx", graph, &path.display().to_string(), cut)
+    }
+
+    /// The zoo's EfficientNet-Lite0 with the weights at `weights` (PyTorch's names, as
+    /// evoprune-vision's), at `size` x `size` px, cut at its 1280 pooled features: the
+    /// built-in backbone on the fast executor (within 1e-5 of evoprune-vision's burn model and
+    /// of PyTorch, tested in evoprune-graph's zoo tests).
+    pub fn efficientnet_lite0(weights: &Path, size: usize) -> Result<Self> {
+        let mut g = zoo::build("efficientnet-lite0", 1000, [3, size, size], 0)?;
+        zoo::load_weights(&mut g, weights)?;
+        let graph = fold::fold_batch_norms(&g);
+        Self::new(
+            "efficientnet-lite0",
+            graph,
+            &weights.display().to_string(),
+            Some(zoo::POOLED),
+        )
+    }
+
+    fn new(name: &'static str, graph: Graph, file: &str, cut: Option<&str>) -> Result<Self> {
+        let file = file.to_string();
         let [_, 3, h, w] = graph.input_shape[..] else {
             return Err(DeeptlError::invalid(
                 "features.weights",
@@ -71,6 +93,7 @@ impl GraphBackbone {
         let dim = s[1..].iter().product();
         let plan = fast::Plan::with_outputs(&graph, std::slice::from_ref(&cut))?;
         Ok(GraphBackbone {
+            name,
             graph,
             plan,
             cut,
@@ -127,10 +150,16 @@ impl GraphBackbone {
 
 impl evoprune_vision::extract::Backbone for GraphBackbone {
     fn cache_name(&self) -> &str {
-        "onnx"
+        self.name
     }
     fn cache_extra(&self) -> String {
-        format!("cut={}", self.cut)
+        // the executor is part of the key: features from evoprune-vision's burn model (an
+        // empty extra) are not taken for these, which differ in the last bits
+        format!("cut={}|executor=fast", self.cut)
+    }
+    fn batches_at_once(&self) -> usize {
+        // the fast executor spreads one batch over the whole pool
+        1
     }
     fn dim(&self) -> usize {
         self.dim

@@ -468,6 +468,27 @@ fn features_fn(cfg: &Config, notes: &mut Vec<String>) -> Result<Featurize> {
             notes.push("features: the raw input values (no backbone)".into());
             Ok(Box::new(|_, ds, _, _| Ok(ds.features().to_vec())))
         }
+        Backbone::EfficientnetLite0 if cfg.features.compute()? == evoprune_vision::Compute::Cpu => {
+            // on the CPU: the zoo's EfficientNet-Lite0 on the fast executor (4x burn flex)
+            let weights = cfg.features.weights.clone().expect("validated");
+            let model = crate::backbone::GraphBackbone::efficientnet_lite0(
+                &weights,
+                cfg.features.input_size,
+            )?;
+            let prep = Preprocessing {
+                input_size: cfg.features.input_size,
+                batch: cfg.features.batch,
+                compute: evoprune_vision::Compute::Cpu,
+            };
+            notes.push(format!(
+                "features: EfficientNet-Lite0 ({}) at {}x{} px on the fast CPU executor, 1280 pooled features, cache {}",
+                weights.display(),
+                prep.input_size,
+                prep.input_size,
+                cfg.features.cache_dir.display()
+            ));
+            Ok(cached_features(cfg, weights, Box::new(model), prep))
+        }
         Backbone::EfficientnetLite0 => {
             let weights = cfg.features.weights.clone().expect("validated");
             let compute = cfg.features.compute()?;

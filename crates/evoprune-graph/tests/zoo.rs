@@ -5,7 +5,7 @@
 
 mod common;
 use evoprune_graph::groups::analyze;
-use evoprune_graph::{Graph, GraphError, Tensor, exec, fold, onnx, stats, zoo};
+use evoprune_graph::{Graph, GraphError, Tensor, exec, fast, fold, onnx, stats, zoo};
 use safetensors::tensor::{Dtype, TensorView};
 use std::path::{Path, PathBuf};
 
@@ -485,6 +485,23 @@ fn efficientnet_lite0_with_the_real_weights_matches_evoprune_vision_and_pytorch(
     assert!(
         dl < 1e-4 && df < 1e-4,
         "zoo vs PyTorch: logits {dl}, pooled {df}"
+    );
+    // the fast executor (MO-EvoPruneDeepTL's CPU feature extraction) on the real weights
+    let fast = fast::Plan::with_outputs(&g, &wanted)
+        .unwrap()
+        .run(&x)
+        .unwrap();
+    let (fl, ff) = (
+        max_abs(row(&fast[0].data, 1000, 0), &want("logits")),
+        max_abs(row(&fast[1].data, 1280, 0), &want("pooled")),
+    );
+    let fv = max_abs(&fast[1].data, &feats);
+    eprintln!(
+        "fast executor vs PyTorch: logits {fl:.2e}, pooled {ff:.2e}; vs evoprune-vision {fv:.2e}"
+    );
+    assert!(
+        fl < 1e-4 && ff < 1e-4 && fv < 1e-4,
+        "fast executor vs PyTorch: logits {fl}, pooled {ff}; vs evoprune-vision {fv}"
     );
     // exported to ONNX and imported again, it gives the built-in backbone's features (so
     // MO-EvoPruneDeepTL runs unchanged from the ONNX file), and onnxruntime its logits
