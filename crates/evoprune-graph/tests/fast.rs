@@ -197,7 +197,7 @@ fn conv_graph(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(96))]
 
     /// Random geometries (asymmetric padding, strides, dilations, channel counts off the
     /// 16-lane blocks) give the reference's outputs within 1e-4.

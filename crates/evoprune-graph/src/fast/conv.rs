@@ -136,6 +136,8 @@ struct RowArgs {
     ostride: usize,
     y: usize,
     act: Act,
+    /// Top and left padding the kernel applies itself (depthwise; dense inputs come padded).
+    pad: [usize; 2],
 }
 
 impl Conv {
@@ -247,6 +249,7 @@ impl Conv {
                     ostride: block,
                     y,
                     act,
+                    pad: [0, 0],
                 };
                 // SAFETY: units write disjoint rows of disjoint channel blocks of `out`
                 unsafe {
@@ -285,7 +288,11 @@ impl SendPtr {
 /// common layouts and strides; 0 means "read it at run time").
 trait Arch {
     unsafe fn tile<const P: usize, const B: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize);
-    unsafe fn dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize);
+    unsafe fn dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+        g: &Geom,
+        a: RowArgs,
+        ox: usize,
+    );
 }
 
 struct Portable;
@@ -301,9 +308,13 @@ impl Arch for Portable {
         unsafe { dense_tile::<[f32; L], P, B, S>(g, a, ox) }
     }
     #[inline(never)]
-    unsafe fn dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize) {
+    unsafe fn dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+        g: &Geom,
+        a: RowArgs,
+        ox: usize,
+    ) {
         // SAFETY: forwarded
-        unsafe { depthwise_tile::<[f32; L], P, S>(g, a, ox) }
+        unsafe { depthwise_tile::<[f32; L], P, S, CHECK>(g, a, ox) }
     }
 }
 
@@ -320,9 +331,13 @@ impl Arch for Avx512 {
         // SAFETY: only chosen when the CPU has AVX-512 (`has_avx512`)
         unsafe { avx512_tile::<P, B, S>(g, a, ox) }
     }
-    unsafe fn dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize) {
+    unsafe fn dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+        g: &Geom,
+        a: RowArgs,
+        ox: usize,
+    ) {
         // SAFETY: as above
-        unsafe { avx512_dw_tile::<P, S>(g, a, ox) }
+        unsafe { avx512_dw_tile::<P, S, CHECK>(g, a, ox) }
     }
 }
 
@@ -341,9 +356,13 @@ unsafe fn avx512_tile<const P: usize, const B: usize, const S: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline(never)]
-unsafe fn avx512_dw_tile<const P: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize) {
+unsafe fn avx512_dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+    g: &Geom,
+    a: RowArgs,
+    ox: usize,
+) {
     // SAFETY: forwarded
-    unsafe { depthwise_tile::<std::arch::x86_64::__m512, P, S>(g, a, ox) }
+    unsafe { depthwise_tile::<std::arch::x86_64::__m512, P, S, CHECK>(g, a, ox) }
 }
 
 /// One output row, in register tiles.
@@ -510,13 +529,17 @@ unsafe fn dense_tile<V: Lanes, const P: usize, const B: usize, const S: usize>(
 #[derive(Clone, Debug)]
 pub(crate) struct Depthwise {
     g: Geom,
+    /// Top and left padding, applied in the kernel (no padded copy of the input: depthwise
+    /// convolutions are memory-bound, and the copy was a fifth of MobileNetV2's time).
+    pad: [usize; 2],
     w: Vec<f32>,
     bias: Vec<f32>,
 }
 
 impl Depthwise {
-    /// Packs `weight` (`[c, 1, kh, kw]`) and `bias` (`c`).
-    pub(crate) fn new(g: Geom, weight: &[f32], bias: Option<&[f32]>) -> Depthwise {
+    /// Packs `weight` (`[c, 1, kh, kw]`) and `bias` (`c`); `g` is the unpadded input's
+    /// geometry, `pad` its top and left padding (the output size in `g` implies the rest).
+    pub(crate) fn new(g: Geom, pad: [usize; 2], weight: &[f32], bias: Option<&[f32]>) -> Depthwise {
         let [kh, kw] = g.k;
         assert_eq!(weight.len(), g.cout * kh * kw, "depthwise weight size");
         let cb = g.cout.div_ceil(L);
@@ -530,7 +553,7 @@ impl Depthwise {
         if let Some(bias) = bias {
             b[..g.cout].copy_from_slice(&bias[..g.cout]);
         }
-        Depthwise { g, w, bias: b }
+        Depthwise { g, pad, w, bias: b }
     }
 
     /// Output elements per image (blocked).
@@ -557,7 +580,6 @@ impl Depthwise {
         out: &mut [f32],
     ) {
         let g = &self.g;
-        assert!(g.valid(), "depthwise geometry reads outside its input");
         assert!(
             !avx || has_avx512(),
             "AVX-512 kernels on a CPU without AVX-512"
@@ -590,6 +612,7 @@ impl Depthwise {
                     ostride: 0,
                     y,
                     act,
+                    pad: self.pad,
                 };
                 // SAFETY: units write disjoint rows
                 unsafe {
@@ -605,26 +628,41 @@ impl Depthwise {
 }
 
 unsafe fn depthwise_row<A: Arch>(g: &Geom, a: RowArgs) {
-    let mut ox = 0;
-    // SAFETY: columns < ow, all taps inside the input (`Geom::valid`)
+    // columns whose every tap lies inside the input row: lo..hi
+    let [sw, dw, kw, pl] = [g.s[1], g.d[1], g.k[1], a.pad[1]];
+    let lo = pl.div_ceil(sw).min(g.ow);
+    let reach = (kw - 1) * dw;
+    let hi = if g.w + pl > reach {
+        ((g.w + pl - reach - 1) / sw + 1).min(g.ow)
+    } else {
+        0
+    }
+    .max(lo);
+    // SAFETY: columns < ow; rows are checked in the tile, columns outside lo..hi too
     unsafe {
-        while ox + 8 <= g.ow {
-            match g.s[1] {
-                1 => A::dw_tile::<8, 16>(g, a, ox),
-                2 => A::dw_tile::<8, 32>(g, a, ox),
-                _ => A::dw_tile::<8, 0>(g, a, ox),
+        for ox in (0..lo).chain(hi..g.ow) {
+            A::dw_tile::<1, 0, true>(g, a, ox);
+        }
+        let mut ox = lo;
+        while ox + 8 <= hi {
+            match sw {
+                1 => A::dw_tile::<8, 16, false>(g, a, ox),
+                2 => A::dw_tile::<8, 32, false>(g, a, ox),
+                _ => A::dw_tile::<8, 0, false>(g, a, ox),
             }
             ox += 8;
         }
-        while ox < g.ow {
-            A::dw_tile::<1, 0>(g, a, ox);
+        while ox < hi {
+            A::dw_tile::<1, 0, false>(g, a, ox);
             ox += 1;
         }
     }
 }
 
+/// `P` output pixels from column `ox`; `CHECK`: skip taps outside the input row (border
+/// columns). Taps outside the input's rows are always skipped.
 #[inline(always)]
-unsafe fn depthwise_tile<V: Lanes, const P: usize, const S: usize>(
+unsafe fn depthwise_tile<V: Lanes, const P: usize, const S: usize, const CHECK: bool>(
     g: &Geom,
     a: RowArgs,
     ox: usize,
@@ -634,14 +672,24 @@ unsafe fn depthwise_tile<V: Lanes, const P: usize, const S: usize>(
     let [dh, dw] = g.d;
     let mut acc = [V::splat(0.0); P];
     let xs = a.xs;
-    // SAFETY (all offsets): rows and columns inside the padded input (`Geom::valid`)
-    let x0 = unsafe { a.x.add(a.y * sh * xs.row + ox * sw * L) };
+    let iy0 = (a.y * sh) as isize - a.pad[0] as isize;
+    let ix0 = (ox * sw) as isize - a.pad[1] as isize;
+    let step = if S == 0 { sw * L } else { S };
     for ki in 0..kh {
-        let xr = unsafe { x0.add(ki * dh * xs.row) };
+        let iy = iy0 + (ki * dh) as isize;
+        if iy < 0 || iy as usize >= g.h {
+            continue;
+        }
+        // SAFETY: row iy of this channel block
+        let xr = unsafe { a.x.add(iy as usize * xs.row) };
         for kj in 0..kw {
+            let ix = ix0 + (kj * dw) as isize;
+            if CHECK && (ix < 0 || ix as usize >= g.w) {
+                continue;
+            }
+            // SAFETY: columns ix + p * sw (p < P) inside the row: checked, or interior
             let wv = unsafe { V::load(a.w.add((ki * kw + kj) * L)) };
-            let xp = unsafe { xr.add(kj * dw * L) };
-            let step = if S == 0 { sw * L } else { S };
+            let xp = unsafe { xr.add(ix as usize * L) };
             for p in 0..P {
                 let v = unsafe { V::load(xp.add(p * step)) };
                 acc[p] = v.fma(wv, acc[p]);
@@ -758,7 +806,7 @@ mod tests {
                 }
             }
             let dg = geom(cout, cout, hw, k, s, d);
-            let dw = Depthwise::new(dg, &data(cout * k * k, 5), Some(&data(cout, 6)));
+            let dw = Depthwise::new(dg, [0, 0], &data(cout * k * k, 5), Some(&data(cout, 6)));
             let xs = Strides::blocked(cout, hw, hw);
             let x = data(2 * xs.img, 7);
             let mut b = vec![1.0; 2 * dw.out_len()];

@@ -222,7 +222,7 @@ impl Builder<'_> {
         else {
             unreachable!("only convolutions are fused")
         };
-        let xs = &self.shapes[&c.inputs[0]];
+        let xs = self.shapes[&c.inputs[0]].clone();
         let ys = &self.shapes[&c.outputs[0]];
         let pad = pads;
         let geom = Geom {
@@ -259,7 +259,14 @@ impl Builder<'_> {
                 y,
             });
         } else {
-            let k = Box::new(conv::Depthwise::new(geom, w, b));
+            // padded in the kernel: the geometry of the unpadded input
+            let unpadded = Geom {
+                h: xs[2],
+                w: xs[3],
+                ..geom
+            };
+            let k = Box::new(conv::Depthwise::new(unpadded, [pad[0], pad[1]], w, b));
+            let pad = [0; 4];
             let x = self.blocked(c, &c.inputs[0])?;
             let y = self.slot(out, Layout::Blocked);
             self.steps.push(Step::Depthwise {
