@@ -5,7 +5,10 @@ on the same ONNX files, threads and batch, with the same protocol (warm-up passe
 median of timed passes).
 
     python scripts/bench_executors.py [--models DIR] [--threads 2] [--repeats 10] [--warmup 3]
-        [--evoprune target/release/evoprune]
+        [--rounds 3] [--evoprune target/release/evoprune]
+
+Each executor is measured `--rounds` times, the executors taking turns, and the median round
+is reported: on a shared machine a slow spell then hits every column alike.
 
 DIR holds `export_models.py --large`'s TorchScript exports (batch norm folded). Needs
 onnxruntime, torch and onnx2torch (the CI venv has them). Prints a Markdown table.
@@ -29,6 +32,8 @@ ap.add_argument("--repeats", type=int, default=10)
 ap.add_argument("--warmup", type=int, default=3)
 ap.add_argument("--evoprune", default="target/release/evoprune")
 ap.add_argument("--skip-reference", action="store_true")
+ap.add_argument("--rounds", type=int, default=3,
+                help="measure every executor this many times, alternating; report the median")
 a = ap.parse_args()
 
 CASES = [
@@ -68,8 +73,7 @@ print(f"threads {a.threads}, median of {a.repeats} passes after {a.warmup} warm-
 print()
 print("| network | batch | evoprune fast | evoprune reference | onnxruntime | PyTorch | fast / onnxruntime | fast / PyTorch |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for label, name, batch in CASES:
-    path = Path(a.models) / f"{name}-ts.onnx"
+def one_round(path, batch):
     # evoprune first, while this process holds no onnxruntime or PyTorch threads
     r_fast = evoprune(path, batch, "fast")
     r_ref = float("nan") if a.skip_reference else evoprune(path, batch, "reference")
@@ -81,6 +85,7 @@ for label, name, batch in CASES:
     shape = [batch] + [int(d) for d in inp.shape[1:]]
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     r_ort = median_rate(lambda: s.run(None, {inp.name: x}), batch)
+    del s
     net = convert(onnx.load(str(path))).eval()
     xt = torch.from_numpy(x)
 
@@ -89,6 +94,12 @@ for label, name, batch in CASES:
             net(xt)
 
     r_torch = median_rate(torch_run, batch)
-    del s, net
+    return r_fast, r_ref, r_ort, r_torch
+
+
+for label, name, batch in CASES:
+    path = Path(a.models) / f"{name}-ts.onnx"
+    rounds = [one_round(path, batch) for _ in range(max(a.rounds, 1))]
+    r_fast, r_ref, r_ort, r_torch = (float(np.median([r[k] for r in rounds])) for k in range(4))
     print(f"| {label} | {batch} | {r_fast:,.0f} | {r_ref:,.0f} | {r_ort:,.0f} | {r_torch:,.0f} "
           f"| {r_fast / r_ort:.2f} | {r_fast / r_torch:.2f} |", flush=True)
