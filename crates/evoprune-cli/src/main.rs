@@ -58,7 +58,9 @@ fn no_transparent_huge_pages() {
     // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag on this process's memory map; it
     // reads no pointers. Its result is ignored: without it runs are only less steady.
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        // prctl is variadic and reads its arguments as unsigned longs
+        let (one, zero): (libc::c_ulong, libc::c_ulong) = (1, 0);
+        libc::prctl(libc::PR_SET_THP_DISABLE, one, zero, zero, zero);
     }
 }
 

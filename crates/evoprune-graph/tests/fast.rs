@@ -220,3 +220,70 @@ proptest! {
         prop_assert!(e < 1e-4, "relative error {}", e);
     }
 }
+
+/// A value whose first axis is not the batch (a Reshape folding the batch into it) runs on
+/// the reference ops, with the reference's results; a wanted parameter comes back as stored,
+/// not batch-norm-folded.
+#[test]
+fn values_without_a_leading_batch_and_wanted_parameters_match_the_reference() {
+    use evoprune_graph::Dim;
+    let mut params = BTreeMap::new();
+    params.insert(
+        "w".to_string(),
+        Tensor::new(
+            vec![8, 8, 3, 3],
+            (0..576)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 300.0)
+                .collect(),
+        ),
+    );
+    let g = Graph {
+        name: "fold-batch".into(),
+        input: "x".into(),
+        input_shape: vec![1, 32, 4, 4],
+        outputs: vec!["z".into()],
+        nodes: vec![
+            Node {
+                name: "fold".into(),
+                op: Op::Reshape {
+                    shape: vec![Dim::Fixed(-1), Dim::Fixed(8), Dim::Fixed(4), Dim::Fixed(4)],
+                },
+                inputs: vec!["x".into()],
+                outputs: vec!["f".into()],
+            },
+            Node {
+                name: "conv".into(),
+                op: Op::Conv {
+                    kernel: [3, 3],
+                    strides: [1, 1],
+                    pads: [1; 4],
+                    dilations: [1, 1],
+                    groups: 1,
+                },
+                inputs: vec!["f".into(), "w".into()],
+                outputs: vec!["y".into()],
+            },
+            Node {
+                name: "relu".into(),
+                op: Op::Relu,
+                inputs: vec!["y".into()],
+                outputs: vec!["z".into()],
+            },
+        ],
+        params,
+    };
+    for n in [1, 3] {
+        let x = common::input(&g, n);
+        let want = exec::run(&g, &x).unwrap();
+        let got = fast::run(&g, &x).unwrap();
+        assert_eq!(want[0].shape, got[0].shape, "batch {n}");
+        assert!(rel_err(&want[0], &got[0]) < 1e-5, "batch {n}");
+    }
+    let r = zoo::build("resnet20", 10, [3, 32, 32], 0).unwrap();
+    let w = "conv1.weight".to_string();
+    let out = fast::Plan::with_outputs(&r, std::slice::from_ref(&w))
+        .unwrap()
+        .run(&common::input(&r, 1))
+        .unwrap();
+    assert_eq!(out[0], r.params[&w]);
+}

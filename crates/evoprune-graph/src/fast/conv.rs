@@ -392,9 +392,8 @@ unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
         // SAFETY: blocks ocb..ocb + nb exist; the offsets below address blocks ocb + 2..
         unsafe {
             if nb == 4 {
-                let step = g.s[1] * a.xs.px;
                 let p = g.ow;
-                match step {
+                match const_step(g, a) {
                     16 => by_p4::<A, 16>(g, a, p),
                     32 => by_p4::<A, 32>(g, a, p),
                     1 => by_p4::<A, 1>(g, a, p),
@@ -415,7 +414,7 @@ unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
         }
         return;
     }
-    let step = g.s[1] * a.xs.px;
+    let step = const_step(g, a);
     let mut ox = 0;
     while ox < g.ow {
         // even tiles: 30 columns as 10 + 10 + 10, not 14 + 14 + 2
@@ -437,6 +436,19 @@ unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
             }
         }
         ox += p;
+    }
+}
+
+/// The `S` a tile is instantiated with: 16 or 32 for blocked inputs at width stride 1 or 2,
+/// 1 or 2 for plain ones, else 0 (read at run time). The kernels take the input's pixel
+/// distance from it (`S >= 16`: blocked), so a plain input at stride 16 must not map to 16.
+fn const_step(g: &Geom, a: RowArgs) -> usize {
+    match (a.xs.px, g.s[1]) {
+        (L, 1) => L,
+        (L, 2) => 2 * L,
+        (1, 1) => 1,
+        (1, 2) => 2,
+        _ => 0,
     }
 }
 
@@ -748,6 +760,9 @@ mod tests {
             // four blocks per unit on small rows (weight-major order), and four then three
             (8, 56, 9, 3, 2, 1),
             (6, 100, 7, 3, 1, 1),
+            // width strides of 16 and 32 (a plain input's stride must not read as blocked)
+            (1, 20, 35, 3, 16, 1),
+            (2, 70, 67, 3, 32, 1),
         ] {
             let g = geom(cin, cout, hw, k, s, d);
             let (w, bias) = (data(cout * cin * k * k, 1), data(cout, 2));

@@ -152,6 +152,8 @@ pub fn run(g: &Graph, input: &Tensor) -> Result<Vec<Tensor>> {
 
 struct Builder<'g> {
     g: &'g Graph,
+    /// The values whose first axis is the batch.
+    batchy: &'g HashSet<String>,
     shapes: HashMap<String, Vec<usize>>,
     slots: Vec<Slot>,
     steps: Vec<Step>,
@@ -288,7 +290,7 @@ impl Builder<'_> {
         let is_value = |b: &Builder, v: &str| !b.g.params.contains_key(v);
         match &n.op {
             Op::Relu | Op::Clip { .. } | Op::Sigmoid | Op::HardSwish | Op::HardSigmoid { .. }
-                if is_value(self, x0) =>
+                if is_value(self, x0) && self.batchy.contains(x0) =>
             {
                 let (x, layout) = if self.has_blocked(x0) {
                     (self.blocked[x0], Layout::Blocked)
@@ -409,11 +411,25 @@ impl Plan {
 
     /// Compiles `g` to compute the values named in `wanted` (any intermediate value).
     pub fn with_outputs(g: &Graph, wanted: &[String]) -> Result<Plan> {
+        let original = g;
         let mut g = g.clone();
         // batch norms are folded only where the convolution's own output is not wanted
         g.outputs = wanted.to_vec();
         let g = fold::fold_batch_norms(&g);
         let shapes = shape::infer(&g, 1)?;
+        // values whose first axis is the batch (1 at batch 1, 2 at batch 2): only these run
+        // on the fast steps, which size their outputs from the batch; anything else (a
+        // Reshape folding the batch into another axis) stays on the reference ops
+        let shapes2 = shape::infer(&g, 2)?;
+        let batchy: HashSet<String> = shapes
+            .iter()
+            .filter(|(v, s)| {
+                !g.params.contains_key(*v)
+                    && s.first() == Some(&1)
+                    && shapes2.get(*v).and_then(|t| t.first()) == Some(&2)
+            })
+            .map(|(v, _)| v.clone())
+            .collect();
         // readers of each value (a wanted value counts as read)
         let mut uses: HashMap<&str, usize> = HashMap::new();
         for n in &g.nodes {
@@ -430,7 +446,10 @@ impl Plan {
         let mut absorbed: HashSet<usize> = HashSet::new();
         let mut fused: HashMap<usize, (usize, Option<String>, Act)> = HashMap::new();
         for (i, n) in g.nodes.iter().enumerate() {
-            if !fast_conv(&g, &shapes, n) {
+            if !fast_conv(&g, &shapes, n)
+                || !batchy.contains(&n.inputs[0])
+                || !batchy.contains(&n.outputs[0])
+            {
                 continue;
             }
             let mut out = n.outputs[0].as_str();
@@ -443,6 +462,7 @@ impl Plan {
                 && g.nodes[j].inputs.len() == 2
                 && let Some(r) = g.nodes[j].inputs.iter().find(|x| x.as_str() != out)
                 && !g.params.contains_key(r)
+                && batchy.contains(r)
                 && shapes.get(r) == shapes.get(out)
             {
                 res = Some(r.clone());
@@ -476,6 +496,7 @@ impl Plan {
         }
         let mut b = Builder {
             g: &g,
+            batchy: &batchy,
             shapes,
             slots: Vec::new(),
             steps: Vec::new(),
@@ -492,7 +513,7 @@ impl Plan {
         }
         let outputs = wanted
             .iter()
-            .map(|w| match g.params.get(w) {
+            .map(|w| match original.params.get(w) {
                 Some(p) => Ok(Arg::Param(p.clone())),
                 None => {
                     let probe = Node {
