@@ -1,14 +1,15 @@
 //! The fast CPU executor: a [`Graph`] compiled once into a [`Plan`] and run many times.
 //!
 //! Compiling folds batch normalisation into the convolutions, packs every convolution's
-//! weights for the direct kernels of [`conv`], and fuses a convolution with the residual
+//! weights for its direct kernels (module `conv`), and fuses a convolution with the residual
 //! `Add` and the `Relu`/`Clip` after it (one pass over the output instead of three).
 //! Convolution outputs stay in the channel-blocked layout `[N][C/16][H][W][16]` through the
 //! ops that understand it (element-wise ops, pooling, the global mean, further convolutions);
 //! any other op gets plain NCHW and runs the reference executor's code ([`exec::eval`]), so
 //! every network the reference executor runs, this one runs. Intermediate buffers are reused
-//! within a run. The reference executor stays the arbiter: the tests check both give the same
-//! outputs (within 1e-4) and that this one gives the same bits on 1 and N threads.
+//! within a run and by the plan's later runs. The reference executor stays the arbiter: the
+//! tests check both give the same outputs (within 1e-4) and that this one gives the same bits
+//! on 1 and N threads.
 
 mod blocked;
 mod conv;
