@@ -21,19 +21,7 @@ pub fn run(g: &Graph, input: &Tensor) -> Result<Vec<Tensor>> {
 
 /// Run `g` on `input` and return the values named in `wanted` (any intermediate value).
 pub fn run_until(g: &Graph, input: &Tensor, wanted: &[String]) -> Result<Vec<Tensor>> {
-    if input.shape.len() != g.input_shape.len()
-        || input.shape.is_empty()
-        || input.shape[1..] != g.input_shape[1..]
-        || input.data.len() != input.shape.iter().product::<usize>()
-    {
-        return Err(GraphError::invalid(
-            "input",
-            format!(
-                "shape {:?} does not match the network's input {:?} (any batch size)",
-                input.shape, g.input_shape
-            ),
-        ));
-    }
+    check_input(input, &g.input_shape)?;
     // last use of each value, to free memory as soon as possible
     let mut last: HashMap<&str, usize> = HashMap::new();
     for (i, n) in g.nodes.iter().enumerate() {
@@ -99,6 +87,25 @@ pub fn run_until(g: &Graph, input: &Tensor, wanted: &[String]) -> Result<Vec<Ten
                 .ok_or_else(|| GraphError::invalid("output", format!("\"{w}\" is never computed")))
         })
         .collect()
+}
+
+/// `input` fits a network whose input is `expected` (any batch size): an error naming the
+/// input otherwise. Both executors check with it.
+pub(crate) fn check_input(input: &Tensor, expected: &[usize]) -> Result<()> {
+    if input.shape.len() != expected.len()
+        || input.shape.is_empty()
+        || input.shape[1..] != expected[1..]
+        || input.data.len() != input.shape.iter().product::<usize>()
+    {
+        return Err(GraphError::invalid(
+            "input",
+            format!(
+                "shape {:?} does not match the network's input {:?} (any batch size)",
+                input.shape, expected
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Ops [`in_place`] may compute in their first input's buffer.

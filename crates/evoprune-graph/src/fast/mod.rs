@@ -578,19 +578,7 @@ impl Plan {
 
     /// Runs the plan on `input` (`[N, ...]` matching the graph's input apart from `N`).
     pub fn run(&self, input: &Tensor) -> Result<Vec<Tensor>> {
-        if input.shape.len() != self.input_shape.len()
-            || input.shape.is_empty()
-            || input.shape[1..] != self.input_shape[1..]
-            || input.data.len() != input.shape.iter().product::<usize>()
-        {
-            return Err(GraphError::invalid(
-                "input",
-                format!(
-                    "shape {:?} does not match the network's input {:?} (any batch size)",
-                    input.shape, self.input_shape
-                ),
-            ));
-        }
+        exec::check_input(input, &self.input_shape)?;
         let mut vals: Vec<Option<Tensor>> = vec![None; self.slots.len()];
         let mut pool = self
             .buffers
