@@ -5,6 +5,7 @@
 //! - [`onnx`]: ONNX in ([`onnx::load`]: either `torch.onnx.export` exporter, external data,
 //!   shape arithmetic folded) and out ([`onnx::save`]);
 //! - [`exec`]: the reference CPU executor;
+//! - [`backprop`]: gradients and training steps on our own kernels (im2col + `gemm`);
 //! - [`fast`]: the fast CPU executor (a compiled [`fast::Plan`], direct AVX-512 convolution
 //!   kernels on a channel-blocked layout, fused epilogues);
 //! - [`fold`]: batch normalisation folded into convolutions for inference;
@@ -19,6 +20,7 @@
 //! - [`zoo`]: the networks of the pruning literature (LeNet, CIFAR and ImageNet ResNets, VGG,
 //!   MobileNetV2, EfficientNet-Lite0) with PyTorch's parameter names, fresh or loaded weights.
 
+pub mod backprop;
 mod error;
 pub mod exec;
 pub mod fast;

@@ -384,20 +384,7 @@ pub fn forward(g: &Graph, params: &HashMap<String, V>, x: V, dev: &Device) -> Re
     forward_with(g, params, x, dev, None)
 }
 
-/// One batch norm's statistics over a training batch.
-#[derive(Clone, Debug)]
-pub struct BatchStats {
-    /// The running-mean parameter it updates.
-    pub mean_param: String,
-    /// The running-variance parameter.
-    pub var_param: String,
-    /// Per-channel batch mean.
-    pub mean: Vec<f32>,
-    /// Per-channel biased batch variance (what normalised the batch).
-    pub var: Vec<f32>,
-    /// Values per channel in the batch (`N * H * W`).
-    pub count: usize,
-}
+pub use crate::backprop::BatchStats;
 
 /// [`forward`] in training mode: batch norms normalise with the batch's statistics, which are
 /// appended to `stats` for the running-statistics update.
@@ -615,10 +602,57 @@ pub struct FineTune {
     pub batch_norm: BatchNorm,
 }
 
+/// Which implementation computes the gradients.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// [`crate::backprop`] where it handles every node of the graph, else burn.
+    #[default]
+    Auto,
+    /// [`crate::backprop`] (an error for a graph it does not handle).
+    Native,
+    /// burn's autodiff (flex on the CPU).
+    Burn,
+}
+
+/// The native trainer for `g` under `engine` (`None`: use burn).
+fn native(g: &Graph, engine: Engine) -> Result<Option<crate::backprop::Trainer>> {
+    Ok(match engine {
+        Engine::Burn => None,
+        Engine::Native => Some(crate::backprop::Trainer::new(g)?),
+        Engine::Auto => crate::backprop::Trainer::new(g).ok(),
+    })
+}
+
 /// Fine-tune `g`'s learnable parameters on `x` (`[n, ...]` as the graph's input) and labels
 /// `y`, with `masks` (0/1 per weight entry, by parameter name) held fixed: masked entries stay
-/// zero. Returns the mean training loss of each epoch.
+/// zero. Returns the mean training loss of each epoch. Gradients come from
+/// [`crate::backprop`] when it handles the graph, else from burn ([`fine_tune_with`] chooses).
 pub fn fine_tune(
+    g: &mut Graph,
+    x: &[f32],
+    y: &[u32],
+    masks: &HashMap<String, Vec<f32>>,
+    cfg: &FineTune,
+    progress: impl FnMut(usize, f32),
+) -> Result<Vec<f32>> {
+    fine_tune_with(Engine::Auto, g, x, y, masks, cfg, progress)
+}
+
+/// One SGD step on `w` with momentum buffer `v`, gradient `gv` and optional mask `m`.
+fn sgd(w: &mut [f32], v: &mut [f32], gv: &[f32], m: Option<&Vec<f32>>, cfg: &FineTune) {
+    for i in 0..w.len() {
+        let d = gv[i] + cfg.weight_decay * w[i];
+        v[i] = cfg.momentum * v[i] + d;
+        w[i] -= cfg.lr * v[i];
+        if let Some(m) = m {
+            w[i] *= m[i];
+        }
+    }
+}
+
+/// [`fine_tune`] on the given gradient engine.
+pub fn fine_tune_with(
+    engine: Engine,
     g: &mut Graph,
     x: &[f32],
     y: &[u32],
@@ -635,12 +669,15 @@ pub fn fine_tune(
             t.data.iter_mut().zip(m).for_each(|(w, m)| *w *= m);
         }
     }
+    let mut trainer = native(g, engine)?;
     let dev = Device::default().autodiff();
     let learn = learnable(g);
     let mut velocity: HashMap<String, Vec<f32>> = HashMap::new();
     let mut order: Vec<usize> = (0..n).collect();
     let mut state = cfg.seed ^ 0x9e37_79b9_7f4a_7c15;
     let mut losses = Vec::with_capacity(cfg.epochs);
+    let mut xb = Vec::with_capacity(cfg.batch.min(n) * per);
+    let mut yb = Vec::with_capacity(cfg.batch.min(n));
     for epoch in 0..cfg.epochs {
         // Fisher-Yates with a SplitMix64 stream: the same order on every machine
         for i in (1..n).rev() {
@@ -652,68 +689,90 @@ pub fn fine_tune(
         }
         let (mut total, mut seen) = (0.0f64, 0usize);
         for chunk in order.chunks(cfg.batch) {
-            let mut xb = Vec::with_capacity(chunk.len() * per);
-            let mut yb = Vec::with_capacity(chunk.len());
+            xb.clear();
+            yb.clear();
             for &i in chunk {
                 xb.extend_from_slice(&x[i * per..(i + 1) * per]);
                 yb.push(y[i]);
             }
-            let mut shape = g.input_shape.clone();
-            shape[0] = chunk.len();
-            let (leaves, used) = params_on(g, &dev, &learn, masks)?;
-            let mut stats = Vec::new();
-            let x = V::from_vec(xb, &shape, &dev)?;
-            let logits = match cfg.batch_norm {
-                // one sample has no batch statistics: PyTorch refuses it too, we fall back
-                BatchNorm::Batch if chunk.len() > 1 => {
-                    forward_train(g, &used, x, &dev, &mut stats)?
-                }
-                _ => forward(g, &used, x, &dev)?,
-            };
-            for st in &stats {
-                update_running(g, st);
-            }
-            let V::R2(logits) = logits else {
-                return Err(GraphError::invalid(
-                    "fine-tuning",
-                    "the output is not [N, classes]",
-                ));
-            };
-            let loss = cross_entropy(logits, &yb, &dev);
-            let l = loss
-                .clone()
-                .into_data()
-                .try_to_vec::<f32>()
-                .ok()
-                .and_then(|v| v.first().copied())
-                .unwrap_or(f32::NAN);
-            if !l.is_finite() {
-                return Err(GraphError::invalid(
+            // one sample has no batch statistics: PyTorch refuses it too, we fall back
+            let batch_stats = cfg.batch_norm == BatchNorm::Batch && chunk.len() > 1;
+            let bad = |l: f32| {
+                GraphError::invalid(
                     "fine-tuning",
                     format!("the loss became {l} at epoch {epoch}; lower the learning rate"),
-                ));
-            }
+                )
+            };
+            let l = if let Some(t) = trainer.as_mut() {
+                let norm = if batch_stats {
+                    crate::backprop::Norm::Batch
+                } else {
+                    crate::backprop::Norm::Frozen
+                };
+                let out = t.step(g, &xb, &yb, norm, masks)?;
+                if !out.loss.is_finite() {
+                    return Err(bad(out.loss));
+                }
+                for st in &out.stats {
+                    update_running(g, st);
+                }
+                for k in &learn {
+                    let Some(gv) = t.grad(k) else {
+                        continue;
+                    };
+                    let w = &mut g.params.get_mut(k).expect("parameter").data;
+                    let v = velocity
+                        .entry(k.clone())
+                        .or_insert_with(|| vec![0.0; w.len()]);
+                    sgd(w, v, gv, masks.get(k), cfg);
+                }
+                out.loss
+            } else {
+                let mut shape = g.input_shape.clone();
+                shape[0] = chunk.len();
+                let (leaves, used) = params_on(g, &dev, &learn, masks)?;
+                let mut stats = Vec::new();
+                let x = V::from_vec(xb.clone(), &shape, &dev)?;
+                let logits = if batch_stats {
+                    forward_train(g, &used, x, &dev, &mut stats)?
+                } else {
+                    forward(g, &used, x, &dev)?
+                };
+                for st in &stats {
+                    update_running(g, st);
+                }
+                let V::R2(logits) = logits else {
+                    return Err(GraphError::invalid(
+                        "fine-tuning",
+                        "the output is not [N, classes]",
+                    ));
+                };
+                let loss = cross_entropy(logits, &yb, &dev);
+                let l = loss
+                    .clone()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .ok()
+                    .and_then(|v| v.first().copied())
+                    .unwrap_or(f32::NAN);
+                if !l.is_finite() {
+                    return Err(bad(l));
+                }
+                let grads = loss.backward();
+                for (k, leaf) in &leaves {
+                    let Some(gv) = leaf.grad(&grads) else {
+                        continue;
+                    };
+                    let w = &mut g.params.get_mut(k).expect("parameter").data;
+                    let v = velocity
+                        .entry(k.clone())
+                        .or_insert_with(|| vec![0.0; w.len()]);
+                    sgd(w, v, &gv, masks.get(k), cfg);
+                }
+                l
+            };
             total += l as f64 * chunk.len() as f64;
             seen += chunk.len();
-            let grads = loss.backward();
-            for (k, leaf) in &leaves {
-                let Some(gv) = leaf.grad(&grads) else {
-                    continue;
-                };
-                let w = &mut g.params.get_mut(k).expect("parameter").data;
-                let v = velocity
-                    .entry(k.clone())
-                    .or_insert_with(|| vec![0.0; w.len()]);
-                let m = masks.get(k);
-                for i in 0..w.len() {
-                    let d = gv[i] + cfg.weight_decay * w[i];
-                    v[i] = cfg.momentum * v[i] + d;
-                    w[i] -= cfg.lr * v[i];
-                    if let Some(m) = m {
-                        w[i] *= m[i];
-                    }
-                }
-            }
         }
         let mean = (total / seen.max(1) as f64) as f32;
         losses.push(mean);
@@ -744,14 +803,27 @@ const GRAD_CHUNK: usize = 64;
 /// The gradient of the mean cross-entropy of `g` over all of `x` (`[n, ...]` as the graph's
 /// input) and labels `y` with respect to each learnable parameter (see [`learnable`]), by
 /// name, with `masks` (0/1 per weight entry) applied as in [`fine_tune`]: a masked entry's
-/// gradient is zero. Computed in chunks of samples, each weighted by its share of `n`.
+/// gradient is zero. Batch norms run in inference mode. Computed in chunks of samples, each
+/// weighted by its share of `n`.
 pub fn gradients(
     g: &Graph,
     x: &[f32],
     y: &[u32],
     masks: &HashMap<String, Vec<f32>>,
 ) -> Result<HashMap<String, Vec<f32>>> {
+    gradients_with(Engine::Auto, g, x, y, masks)
+}
+
+/// [`gradients`] on the given engine.
+pub fn gradients_with(
+    engine: Engine,
+    g: &Graph,
+    x: &[f32],
+    y: &[u32],
+    masks: &HashMap<String, Vec<f32>>,
+) -> Result<HashMap<String, Vec<f32>>> {
     let (per, n) = check_inputs(g, x, y, masks, "gradient data")?;
+    let mut trainer = native(g, engine)?;
     let dev = Device::default().autodiff();
     let learn = learnable(g);
     let mut out: HashMap<String, Vec<f32>> = learn
@@ -760,18 +832,28 @@ pub fn gradients(
         .collect();
     for (c, yb) in y.chunks(GRAD_CHUNK).enumerate() {
         let start = c * GRAD_CHUNK;
-        let xb = x[start * per..(start + yb.len()) * per].to_vec();
+        let xb = &x[start * per..(start + yb.len()) * per];
+        let w = yb.len() as f32 / n as f32;
+        if let Some(t) = trainer.as_mut() {
+            t.step(g, xb, yb, crate::backprop::Norm::Frozen, masks)?;
+            for (k, acc) in out.iter_mut() {
+                if let Some(gv) = t.grad(k) {
+                    acc.iter_mut().zip(gv).for_each(|(a, v)| *a += w * v);
+                }
+            }
+            continue;
+        }
         let mut shape = g.input_shape.clone();
         shape[0] = yb.len();
         let (leaves, used) = params_on(g, &dev, &learn, masks)?;
-        let V::R2(logits) = forward(g, &used, V::from_vec(xb, &shape, &dev)?, &dev)? else {
+        let V::R2(logits) = forward(g, &used, V::from_vec(xb.to_vec(), &shape, &dev)?, &dev)?
+        else {
             return Err(GraphError::invalid(
                 "gradients",
                 "the output is not [N, classes]",
             ));
         };
         let grads = cross_entropy(logits, yb, &dev).backward();
-        let w = yb.len() as f32 / n as f32;
         for (k, leaf) in &leaves {
             let Some(gv) = leaf.grad(&grads) else {
                 continue;

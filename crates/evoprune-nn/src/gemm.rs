@@ -52,7 +52,13 @@ impl<'a> Mat<'a> {
 /// # Panics
 /// On inconsistent shapes or slices too short for them (checked before any unsafe access).
 pub fn matmul(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
-    product(dst, m, n, a, b, accumulate, false)
+    product(dst, m, n, a, b, accumulate, false, false)
+}
+
+/// [`matmul`] on rayon's threads. The `gemm` crate splits the output among threads and
+/// never the inner dimension, so the result has the same bits as [`matmul`]'s.
+pub fn matmul_par(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+    product(dst, m, n, a, b, accumulate, false, true)
 }
 
 /// [`matmul`] with `dst` column-major: element `(i, j)` at `j * m + i`. A convolution computes
@@ -60,9 +66,24 @@ pub fn matmul(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accum
 /// the long pixel axis is the GEMM's `m`, which the AVX-512 kernels (64 rows) fill, where a
 /// handful of output channels would leave them mostly idle.
 pub fn matmul_cm(dst: &mut [f32], m: usize, n: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
-    product(dst, m, n, a, b, accumulate, true)
+    product(dst, m, n, a, b, accumulate, true, false)
 }
 
+/// [`matmul_cm`], on rayon's threads when `parallel` (same bits either way, as
+/// [`matmul_par`]).
+pub fn matmul_cm_par(
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    accumulate: bool,
+    parallel: bool,
+) {
+    product(dst, m, n, a, b, accumulate, true, parallel)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn product(
     dst: &mut [f32],
     m: usize,
@@ -71,6 +92,7 @@ fn product(
     b: Mat<'_>,
     accumulate: bool,
     col_major: bool,
+    parallel: bool,
 ) {
     let (am, ak) = a.shape();
     let (bk, bn) = b.shape();
@@ -116,7 +138,11 @@ fn product(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            if parallel {
+                gemm::Parallelism::Rayon(0)
+            } else {
+                gemm::Parallelism::None
+            },
         );
     }
 }
