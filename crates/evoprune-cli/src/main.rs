@@ -64,8 +64,26 @@ fn no_transparent_huge_pages() {
     }
 }
 
+/// Keep freed memory in the allocator. glibc returns large blocks to the kernel when they are
+/// freed (by `munmap` above the mmap threshold, by trimming the heap above the trim threshold),
+/// so a buffer allocated again, such as the `gemm` crate's packing buffers on every call, costs
+/// fresh zeroed pages each time: 14% of a ResNet-56 training step (perf). Fixed thresholds
+/// (32 MiB, glibc's largest mmap threshold; 1 GiB of free heap before trimming) keep those
+/// blocks; the process's peak memory is unchanged.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: mallopt only sets allocator tunables; it reads no pointers. Its result is
+    // ignored: without it runs are only slower.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 fn main() -> ExitCode {
     no_transparent_huge_pages();
+    keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => methods::run(a),

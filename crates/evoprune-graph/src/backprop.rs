@@ -85,6 +85,7 @@ pub struct Trainer {
     shapes: Vec<Vec<usize>>,
     saved: Vec<Saved>,
     pgrads: Vec<Vec<f32>>,
+    work: Work,
     /// Values names, by id (the input is 0).
     names: Vec<String>,
 }
@@ -181,6 +182,7 @@ impl Trainer {
             grads: vec![Vec::new(); nv],
             shapes: vec![Vec::new(); nv],
             saved: (0..steps.len()).map(|_| Saved::None).collect(),
+            work: Work::default(),
             steps,
             names,
         })
@@ -277,7 +279,7 @@ impl Trainer {
                 pv: &pv,
                 out_shape: &self.shapes[st.out],
             };
-            self.saved[k] = forward(&ctx, &mut out, norm)?;
+            self.saved[k] = forward(&ctx, &mut out, norm, &mut self.work)?;
             self.vals[st.out] = out;
         }
         // loss and its gradient
@@ -301,12 +303,16 @@ impl Trainer {
         let loss = (loss / n as f64) as f32;
         // backward
         self.grads[0] = Vec::new();
-        for (id, gr) in self.grads.iter_mut().enumerate().skip(1) {
-            if id != self.out {
+        let (out, vals) = (self.out, &self.vals);
+        self.grads
+            .par_iter_mut()
+            .enumerate()
+            .skip(1)
+            .filter(|(id, _)| *id != out)
+            .for_each(|(id, gr)| {
                 gr.clear();
-                gr.resize(self.vals[id].len(), 0.0);
-            }
-        }
+                gr.resize(vals[id].len(), 0.0);
+            });
         for (p, gr) in self.pgrads.iter_mut().enumerate() {
             gr.clear();
             gr.resize(pv[p].len(), 0.0);
@@ -330,6 +336,7 @@ impl Trainer {
                 norm,
                 &mut self.grads,
                 &mut self.pgrads,
+                &mut self.work,
             )?;
             self.grads[st.out] = dy;
         }
@@ -478,7 +485,7 @@ fn ncs(shape: &[usize]) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
-fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm) -> Result<Saved> {
+fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result<Saved> {
     let node = c.node;
     let x = c.x(0);
     let len: usize = c.out_shape.iter().product();
@@ -487,7 +494,11 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm) -> Result<Saved> {
             let geo = Geo::of(node, c.shape(0), c.out_shape);
             y.clear();
             y.resize(len, 0.0);
-            conv_forward(&geo, x, c.x(1), c.opt(2), y);
+            if geo.direct() {
+                conv_forward_direct(&geo, x, c.x(1), c.opt(2), y, work);
+            } else {
+                conv_forward(&geo, x, c.x(1), c.opt(2), y);
+            }
             Saved::None
         }
         Op::BatchNorm { epsilon } => {
@@ -636,7 +647,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm) -> Result<Saved> {
                 .zip(x.par_chunks((ELEMS / s.max(1) + 1) * s))
                 .for_each(|(y, x)| {
                     for (o, plane) in y.iter_mut().zip(x.chunks(s)) {
-                        *o = plane.iter().sum::<f32>() / s as f32;
+                        *o = sum32(plane) / s as f32;
                     }
                 });
             Saved::None
@@ -785,29 +796,72 @@ fn weight_view(b: &[f32], f: usize, o: usize, trans: bool) -> Mat<'_> {
     }
 }
 
-/// Per-channel mean and biased variance of `[n, ch, s]` (f64 sums, each channel summed in
-/// one fixed order).
+/// Lanes of the f64 sums below: independent partial sums, so that the loops vectorise (one
+/// running sum waits on each addition's latency); the lanes are combined in a fixed order.
+const LANES: usize = 16;
+
+/// (Σ (a - sa), Σ (a - sa)·(b - sb)) in f32 over [`LANES`] partial sums (one row: at most
+/// a feature map), returned in f64 for the caller to sum rows in. The shifts keep the sums
+/// of products small where the values sit far from zero (a variance as E[x²] - E[x]²).
+fn sums(a: &[f32], b: &[f32], sa: f32, sb: f32) -> (f64, f64) {
+    let (mut s, mut p) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for i in 0..LANES {
+            let d = x[i] - sa;
+            s[i] += d;
+            p[i] += d * (y[i] - sb);
+        }
+    }
+    for (i, (x, y)) in ar.iter().zip(br).enumerate() {
+        let d = x - sa;
+        s[i] += d;
+        p[i] += d * (y - sb);
+    }
+    (
+        s.iter().map(|&v| v as f64).sum(),
+        p.iter().map(|&v| v as f64).sum(),
+    )
+}
+
+/// Σ a in f32, in [`LANES`] partial sums.
+fn sum32(a: &[f32]) -> f32 {
+    let mut s = [0.0f32; LANES];
+    let c = a.chunks_exact(LANES);
+    let r = c.remainder();
+    for x in c {
+        for i in 0..LANES {
+            s[i] += x[i];
+        }
+    }
+    for (i, x) in r.iter().enumerate() {
+        s[i] += x;
+    }
+    s.iter().sum()
+}
+
+/// Per-channel mean and biased variance of `[n, ch, s]` (f64 sums of x and x², each channel
+/// summed in one fixed order).
 fn batch_moments(x: &[f32], n: usize, ch: usize, s: usize) -> (Vec<f32>, Vec<f32>) {
     let cnt = (n * s) as f64;
     let out: Vec<(f32, f32)> = (0..ch)
         .into_par_iter()
         .map(|k| {
-            let mut sum = 0.0f64;
+            // shifted by the channel's first value
+            let shift = x.get(k * s).copied().unwrap_or(0.0);
+            let (mut sum, mut sq) = (0.0f64, 0.0f64);
             for i in 0..n {
-                sum += x[(i * ch + k) * s..(i * ch + k + 1) * s]
-                    .iter()
-                    .map(|&v| v as f64)
-                    .sum::<f64>();
+                let r = &x[(i * ch + k) * s..(i * ch + k + 1) * s];
+                let (a, b) = sums(r, r, shift, shift);
+                sum += a;
+                sq += b;
             }
-            let mean = sum / cnt;
-            let mut sq = 0.0f64;
-            for i in 0..n {
-                sq += x[(i * ch + k) * s..(i * ch + k + 1) * s]
-                    .iter()
-                    .map(|&v| (v as f64 - mean) * (v as f64 - mean))
-                    .sum::<f64>();
-            }
-            (mean as f32, (sq / cnt) as f32)
+            let m = sum / cnt;
+            (
+                (shift as f64 + m) as f32,
+                (sq / cnt - m * m).max(0.0) as f32,
+            )
         })
         .collect();
     out.into_iter().unzip()
@@ -829,12 +883,11 @@ fn norm_sums(
             let (mut a, mut b) = (0.0f64, 0.0f64);
             for i in 0..n {
                 let r = (i * ch + k) * s..(i * ch + k + 1) * s;
-                for (&d, &v) in dy[r.clone()].iter().zip(&x[r]) {
-                    a += d as f64;
-                    b += d as f64 * ((v - mean[k]) * inv[k]) as f64;
-                }
+                let (sa, sb) = sums(&dy[r.clone()], &x[r], 0.0, mean[k]);
+                a += sa;
+                b += sb;
             }
-            (a, b)
+            (a, inv[k] as f64 * b)
         })
         .collect()
 }
@@ -847,6 +900,7 @@ fn backward(
     norm: Norm,
     grads: &mut [Vec<f32>],
     pgrads: &mut [Vec<f32>],
+    work: &mut Work,
 ) -> Result<()> {
     let node = c.node;
     let x = c.x(0);
@@ -869,7 +923,17 @@ fn backward(
                 Some(Src::Param(b)) => Some(*b),
                 _ => None,
             };
-            let (dw, db) = conv_backward(&geo, x, c.x(1), dy, dx!(0).map(|v| v.as_mut_slice()));
+            let direct = geo.direct_backward();
+            let mut dx = dx!(0);
+            if direct && let Some(dx) = dx.as_deref_mut() {
+                conv_input_grad_direct(&geo, c.x(1), dy, dx, work);
+            }
+            let dx = if direct {
+                None
+            } else {
+                dx.map(|v| v.as_mut_slice())
+            };
+            let (dw, db) = conv_backward(&geo, x, c.x(1), dy, dx, bp.is_some());
             pgrads[wp].iter_mut().zip(&dw).for_each(|(a, b)| *a += b);
             if let Some(bp) = bp {
                 pgrads[bp].iter_mut().zip(&db).for_each(|(a, b)| *a += b);
@@ -1202,6 +1266,8 @@ struct Geo {
     dw: usize,
     pt: usize,
     pl: usize,
+    pb: usize,
+    pr: usize,
     groups: usize,
 }
 
@@ -1233,6 +1299,8 @@ impl Geo {
             dw: dilations[1],
             pt: pads[0],
             pl: pads[1],
+            pb: pads[2],
+            pr: pads[3],
             groups: *groups,
         }
     }
@@ -1332,8 +1400,16 @@ fn col2im(geo: &Geo, gi: usize, imgs: usize, cols: &[f32], dx: &mut [f32]) {
     let sw = geo.sw;
     for_cols(geo, gi, imgs, |dst, src, off, lo, hi| {
         if let Some(s) = src {
-            for ox in lo..hi {
-                dx[(s as isize + (ox * sw) as isize + off) as usize] += cols[dst + ox];
+            if sw == 1 {
+                let a = (s as isize + lo as isize + off) as usize;
+                let d = &mut dx[a..a + hi - lo];
+                d.iter_mut()
+                    .zip(&cols[dst + lo..dst + hi])
+                    .for_each(|(d, c)| *d += c);
+            } else {
+                for ox in lo..hi {
+                    dx[(s as isize + (ox * sw) as isize + off) as usize] += cols[dst + ox];
+                }
             }
         }
     });
@@ -1407,6 +1483,7 @@ fn conv_backward(
     w: &[f32],
     dy: &[f32],
     dx: Option<&mut [f32]>,
+    bias: bool,
 ) -> (Vec<f32>, Vec<f32>) {
     let g = *geo;
     let imgs = g.chunk();
@@ -1428,26 +1505,19 @@ fn conv_backward(
                 // this group's output gradient as [out channel][pixel]
                 for co in 0..cog {
                     let c = gi * cog + co;
-                    let mut s = 0.0f32;
                     for ii in 0..k {
                         let src = &dyc[(ii * g.cout + c) * ohw..(ii * g.cout + c + 1) * ohw];
                         dyg[co * m + ii * ohw..co * m + (ii + 1) * ohw].copy_from_slice(src);
-                        s += src.iter().sum::<f32>();
                     }
-                    db[c] = s;
+                    if bias {
+                        db[c] = sum32(&dyg[co * m..(co + 1) * m]);
+                    }
                 }
                 im2col(&g, gi, k, xc, cols);
                 // dW_g [co][k] = column-major (k, co): cols (kg x m) * dyg^T (m x cog)
                 let dwg = &mut dw[gi * cog * kg..(gi + 1) * cog * kg];
-                matmul_cm_par(
-                    dwg,
-                    kg,
-                    cog,
-                    Mat::new(cols, kg, m),
-                    Mat::new(dyg, cog, m).t(),
-                    false,
-                    par,
-                );
+                // dW_g [co][k] = dyg (cog x m) * cols^T (m x kg)
+                crate::fast::abt::abt(dyg, cog, cols, kg, m, dwg, false, par);
                 if let Some(dxc) = dxc.as_deref_mut() {
                     let wg = &w[gi * cog * kg..(gi + 1) * cog * kg];
                     // dcols (p, k) at k * m + p: dyg^T (m x cog) * W_g (cog x kg)
@@ -1484,4 +1554,153 @@ fn conv_backward(
         db.iter_mut().zip(&b2).for_each(|(a, b)| *a += b);
     }
     (dw, db)
+}
+
+/// Buffers of the direct convolution path, kept across layers and steps.
+#[derive(Default)]
+pub(crate) struct Work {
+    padded: Vec<f32>,
+    blocked: Vec<f32>,
+    weights: Vec<f32>,
+}
+
+impl Geo {
+    /// Whether the fast executor's direct kernels run this convolution: one group (they are
+    /// dense kernels).
+    fn direct(&self) -> bool {
+        self.groups == 1 && self.cin > 0 && self.cout > 0
+    }
+
+    /// Whether the input gradient runs as a direct convolution of the padded output gradient
+    /// with the flipped, transposed weights: stride and dilation 1, padding below the kernel.
+    fn direct_backward(&self) -> bool {
+        self.direct()
+            && [self.sh, self.sw, self.dh, self.dw] == [1, 1, 1, 1]
+            && self.pt < self.kh
+            && self.pb < self.kh
+            && self.pl < self.kw
+            && self.pr < self.kw
+    }
+}
+
+/// `n` images of `c x h x w` (plain) zero-padded by `p` into `buf` (borrowed back, or `x`
+/// itself without padding).
+fn padded<'a>(
+    x: &'a [f32],
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    p: [usize; 4],
+    buf: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    if p == [0; 4] {
+        return x;
+    }
+    buf.resize(n * c * (h + p[0] + p[2]) * (w + p[1] + p[3]), 0.0);
+    crate::fast::blocked::pad(x, n * c, h, w, 1, p, buf);
+    buf
+}
+
+/// The forward convolution on the fast executor's direct kernels: the input padded once,
+/// the output blocked, then plain.
+fn conv_forward_direct(
+    g: &Geo,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+    work: &mut Work,
+) {
+    use crate::fast::conv::{Act, Conv, Geom, Strides};
+    let Work {
+        padded: pbuf,
+        blocked,
+        ..
+    } = work;
+    let p = [g.pt, g.pl, g.pb, g.pr];
+    let (hp, wp) = (g.h + g.pt + g.pb, g.w + g.pl + g.pr);
+    let xp = padded(x, g.n, g.cin, g.h, g.w, p, pbuf);
+    let geom = Geom {
+        cin: g.cin,
+        h: hp,
+        w: wp,
+        cout: g.cout,
+        oh: g.oh,
+        ow: g.ow,
+        k: [g.kh, g.kw],
+        s: [g.sh, g.sw],
+        d: [g.dh, g.dw],
+    };
+    let conv = Conv::new(geom, w, b);
+    blocked.resize(g.n * conv.out_len(), 0.0);
+    conv.run(
+        xp,
+        Strides::plain(g.cin, hp, wp),
+        g.n,
+        None,
+        Act::default(),
+        blocked,
+    );
+    crate::fast::blocked::to_plain(blocked, &[g.n, g.cout, g.oh, g.ow], y);
+}
+
+/// Adds the input gradient of a stride-1 convolution into `dx`: the output gradient padded by
+/// `k - 1 - pad` on each side, convolved with the weights transposed (in <-> out) and
+/// flipped, on the direct kernels.
+fn conv_input_grad_direct(g: &Geo, w: &[f32], dy: &[f32], dx: &mut [f32], work: &mut Work) {
+    use crate::fast::conv::{Act, Conv, Geom, Strides};
+    use crate::fast::simd::L;
+    let Work {
+        padded: pbuf,
+        blocked,
+        weights,
+    } = work;
+    let (kh, kw) = (g.kh, g.kw);
+    let q = [kh - 1 - g.pt, kw - 1 - g.pl, kh - 1 - g.pb, kw - 1 - g.pr];
+    let (hp, wp) = (g.oh + q[0] + q[2], g.ow + q[1] + q[3]);
+    let dyp = padded(dy, g.n, g.cout, g.oh, g.ow, q, pbuf);
+    weights.resize(w.len(), 0.0);
+    for co in 0..g.cout {
+        for ci in 0..g.cin {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    weights[((ci * g.cout + co) * kh + ky) * kw + kx] =
+                        w[((co * g.cin + ci) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
+                }
+            }
+        }
+    }
+    let geom = Geom {
+        cin: g.cout,
+        h: hp,
+        w: wp,
+        cout: g.cin,
+        oh: g.h,
+        ow: g.w,
+        k: [kh, kw],
+        s: [1, 1],
+        d: [1, 1],
+    };
+    let conv = Conv::new(geom, weights, None);
+    blocked.resize(g.n * conv.out_len(), 0.0);
+    conv.run(
+        dyp,
+        Strides::plain(g.cout, hp, wp),
+        g.n,
+        None,
+        Act::default(),
+        blocked,
+    );
+    // dx += plain(blocked)
+    let (c, hw) = (g.cin, g.h * g.w);
+    let cb = c.div_ceil(L);
+    let src: &[f32] = blocked;
+    dx.par_chunks_mut(hw).enumerate().for_each(|(k, o)| {
+        let (i, ch) = (k / c, k % c);
+        let s = &src[(i * cb + ch / L) * hw * L..(i * cb + ch / L + 1) * hw * L];
+        for (p, v) in o.iter_mut().enumerate() {
+            *v += s[p * L + ch % L];
+        }
+    });
 }

@@ -11,9 +11,10 @@
 //! tests check both give the same outputs (within 1e-4) and that this one gives the same bits
 //! on 1 and N threads.
 
-mod blocked;
-mod conv;
-mod simd;
+pub(crate) mod abt;
+pub(crate) mod blocked;
+pub(crate) mod conv;
+pub(crate) mod simd;
 
 use crate::exec;
 use crate::ir::{Graph, Node, Op, Tensor};
