@@ -5,7 +5,7 @@ same architectures, threads and batch, with the same protocol (warm-up steps, th
 of timed steps).
 
     python scripts/bench_train.py [--threads 2] [--batch 64] [--repeats 5] [--warmup 2]
-        [--rounds 1] [--cases resnet20,resnet56,...] [--skip-burn]
+        [--rounds 1] [--cases "resnet20;ResNet-50, 32 px;..."] [--skip-burn]
         [--evoprune target/release/evoprune]
 
 A step is what `model.train()` fine-tuning does per batch: forward with batch statistics,
@@ -38,7 +38,7 @@ ap.add_argument("--warmup", type=int, default=2)
 ap.add_argument("--rounds", type=int, default=1)
 ap.add_argument("--evoprune", default="target/release/evoprune")
 ap.add_argument("--skip-burn", action="store_true")
-ap.add_argument("--cases", default="")
+ap.add_argument("--cases", default="", help="semicolon-separated zoo names or labels, e.g. \"resnet20;ResNet-50, 32 px\"")
 a = ap.parse_args()
 
 
@@ -58,7 +58,7 @@ CASES = [
     ("ResNet-50, 224 px", "resnet50", "3,224,224", lambda: torchvision_net("resnet50")),
 ]
 if a.cases:
-    keep = a.cases.split(",")
+    keep = a.cases.split(";")
     CASES = [c for c in CASES if c[1] in keep or c[0] in keep]
 
 

@@ -28,6 +28,11 @@ use std::collections::HashMap;
 
 /// Output pixels per convolution work chunk: whole images, at least one.
 const CHUNK_PIXELS: usize = 2048;
+/// Weight gradients of chunks of at least this many pixels and at most [`ABT_MAX_CHANNELS`]
+/// output channels (per group) run on [`crate::fast::abt`], the others on gemm.
+const ABT_MIN_PIXELS: usize = 1024;
+/// See [`ABT_MIN_PIXELS`].
+const ABT_MAX_CHANNELS: usize = 32;
 /// Elements per parallel task of element-wise ops.
 const ELEMS: usize = 1 << 14;
 
@@ -383,6 +388,12 @@ fn zeroed(pool: &mut Vec<Vec<f32>>, len: usize) -> Vec<f32> {
     b
 }
 
+/// `y` resized to `len` without clearing: every forward op writes each of its outputs, so
+/// zero-filling a buffer kept from the last step would only cost a pass over memory.
+fn fit(y: &mut Vec<f32>, len: usize) {
+    y.resize(len, 0.0);
+}
+
 fn set(dst: &mut Vec<f32>, src: &[f32]) {
     dst.clear();
     dst.extend_from_slice(src);
@@ -482,8 +493,7 @@ impl<'a> Ctx<'a> {
 
 /// `y[i] = f(x[i])` in parallel.
 fn map_into(y: &mut Vec<f32>, x: &[f32], f: impl Fn(f32) -> f32 + Sync) {
-    y.clear();
-    y.resize(x.len(), 0.0);
+    fit(y, x.len());
     y.par_chunks_mut(ELEMS)
         .zip(x.par_chunks(ELEMS))
         .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = f(x)));
@@ -513,8 +523,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
     Ok(match &node.op {
         Op::Conv { .. } => {
             let geo = Geo::of(node, c.shape(0), c.out_shape);
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             if geo.direct() {
                 conv_forward_direct(&geo, x, c.x(1), c.opt(2), y, work);
             } else {
@@ -530,8 +539,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
                 Norm::Frozen => (c.x(3).to_vec(), c.x(4).to_vec()),
             };
             let inv: Vec<f32> = var.iter().map(|v| 1.0 / (v + epsilon).sqrt()).collect();
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             y.par_chunks_mut(ch * s)
                 .zip(x.par_chunks(ch * s))
                 .for_each(|(yi, xi)| {
@@ -579,8 +587,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
         }
         Op::Add | Op::Sub | Op::Mul => {
             let b = c.x(1);
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             let op = node.op.clone();
             y.par_chunks_mut(ELEMS)
                 .zip(x.par_chunks(ELEMS).zip(b.par_chunks(ELEMS)))
@@ -602,8 +609,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
             ..
         } => {
             let w = Win::of(c.shape(0), c.out_shape, *kernel, *strides, *pads);
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             let mut arg = vec![0u32; len];
             let per_in = w.c * w.h * w.w;
             let per_out = w.c * w.oh * w.ow;
@@ -640,8 +646,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
             ..
         } => {
             let w = Win::of(c.shape(0), c.out_shape, *kernel, *strides, *pads);
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             let inc = *count_include_pad;
             let (per_in, per_out) = (w.c * w.h * w.w, w.c * w.oh * w.ow);
             y.par_chunks_mut(per_out)
@@ -662,8 +667,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
         }
         Op::GlobalAveragePool | Op::ReduceMean { .. } => {
             let (_, _, s) = ncs(c.shape(0));
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             y.par_chunks_mut(ELEMS / s.max(1) + 1)
                 .zip(x.par_chunks((ELEMS / s.max(1) + 1) * s))
                 .for_each(|(y, x)| {
@@ -685,8 +689,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
             };
             let (n, f) = (c.shape(0)[0], c.shape(0)[1]);
             let o = c.out_shape[1];
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             matmul_par(
                 y,
                 n,
@@ -706,8 +709,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
             Saved::None
         }
         Op::Concat { .. } => {
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             let n = c.out_shape[0];
             let per_out = len / n.max(1);
             let mut off = 0;
@@ -736,8 +738,7 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
         }
         Op::Softmax { .. } => {
             let k = c.out_shape[1];
-            y.clear();
-            y.resize(len, 0.0);
+            fit(y, len);
             for (yr, xr) in y.chunks_mut(k).zip(x.chunks(k)) {
                 let mx = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let mut s = 0.0f32;
@@ -821,31 +822,6 @@ fn weight_view(b: &[f32], f: usize, o: usize, trans: bool) -> Mat<'_> {
 /// running sum waits on each addition's latency); the lanes are combined in a fixed order.
 const LANES: usize = 16;
 
-/// (Σ (a - sa), Σ (a - sa)·(b - sb)) in f32 over [`LANES`] partial sums (one row: at most
-/// a feature map), returned in f64 for the caller to sum rows in. The shifts keep the sums
-/// of products small where the values sit far from zero (a variance as E[x²] - E[x]²).
-fn sums(a: &[f32], b: &[f32], sa: f32, sb: f32) -> (f64, f64) {
-    let (mut s, mut p) = ([0.0f32; LANES], [0.0f32; LANES]);
-    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for i in 0..LANES {
-            let d = x[i] - sa;
-            s[i] += d;
-            p[i] += d * (y[i] - sb);
-        }
-    }
-    for (i, (x, y)) in ar.iter().zip(br).enumerate() {
-        let d = x - sa;
-        s[i] += d;
-        p[i] += d * (y - sb);
-    }
-    (
-        s.iter().map(|&v| v as f64).sum(),
-        p.iter().map(|&v| v as f64).sum(),
-    )
-}
-
 /// Σ a in f32, in [`LANES`] partial sums.
 fn sum32(a: &[f32]) -> f32 {
     let mut s = [0.0f32; LANES];
@@ -871,13 +847,8 @@ fn batch_moments(x: &[f32], n: usize, ch: usize, s: usize) -> (Vec<f32>, Vec<f32
         .map(|k| {
             // shifted by the channel's first value
             let shift = x.get(k * s).copied().unwrap_or(0.0);
-            let (mut sum, mut sq) = (0.0f64, 0.0f64);
-            for i in 0..n {
-                let r = &x[(i * ch + k) * s..(i * ch + k + 1) * s];
-                let (a, b) = sums(r, r, shift, shift);
-                sum += a;
-                sq += b;
-            }
+            let rows = (0..n).map(|i| &x[(i * ch + k) * s..(i * ch + k + 1) * s]);
+            let (sum, sq) = channel_sums(rows.clone(), rows, shift, shift);
             let m = sum / cnt;
             (
                 (shift as f64 + m) as f32,
@@ -887,6 +858,50 @@ fn batch_moments(x: &[f32], n: usize, ch: usize, s: usize) -> (Vec<f32>, Vec<f32
         .collect();
     out.into_iter().unzip()
 }
+
+/// (Σ (a - sa), Σ (a - sa)·(b - sb)) over a channel's rows (one per image): sixteen f32 lanes, flushed into f64 every
+/// [`FLUSH`] values or so (short rows, such as 8x8 maps, share one set of lanes). The shifts
+/// keep the sums of products small where the values sit far from zero (a variance as
+/// E[x²] - E[x]²).
+fn channel_sums<'a>(
+    a: impl Iterator<Item = &'a [f32]>,
+    b: impl Iterator<Item = &'a [f32]>,
+    sa: f32,
+    sb: f32,
+) -> (f64, f64) {
+    let (mut s, mut p) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (mut ts, mut tp) = (0.0f64, 0.0f64);
+    let mut pending = 0;
+    for (a, b) in a.zip(b) {
+        let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let (ar, br) = (ac.remainder(), bc.remainder());
+        for (x, y) in ac.zip(bc) {
+            for i in 0..LANES {
+                let d = x[i] - sa;
+                s[i] += d;
+                p[i] += d * (y[i] - sb);
+            }
+        }
+        for (i, (x, y)) in ar.iter().zip(br).enumerate() {
+            let d = x - sa;
+            s[i] += d;
+            p[i] += d * (y - sb);
+        }
+        pending += a.len();
+        if pending >= FLUSH {
+            ts += s.iter().map(|&v| v as f64).sum::<f64>();
+            tp += p.iter().map(|&v| v as f64).sum::<f64>();
+            (s, p, pending) = ([0.0; LANES], [0.0; LANES], 0);
+        }
+    }
+    (
+        ts + s.iter().map(|&v| v as f64).sum::<f64>(),
+        tp + p.iter().map(|&v| v as f64).sum::<f64>(),
+    )
+}
+
+/// Values per lane set of [`channel_sums`] before they go into f64.
+const FLUSH: usize = 1024;
 
 /// Per channel of `[n, ch, s]`: (Σ dy, Σ dy * (x - mean) * inv), in f64, in one fixed order.
 fn norm_sums(
@@ -901,13 +916,13 @@ fn norm_sums(
     (0..ch)
         .into_par_iter()
         .map(|k| {
-            let (mut a, mut b) = (0.0f64, 0.0f64);
-            for i in 0..n {
-                let r = (i * ch + k) * s..(i * ch + k + 1) * s;
-                let (sa, sb) = sums(&dy[r.clone()], &x[r], 0.0, mean[k]);
-                a += sa;
-                b += sb;
-            }
+            let r = |i: usize| (i * ch + k) * s..(i * ch + k + 1) * s;
+            let (a, b) = channel_sums(
+                (0..n).map(|i| &dy[r(i)]),
+                (0..n).map(|i| &x[r(i)]),
+                0.0,
+                mean[k],
+            );
             (a, inv[k] as f64 * b)
         })
         .collect()
@@ -1537,8 +1552,19 @@ fn conv_backward(
                 im2col(&g, gi, k, xc, cols);
                 // dW_g [co][k] = column-major (k, co): cols (kg x m) * dyg^T (m x cog)
                 let dwg = &mut dw[gi * cog * kg..(gi + 1) * cog * kg];
-                // dW_g [co][k] = dyg (cog x m) * cols^T (m x kg)
-                crate::fast::abt::abt(dyg, cog, cols, kg, m, dwg, false, par);
+                // dW_g [co][k] = dyg (cog x m) * cols^T (m x kg): few output channels on long
+                // pixel rows on the in-place kernel, the rest on gemm, whose packing is repaid
+                // by many channels (measured on VGG-16 and ResNet-56)
+                if m >= ABT_MIN_PIXELS && cog <= ABT_MAX_CHANNELS {
+                    crate::fast::abt::abt(dyg, cog, cols, kg, m, dwg, false, par);
+                } else {
+                    let (a, b) = (Mat::new(dyg, cog, m), Mat::new(cols, kg, m).t());
+                    if par {
+                        matmul_par(dwg, cog, kg, a, b, false);
+                    } else {
+                        evoprune_nn::gemm::matmul(dwg, cog, kg, a, b, false);
+                    }
+                }
                 if let Some(dxc) = dxc.as_deref_mut() {
                     let wg = &w[gi * cog * kg..(gi + 1) * cog * kg];
                     // dcols (p, k) at k * m + p: dyg^T (m x cog) * W_g (cog x kg)
