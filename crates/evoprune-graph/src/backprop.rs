@@ -901,7 +901,7 @@ fn channel_sums<'a>(
 }
 
 /// Values per lane set of [`channel_sums`] before they go into f64.
-const FLUSH: usize = 1024;
+const FLUSH: usize = 256;
 
 /// Per channel of `[n, ch, s]`: (Σ dy, Σ dy * (x - mean) * inv), in f64, in one fixed order.
 fn norm_sums(
