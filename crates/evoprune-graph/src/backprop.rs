@@ -77,6 +77,8 @@ enum Saved {
     },
     /// Max pooling: the input index (within its plane) of each output, `u32::MAX` for none.
     Arg(Vec<u32>),
+    /// Slice or Pad: for its input shape, the input index of each output (`u32::MAX`: pad).
+    Map { shape: Vec<usize>, map: Vec<u32> },
 }
 
 /// A compiled training step for one graph: the nodes in order with their inputs resolved,
@@ -287,7 +289,8 @@ impl Trainer {
                 pv: &pv,
                 out_shape: &self.shapes[st.out],
             };
-            self.saved[k] = forward(&ctx, &mut out, norm, &mut self.work)?;
+            let prev = std::mem::take(&mut self.saved[k]);
+            self.saved[k] = forward(&ctx, &mut out, norm, &mut self.work, prev)?;
             self.vals[st.out] = out;
         }
         // loss and its gradient
@@ -516,7 +519,15 @@ fn ncs(shape: &[usize]) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
-fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result<Saved> {
+/// One node's forward pass into `y`; `prev` is what the node saved in the last step (a
+/// Slice's or Pad's index map is kept while the input's shape is the same).
+fn forward(
+    c: &Ctx<'_>,
+    y: &mut Vec<f32>,
+    norm: Norm,
+    work: &mut Work,
+    prev: Saved,
+) -> Result<Saved> {
     let node = c.node;
     let x = c.x(0);
     let len: usize = c.out_shape.iter().product();
@@ -724,7 +735,10 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
             Saved::None
         }
         Op::Slice { .. } | Op::Pad { .. } => {
-            let map = gather_map(node, c.shape(0), c.out_shape)?;
+            let map = match prev {
+                Saved::Map { shape, map } if shape == c.shape(0) => map,
+                _ => gather_map(node, c.shape(0), c.out_shape)?,
+            };
             let fill = match &node.op {
                 Op::Pad { value, .. } => *value,
                 _ => 0.0,
@@ -734,7 +748,10 @@ fn forward(c: &Ctx<'_>, y: &mut Vec<f32>, norm: Norm, work: &mut Work) -> Result
                 map.iter()
                     .map(|&i| if i == u32::MAX { fill } else { x[i as usize] }),
             );
-            Saved::Arg(map)
+            Saved::Map {
+                shape: c.shape(0).to_vec(),
+                map,
+            }
         }
         Op::Softmax { .. } => {
             let k = c.out_shape[1];
@@ -1195,7 +1212,7 @@ fn backward(
             }
         }
         Op::Slice { .. } | Op::Pad { .. } => {
-            let Saved::Arg(map) = saved else {
+            let Saved::Map { map, .. } = saved else {
                 unreachable!("saved in forward")
             };
             if let Some(dx) = dx!(0) {
