@@ -1625,7 +1625,6 @@ fn conv_backward(
 pub(crate) struct Work {
     padded: Vec<f32>,
     blocked: Vec<f32>,
-    weights: Vec<f32>,
 }
 
 impl Geo {
@@ -1680,7 +1679,6 @@ fn conv_forward_direct(
     let Work {
         padded: pbuf,
         blocked,
-        ..
     } = work;
     let p = [g.pt, g.pl, g.pb, g.pr];
     let (hp, wp) = (g.h + g.pt + g.pb, g.w + g.pl + g.pr);
@@ -1718,23 +1716,11 @@ fn conv_input_grad_direct(g: &Geo, w: &[f32], dy: &[f32], dx: &mut [f32], work: 
     let Work {
         padded: pbuf,
         blocked,
-        weights,
     } = work;
     let (kh, kw) = (g.kh, g.kw);
     let q = [kh - 1 - g.pt, kw - 1 - g.pl, kh - 1 - g.pb, kw - 1 - g.pr];
     let (hp, wp) = (g.oh + q[0] + q[2], g.ow + q[1] + q[3]);
     let dyp = padded(dy, g.n, g.cout, g.oh, g.ow, q, pbuf);
-    weights.resize(w.len(), 0.0);
-    for co in 0..g.cout {
-        for ci in 0..g.cin {
-            for ky in 0..kh {
-                for kx in 0..kw {
-                    weights[((ci * g.cout + co) * kh + ky) * kw + kx] =
-                        w[((co * g.cin + ci) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
-                }
-            }
-        }
-    }
     let geom = Geom {
         cin: g.cout,
         h: hp,
@@ -1746,7 +1732,7 @@ fn conv_input_grad_direct(g: &Geo, w: &[f32], dy: &[f32], dx: &mut [f32], work: 
         s: [1, 1],
         d: [1, 1],
     };
-    let conv = Conv::new(geom, weights, None);
+    let conv = Conv::new_flipped(geom, w);
     blocked.resize(g.n * conv.out_len(), 0.0);
     conv.run(
         dyp,

@@ -638,16 +638,27 @@ pub fn fine_tune(
     fine_tune_with(Engine::Auto, g, x, y, masks, cfg, progress)
 }
 
-/// One SGD step on `w` with momentum buffer `v`, gradient `gv` and optional mask `m`.
+/// One SGD step on `w` with momentum buffer `v`, gradient `gv` and optional mask `m`
+/// (element-wise, in parallel: the same bits on any number of threads).
 fn sgd(w: &mut [f32], v: &mut [f32], gv: &[f32], m: Option<&Vec<f32>>, cfg: &FineTune) {
-    for i in 0..w.len() {
-        let d = gv[i] + cfg.weight_decay * w[i];
-        v[i] = cfg.momentum * v[i] + d;
-        w[i] -= cfg.lr * v[i];
-        if let Some(m) = m {
-            w[i] *= m[i];
-        }
-    }
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 15;
+    let (lr, mom, wd) = (cfg.lr, cfg.momentum, cfg.weight_decay);
+    let ms: &[f32] = m.map_or(&[], |m| m.as_slice());
+    w.par_chunks_mut(CHUNK)
+        .zip(v.par_chunks_mut(CHUNK))
+        .zip(gv.par_chunks(CHUNK))
+        .enumerate()
+        .for_each(|(c, ((w, v), g))| {
+            for i in 0..w.len() {
+                let d = g[i] + wd * w[i];
+                v[i] = mom * v[i] + d;
+                w[i] -= lr * v[i];
+                if let Some(m) = ms.get(c * CHUNK + i) {
+                    w[i] *= m;
+                }
+            }
+        });
 }
 
 /// [`fine_tune`] on the given gradient engine.

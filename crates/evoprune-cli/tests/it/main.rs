@@ -676,4 +676,38 @@ fn bench_reports_images_per_second() {
     assert_eq!(j["input"], serde_json::json!([3, 16, 16]));
     let o = evoprune(&["bench", "resnet20", "--batch", "0"], t.path());
     assert_eq!(o.status.code(), Some(2));
+    // training steps, on the native trainer and on burn
+    for executor in ["fast", "burn"] {
+        let o = evoprune(
+            &[
+                "bench",
+                "resnet20",
+                "--input",
+                "3,16,16",
+                "--train",
+                "--executor",
+                executor,
+                "--batch",
+                "4",
+                "--repeats",
+                "2",
+                "--warmup",
+                "1",
+                "--json",
+            ],
+            t.path(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["mode"], "training step", "{j}");
+        assert!(j["images_per_second"].as_f64().unwrap() > 0.0);
+    }
+    // executors that do not do the asked mode are refused
+    for args in [
+        &["bench", "resnet20", "--train", "--executor", "reference"][..],
+        &["bench", "resnet20", "--executor", "burn"][..],
+    ] {
+        let o = evoprune(args, t.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
 }

@@ -148,16 +148,50 @@ impl Conv {
         assert_eq!(weight.len(), g.cout * taps, "conv weight size");
         let cob = g.cout.div_ceil(L);
         let mut w = vec![0.0; cob * taps * L];
-        for o in 0..g.cout {
-            for t in 0..taps {
-                w[(o / L * taps + t) * L + o % L] = weight[o * taps + t];
+        w.par_chunks_mut(taps * L).enumerate().for_each(|(ob, wb)| {
+            for lane in 0..L.min(g.cout - ob * L) {
+                let src = &weight[(ob * L + lane) * taps..(ob * L + lane + 1) * taps];
+                for (t, v) in src.iter().enumerate() {
+                    wb[t * L + lane] = *v;
+                }
             }
-        }
+        });
         let mut b = vec![0.0; cob * L];
         if let Some(bias) = bias {
             b[..g.cout].copy_from_slice(&bias[..g.cout]);
         }
         Conv { g, w, bias: b, cob }
+    }
+
+    /// The convolution whose weights are `weight` (`[g.cin, g.cout, kh, kw]`, a forward
+    /// convolution's from `g.cout` to `g.cin` channels) with input and output channels swapped
+    /// and the taps flipped: the input gradient of that forward convolution, packed in one
+    /// pass.
+    pub(crate) fn new_flipped(g: Geom, weight: &[f32]) -> Conv {
+        let [kh, kw] = g.k;
+        let taps = g.cin * kh * kw;
+        assert_eq!(weight.len(), g.cout * taps, "conv weight size");
+        let cob = g.cout.div_ceil(L);
+        let mut w = vec![0.0; cob * taps * L];
+        w.par_chunks_mut(taps * L).enumerate().for_each(|(ob, wb)| {
+            for lane in 0..L.min(g.cout - ob * L) {
+                let o = ob * L + lane;
+                for i in 0..g.cin {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            wb[((i * kh + ky) * kw + kx) * L + lane] =
+                                weight[((i * g.cout + o) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
+                        }
+                    }
+                }
+            }
+        });
+        Conv {
+            g,
+            w,
+            bias: vec![0.0; cob * L],
+            cob,
+        }
     }
 
     /// Output elements per image (blocked).
