@@ -156,6 +156,9 @@ impl Trainer {
                     return Err(err(n, "its output does not keep the batch as first axis"));
                 }
             }
+            if s2[o].contains(&0) {
+                return Err(err(n, format!("an empty output {:?}", s2[o])));
+            }
             supported(n, &ins, &s2)?;
             let id = names.len();
             names.push(o.clone());
@@ -238,9 +241,37 @@ impl Trainer {
         masks: &HashMap<String, Vec<f32>>,
     ) -> Result<Outcome> {
         let n = y.len();
+        // the graph this trainer was compiled for (same nodes writing the same values)
+        let same = g.nodes.len() == self.steps.len()
+            && self
+                .steps
+                .iter()
+                .all(|st| g.nodes[st.node].outputs.first() == Some(&self.names[st.out]));
+        if !same || g.input != self.names[0] {
+            return Err(GraphError::invalid(
+                "training",
+                "the graph is not the one this trainer was compiled for",
+            ));
+        }
+        for name in &self.params {
+            let len = g.params.get(name).map(|t| t.len());
+            if len.is_none() || masks.get(name).is_some_and(|m| Some(m.len()) != len) {
+                return Err(GraphError::invalid(
+                    "mask",
+                    format!("\"{name}\": no such parameter, or a mask of another size"),
+                ));
+            }
+        }
         let shapes = infer(g, n)?;
         for (id, name) in self.names.iter().enumerate() {
-            self.shapes[id].clone_from(&shapes[name]);
+            let sh = &shapes[name];
+            if sh.first() != Some(&n) {
+                return Err(GraphError::invalid(
+                    "training",
+                    format!("value \"{name}\" is {sh:?} for a batch of {n}: not batch-first"),
+                ));
+            }
+            self.shapes[id].clone_from(sh);
         }
         if x.len() != n * g.input_shape[1..].iter().product::<usize>() || n == 0 {
             return Err(GraphError::invalid(
@@ -296,9 +327,8 @@ impl Trainer {
         // loss and its gradient
         let logits = &self.vals[self.out];
         let mut loss = 0.0f64;
+        self.grads[self.out] = zeroed(&mut self.pool, n * classes);
         let dl = &mut self.grads[self.out];
-        dl.clear();
-        dl.resize(n * classes, 0.0);
         for i in 0..n {
             let row = &logits[i * classes..(i + 1) * classes];
             let mx = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -736,7 +766,7 @@ fn forward(
         }
         Op::Slice { .. } | Op::Pad { .. } => {
             let map = match prev {
-                Saved::Map { shape, map } if shape == c.shape(0) => map,
+                Saved::Map { shape, map } if shape == c.shape(0) && map.len() == len => map,
                 _ => gather_map(node, c.shape(0), c.out_shape)?,
             };
             let fill = match &node.op {
@@ -1475,8 +1505,14 @@ thread_local! {
 
 fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let (x, y) = &mut *s;
+        // a worker waiting inside a parallel gemm may run another trainer's chunk on this
+        // thread: that one gets buffers of its own
+        let mut own = (Vec::new(), Vec::new());
+        let mut held = s.try_borrow_mut();
+        let (x, y) = match held.as_deref_mut() {
+            Ok(s) => s,
+            Err(_) => &mut own,
+        };
         if x.len() < a {
             x.resize(a, 0.0);
         }

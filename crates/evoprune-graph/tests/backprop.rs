@@ -323,3 +323,35 @@ fn bad_labels_and_batches_are_errors_not_panics() {
         );
     }
 }
+
+#[test]
+fn a_trainer_refuses_another_graph_and_masks_of_the_wrong_size() {
+    let g = net("resnet20");
+    let (x, y) = data(&g, 4, 5);
+    let mut t = Trainer::new(&g).unwrap();
+    let norm = evoprune_graph::backprop::Norm::Batch;
+    let other = net("lenet");
+    let (xo, yo) = data(&other, 4, 5);
+    let e = t
+        .step(&other, &xo, &yo, norm, &HashMap::new())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("compiled for"), "{e}");
+    let w = g
+        .nodes
+        .iter()
+        .find(|n| matches!(n.op, Op::Conv { .. }))
+        .unwrap()
+        .inputs[1]
+        .clone();
+    let bad = HashMap::from([(w.clone(), vec![1.0f32; 3])]);
+    let e = t.step(&g, &x, &y, norm, &bad).err().unwrap();
+    assert!(e.to_string().contains(&w), "{e}");
+    // steps at changing batch sizes keep working (buffers reused and pooled)
+    for n in [4usize, 2, 7, 4] {
+        let (x, y) = data(&g, n, 5);
+        let out = t.step(&g, &x, &y, norm, &HashMap::new()).unwrap();
+        assert!(out.loss.is_finite());
+        assert_eq!(t.logits().len(), n * 5);
+    }
+}
