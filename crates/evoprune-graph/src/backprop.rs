@@ -975,6 +975,7 @@ fn norm_sums(
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn backward(
     c: &Ctx<'_>,
     y: &[f32],

@@ -23,6 +23,7 @@ const TB: usize = 6;
 ///
 /// # Panics
 /// When a slice is shorter than its shape (checked before any unsafe access).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn abt(
     a: &[f32],
     ra: usize,
