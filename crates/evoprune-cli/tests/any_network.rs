@@ -125,7 +125,7 @@ fn run_and_export(
     members: impl Fn(&Value) -> Vec<f64>,
 ) -> (f64, f64, f64) {
     let text = format!(
-        "{config}\n{DATA}\n[model]\nonnx = \"{}\"\n[model.train]\nepochs = 10\nlr = 0.02\nbatch = 16\n",
+        "{config}\n{DATA}\n[model]\nonnx = \"{}\"\n[model.train]\nepochs = 15\nlr = 0.01\nbatch = 8\n",
         fixture().display()
     );
     std::fs::write(dir.join("c.toml"), text).unwrap();
