@@ -25,8 +25,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// The executor: `fast` (the compiled plan every method uses; with `--train`, the
-    /// native trainer), `reference` (the op-by-op executor the tests check against) or, with
-    /// `--train`, `burn` (burn's autodiff on flex).
+    /// native trainer), `reference` (the op-by-op executor the tests check against) or `burn`
+    /// (the graph on burn's flex backend; with `--train`, its autodiff).
     #[arg(long, value_enum, default_value_t = Executor::Fast)]
     executor: Executor,
     /// Time training steps instead of inference: forward in training mode (batch
@@ -88,12 +88,26 @@ pub fn run(a: BenchArgs) -> Result<()> {
     // compiled once, like an onnxruntime session; the reference executor has nothing to compile
     let plan = match a.executor {
         Executor::Fast => Some(fast::Plan::new(&g)?),
-        Executor::Reference => None,
-        Executor::Burn => anyhow::bail!("--executor burn times training steps only (add --train)"),
+        _ => None,
     };
-    let once = || match &plan {
-        Some(p) => p.run(&x),
-        None => exec::run(&g, &x),
+    // burn: the parameters moved to the device once, like the plan's packing
+    let burn = match a.executor {
+        Executor::Burn => Some(train::BurnInference::new(&g)?),
+        _ => None,
+    };
+    let once = || -> Result<()> {
+        match (&plan, &burn) {
+            (Some(p), _) => {
+                p.run(&x)?;
+            }
+            (None, Some(b)) => {
+                b.run(&x)?;
+            }
+            (None, None) => {
+                exec::run(&g, &x)?;
+            }
+        }
+        Ok(())
     };
     pool.install(|| -> Result<()> {
         for _ in 0..a.warmup.max(1) {
@@ -108,7 +122,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     })?;
     let executor = match a.executor {
         Executor::Fast => "evoprune fast executor (direct blocked kernels)",
-        _ => "evoprune reference executor (im2col + gemm)",
+        Executor::Burn => "burn (flex)",
+        Executor::Reference => "evoprune reference executor (im2col + gemm)",
     };
     report(&a, &g, threads, times, executor)
 }

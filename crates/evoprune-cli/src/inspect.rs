@@ -33,6 +33,10 @@ pub struct InspectArgs {
     /// Print JSON (keys `params`, `macs`, `layers`, `groups`) instead of tables.
     #[arg(long)]
     json: bool,
+    /// Also write the network as ONNX to this file (a zoo architecture to run in onnxruntime
+    /// or PyTorch; the batch axis dynamic).
+    #[arg(long, value_name = "FILE")]
+    onnx: Option<PathBuf>,
 }
 
 impl ModelArgs {
@@ -109,6 +113,9 @@ pub fn emit(text: &str) -> Result<()> {
 
 pub fn run(a: InspectArgs) -> Result<()> {
     let g = network(&a.model)?;
+    if let Some(path) = &a.onnx {
+        onnx::save(&g, path)?;
+    }
     let s = stats::stats(&g)?;
     let an = groups::analyze(&g)?;
     let rows: Vec<GroupRow> = an

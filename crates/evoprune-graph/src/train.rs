@@ -386,6 +386,35 @@ pub fn forward(g: &Graph, params: &HashMap<String, V>, x: V, dev: &Device) -> Re
 
 pub use crate::backprop::BatchStats;
 
+/// A graph ready for inference on burn's flex backend, its parameters moved to the device
+/// once (what `evoprune bench --executor burn` times against the fast executor).
+pub struct BurnInference {
+    g: Graph,
+    params: HashMap<String, V>,
+    dev: Device,
+}
+
+impl BurnInference {
+    /// `g` with its parameters on the CPU device.
+    pub fn new(g: &Graph) -> Result<Self> {
+        let dev = Device::default();
+        let (_, params) = params_on(g, &dev, &[], &HashMap::new())?;
+        Ok(BurnInference {
+            g: g.clone(),
+            params,
+            dev,
+        })
+    }
+
+    /// The first output of the graph on `x`.
+    pub fn run(&self, x: &crate::Tensor) -> Result<crate::Tensor> {
+        crate::exec::check_input(x, &self.g.input_shape)?;
+        let v = V::from_vec(x.data.clone(), &x.shape, &self.dev)?;
+        let out = forward(&self.g, &self.params, v, &self.dev)?;
+        Ok(crate::Tensor::new(out.dims(), out.to_vec()))
+    }
+}
+
 /// [`forward`] in training mode: batch norms normalise with the batch's statistics, which are
 /// appended to `stats` for the running-statistics update.
 pub fn forward_train(

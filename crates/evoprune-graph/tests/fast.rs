@@ -200,7 +200,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     /// Random geometries (asymmetric padding, strides, dilations, channel counts off the
-    /// 16-lane blocks) give the reference's outputs within 1e-4.
+    /// 16-lane blocks) give the reference's outputs within 1e-4, on the dense kernels and on
+    /// the sparse one.
     #[test]
     fn random_convolution_layers_match_the_reference(
         c in 1usize..40, o in 1usize..72, h in 1usize..14, w in 1usize..14,
@@ -218,6 +219,15 @@ proptest! {
         let got = fast::run(&g, &x).unwrap();
         let e = rel_err(&want[0], &got[0]);
         prop_assert!(e < 1e-4, "relative error {}", e);
+        // the sparse kernel on the same layer, wherever it applies (stride 1, one group)
+        let always = fast::Options { sparse_conv: f64::INFINITY, sparse_linear: f64::INFINITY };
+        let plan = fast::Plan::with_options(&g, &g.outputs, always).unwrap();
+        prop_assert_eq!(
+            plan.sparse_layers() > 0,
+            (!depthwise || c == 1) && sh == 1 && sw == 1
+        );
+        let e = rel_err(&want[0], &plan.run(&x).unwrap()[0]);
+        prop_assert!(e < 1e-4, "sparse kernel: relative error {}", e);
     }
 }
 
@@ -286,4 +296,136 @@ fn values_without_a_leading_batch_and_wanted_parameters_match_the_reference() {
         .run(&common::input(&r, 1))
         .unwrap();
     assert_eq!(out[0], r.params[&w]);
+}
+
+/// `g` with about `keep` of each convolution and linear weight kept (pseudo-random, the rest
+/// zero, as weight-level pruning leaves them).
+fn unstructured(mut g: Graph, keep: f64, seed: u64) -> Graph {
+    let weights: Vec<String> = g
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Conv { .. } | Op::Gemm { .. } | Op::MatMul))
+        .filter_map(|n| n.inputs.get(1).cloned())
+        .collect();
+    let mut s = seed;
+    for w in weights {
+        if let Some(t) = g.params.get_mut(&w) {
+            for v in &mut t.data {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if ((s >> 11) as f64 / (1u64 << 53) as f64) >= keep {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+    g
+}
+
+#[test]
+fn unstructured_sparse_weights_run_on_the_sparse_kernels_and_match_the_reference() {
+    for (arch, input, sparse_expected) in [
+        ("resnet20", [3, 16, 16], 18),
+        ("lenet", [1, 28, 28], 4),
+        ("lenet-300-100", [1, 28, 28], 3),
+        ("mobilenet-v2", [3, 32, 32], 13),
+    ] {
+        let g = unstructured(zoo::build(arch, 5, input, 3).unwrap(), 0.05, 11);
+        let want = [zoo::LOGITS.to_string()];
+        let sparse = fast::Plan::with_outputs(&g, &want).unwrap();
+        let dense = fast::Plan::with_options(&g, &want, fast::Options::DENSE).unwrap();
+        assert_eq!(dense.sparse_layers(), 0, "{arch}");
+        // every stride-1 convolution and linear layer, but MobileNetV2's convolutions on 4x4
+        // maps and smaller (the grid's overhead there outweighs 5% density)
+        assert_eq!(sparse.sparse_layers(), sparse_expected, "{arch}");
+        for n in [1, 3, 17] {
+            let x = common::input(&g, n);
+            let reference = exec::run_until(&g, &x, &want).unwrap();
+            let one = pool(1).install(|| sparse.run(&x).unwrap());
+            let two = pool(2).install(|| sparse.run(&x).unwrap());
+            let d = dense.run(&x).unwrap();
+            let e = rel_err(&reference[0], &one[0]);
+            assert!(e < 1e-4, "{arch} at batch {n}: relative error {e}");
+            assert!(rel_err(&reference[0], &d[0]) < 1e-4, "{arch} dense");
+            assert_eq!(one, two, "{arch} at batch {n}: 1 and 2 threads differ");
+            // a rerun on reused buffers gives the same bits
+            assert_eq!(sparse.run(&x).unwrap(), one, "{arch} rerun");
+        }
+    }
+    // dense weights stay on the dense kernels
+    let g = zoo::build("resnet20", 5, [3, 16, 16], 3).unwrap();
+    let plan = fast::Plan::new(&g).unwrap();
+    assert_eq!(plan.sparse_layers(), 0);
+}
+
+/// Sparse linear layers of every form the plan accepts: Gemm with the weight as `[in, out]`,
+/// alpha and beta and a `[1, out]` bias; MatMul; at batches on both sides of the dense
+/// fallback.
+#[test]
+fn sparse_gemm_and_matmul_forms_match_the_reference() {
+    let (ni, nh, no) = (40, 24, 7);
+    let val = |i: usize, salt: usize| {
+        let v = (((i * 7919 + salt * 611) % 2001) as f32 / 1000.0) - 1.0;
+        // about one entry in eight kept
+        if (i * 2654435761 + salt).is_multiple_of(8) {
+            v
+        } else {
+            0.0
+        }
+    };
+    let mut params = BTreeMap::new();
+    params.insert(
+        "w1".to_string(),
+        Tensor::new(vec![ni, nh], (0..ni * nh).map(|i| val(i, 1)).collect()),
+    );
+    params.insert(
+        "b1".to_string(),
+        Tensor::new(vec![1, nh], (0..nh).map(|i| i as f32 / 10.0).collect()),
+    );
+    params.insert(
+        "w2".to_string(),
+        Tensor::new(vec![nh, no], (0..nh * no).map(|i| val(i, 2)).collect()),
+    );
+    let g = Graph {
+        name: "mlp".into(),
+        input: "x".into(),
+        input_shape: vec![1, ni],
+        outputs: vec!["y".into()],
+        nodes: vec![
+            Node {
+                name: "gemm".into(),
+                op: Op::Gemm {
+                    alpha: 0.5,
+                    beta: 2.0,
+                    trans_a: false,
+                    trans_b: false,
+                },
+                inputs: vec!["x".into(), "w1".into(), "b1".into()],
+                outputs: vec!["h".into()],
+            },
+            Node {
+                name: "relu".into(),
+                op: Op::Relu,
+                inputs: vec!["h".into()],
+                outputs: vec!["r".into()],
+            },
+            Node {
+                name: "matmul".into(),
+                op: Op::MatMul,
+                inputs: vec!["r".into(), "w2".into()],
+                outputs: vec!["y".into()],
+            },
+        ],
+        params,
+    };
+    let plan = fast::Plan::new(&g).unwrap();
+    assert_eq!(plan.sparse_layers(), 2);
+    for n in [1, 7, 8, 33] {
+        let x = common::input(&g, n);
+        let want = exec::run(&g, &x).unwrap();
+        let got = plan.run(&x).unwrap();
+        let e = rel_err(&want[0], &got[0]);
+        assert!(e < 1e-5, "batch {n}: relative error {e}");
+    }
 }

@@ -12,7 +12,11 @@ fn burn_logits(g: &Graph, x: &Tensor) -> Vec<f32> {
     let dev = burn::tensor::Device::default();
     let (_, used) = train::params_on(g, &dev, &[], &HashMap::new()).unwrap();
     let xv = V::from_vec(x.data.clone(), &x.shape, &dev).unwrap();
-    train::forward(g, &used, xv, &dev).unwrap().to_vec()
+    let logits = train::forward(g, &used, xv, &dev).unwrap().to_vec();
+    // what `evoprune bench --executor burn` runs computes the same
+    let b = train::BurnInference::new(g).unwrap().run(x).unwrap();
+    assert_eq!(b.data, logits);
+    logits
 }
 
 #[test]

@@ -702,12 +702,80 @@ fn bench_reports_images_per_second() {
         assert_eq!(j["mode"], "training step", "{j}");
         assert!(j["images_per_second"].as_f64().unwrap() > 0.0);
     }
-    // executors that do not do the asked mode are refused
-    for args in [
-        &["bench", "resnet20", "--train", "--executor", "reference"][..],
-        &["bench", "resnet20", "--executor", "burn"][..],
-    ] {
-        let o = evoprune(args, t.path());
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-    }
+    // inference on burn (flex), the column next to the fast executor
+    let o = evoprune(
+        &[
+            "bench",
+            "resnet20",
+            "--input",
+            "3,16,16",
+            "--executor",
+            "burn",
+            "--batch",
+            "2",
+            "--repeats",
+            "1",
+            "--warmup",
+            "1",
+            "--json",
+        ],
+        t.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["executor"], "burn (flex)", "{j}");
+    assert!(j["images_per_second"].as_f64().unwrap() > 0.0);
+    // the reference executor does not train
+    let o = evoprune(
+        &["bench", "resnet20", "--train", "--executor", "reference"],
+        t.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn inspect_writes_a_zoo_network_as_onnx_that_runs_to_the_same_logits() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("r.onnx");
+    let o = evoprune(
+        &[
+            "inspect",
+            "resnet20",
+            "--input",
+            "3,16,16",
+            "--onnx",
+            path.to_str().unwrap(),
+        ],
+        t.path(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g = evoprune_graph::onnx::load(&path).unwrap();
+    let z = evoprune_graph::zoo::build("resnet20", 10, [3, 16, 16], 0).unwrap();
+    let x = evoprune_graph::Tensor::new(
+        vec![2, 3, 16, 16],
+        (0..2 * 3 * 256)
+            .map(|i| (i % 17) as f32 / 8.0 - 1.0)
+            .collect(),
+    );
+    let a = evoprune_graph::exec::run(&g, &x).unwrap();
+    let b = evoprune_graph::exec::run(&z, &x).unwrap();
+    assert_eq!(a[0].shape, b[0].shape);
+    let d = a[0]
+        .data
+        .iter()
+        .zip(&b[0].data)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max);
+    assert!(d < 1e-5, "the written network differs by {d}");
+    // an unwritable path is an error with status 2
+    let o = evoprune(
+        &[
+            "inspect",
+            "resnet20",
+            "--onnx",
+            t.path().join("no/such/dir/r.onnx").to_str().unwrap(),
+        ],
+        t.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -15,6 +15,7 @@ pub(crate) mod abt;
 pub(crate) mod blocked;
 pub(crate) mod conv;
 pub(crate) mod simd;
+pub(crate) mod sparse;
 
 use crate::exec;
 use crate::ir::{Graph, Node, Op, Tensor};
@@ -63,6 +64,24 @@ enum Step {
         pad: [usize; 4],
         y: usize,
     },
+    /// A convolution with mostly-zero weights on plain values (`pad` as for `Conv`).
+    SparseConv {
+        x: usize,
+        res: Option<usize>,
+        act: Act,
+        k: Box<sparse::SparseConv>,
+        pad: [usize; 4],
+        y: usize,
+    },
+    /// A linear layer (`Gemm` / `MatMul` on a parameter) with mostly-zero weights; batches
+    /// under [`sparse::SMALL_BATCH`] run `node` on the reference op with `args`.
+    SparseLinear {
+        x: usize,
+        k: Box<sparse::SparseLinear>,
+        node: Node,
+        args: Vec<Arg>,
+        y: usize,
+    },
     ToBlocked {
         x: usize,
         y: usize,
@@ -99,10 +118,11 @@ enum Step {
 impl Step {
     fn reads(&self) -> Vec<usize> {
         match self {
-            Step::Conv { x, res, .. } | Step::Depthwise { x, res, .. } => {
-                std::iter::once(*x).chain(*res).collect()
-            }
+            Step::Conv { x, res, .. }
+            | Step::Depthwise { x, res, .. }
+            | Step::SparseConv { x, res, .. } => std::iter::once(*x).chain(*res).collect(),
             Step::ToBlocked { x, .. }
+            | Step::SparseLinear { x, .. }
             | Step::ToPlain { x, .. }
             | Step::Pool { x, .. }
             | Step::Mean { x, .. } => vec![*x],
@@ -117,6 +137,41 @@ impl Step {
         }
     }
 }
+
+/// Kernel choices of a [`Plan`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Options {
+    /// A convolution (stride 1, one group) whose weights have at most this fraction of
+    /// non-zeros (after batch-norm folding), times the sparse kernel's overhead on small maps
+    /// (grid positions per output pixel), runs on the sparse kernel; below 0: never.
+    pub sparse_conv: f64,
+    /// The same for linear layers (`Gemm`, `MatMul` on parameter weights).
+    pub sparse_linear: f64,
+}
+
+impl Options {
+    /// Dense kernels only.
+    pub const DENSE: Options = Options {
+        sparse_conv: -1.0,
+        sparse_linear: -1.0,
+    };
+}
+
+impl Default for Options {
+    /// The densities below which the sparse kernels were measured faster than the dense ones
+    /// on this machine (`cargo run --release -p evoprune-graph --example sparse_speedup`).
+    fn default() -> Self {
+        Options {
+            sparse_conv: SPARSE_CONV_BELOW,
+            sparse_linear: SPARSE_LINEAR_BELOW,
+        }
+    }
+}
+
+/// See [`Options::default`].
+const SPARSE_CONV_BELOW: f64 = 0.15;
+/// See [`Options::default`].
+const SPARSE_LINEAR_BELOW: f64 = 0.4;
 
 /// A graph compiled for the fast executor.
 #[derive(Debug)]
@@ -154,6 +209,7 @@ pub fn run(g: &Graph, input: &Tensor) -> Result<Vec<Tensor>> {
 
 struct Builder<'g> {
     g: &'g Graph,
+    opts: Options,
     /// The values whose first axis is the batch.
     batchy: &'g HashSet<String>,
     shapes: HashMap<String, Vec<usize>>,
@@ -242,6 +298,30 @@ impl Builder<'_> {
         };
         let w = &self.g.params[&c.inputs[1]].data;
         let b = c.inputs.get(2).map(|b| self.g.params[b].data.as_slice());
+        // mostly-zero weights: the sparse kernel on plain values
+        let sparse = if groups == 1 && sparse::density(w) <= self.opts.sparse_conv {
+            sparse::SparseConv::new(geom, w, b)
+                .filter(|k| k.effective_density() <= self.opts.sparse_conv)
+        } else {
+            None
+        };
+        if let Some(k) = sparse {
+            let x = self.plain(c, &c.inputs[0])?;
+            let res = match res {
+                Some(r) => Some(self.plain(c, r)?),
+                None => None,
+            };
+            let y = self.slot(out, Layout::Plain);
+            self.steps.push(Step::SparseConv {
+                x,
+                res,
+                act,
+                k: Box::new(k),
+                pad,
+                y,
+            });
+            return Ok(());
+        }
         let res = match res {
             Some(r) => Some(self.blocked(c, r)?),
             None => None,
@@ -285,10 +365,72 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A linear node (`Gemm` without a transposed input, `MatMul`) on a 2-D batch value with
+    /// parameter weights of at most `sparse_linear` density, as a sparse step.
+    fn sparse_linear(&self, n: &Node) -> Option<sparse::SparseLinear> {
+        let x0 = n.inputs.first()?;
+        let xs = self.shapes.get(x0)?;
+        if xs.len() != 2 || !self.batchy.contains(x0.as_str()) || self.g.params.contains_key(x0) {
+            return None;
+        }
+        let w = self.g.params.get(n.inputs.get(1)?)?;
+        if w.shape.len() != 2 || sparse::density(&w.data) > self.opts.sparse_linear {
+            return None;
+        }
+        match n.op {
+            Op::Gemm {
+                alpha,
+                beta,
+                trans_a: false,
+                trans_b,
+            } => {
+                let (inputs, outputs) = if trans_b {
+                    (w.shape[1], w.shape[0])
+                } else {
+                    (w.shape[0], w.shape[1])
+                };
+                let bias = match n.inputs.get(2) {
+                    Some(b) => Some(self.g.params.get(b)?.data.as_slice()),
+                    None => None,
+                };
+                if inputs != xs[1] {
+                    return None;
+                }
+                sparse::SparseLinear::new(&w.data, outputs, inputs, !trans_b, alpha, bias, beta)
+            }
+            Op::MatMul if n.inputs.len() == 2 && w.shape[0] == xs[1] => {
+                sparse::SparseLinear::new(&w.data, w.shape[1], w.shape[0], true, 1.0, None, 1.0)
+            }
+            _ => None,
+        }
+    }
+
     /// Emits any other node.
     fn node(&mut self, n: &Node) -> Result<()> {
         let out = n.outputs[0].as_str();
         let x0 = n.inputs[0].as_str();
+        if matches!(n.op, Op::Gemm { .. } | Op::MatMul)
+            && let Some(k) = self.sparse_linear(n)
+        {
+            let x = self.plain(n, x0)?;
+            let args = n
+                .inputs
+                .iter()
+                .map(|v| match self.g.params.get(v) {
+                    Some(p) => Arg::Param(p.clone()),
+                    None => Arg::Slot(x),
+                })
+                .collect();
+            let y = self.slot(out, Layout::Plain);
+            self.steps.push(Step::SparseLinear {
+                x,
+                k: Box::new(k),
+                node: n.clone(),
+                args,
+                y,
+            });
+            return Ok(());
+        }
         let is_value = |b: &Builder, v: &str| !b.g.params.contains_key(v);
         match &n.op {
             Op::Relu | Op::Clip { .. } | Op::Sigmoid | Op::HardSwish | Op::HardSigmoid { .. }
@@ -413,6 +555,11 @@ impl Plan {
 
     /// Compiles `g` to compute the values named in `wanted` (any intermediate value).
     pub fn with_outputs(g: &Graph, wanted: &[String]) -> Result<Plan> {
+        Plan::with_options(g, wanted, Options::default())
+    }
+
+    /// [`Plan::with_outputs`] with the kernel choices of `opts`.
+    pub fn with_options(g: &Graph, wanted: &[String], opts: Options) -> Result<Plan> {
         let original = g;
         let mut g = g.clone();
         // batch norms are folded only where the convolution's own output is not wanted
@@ -498,6 +645,7 @@ impl Plan {
         }
         let mut b = Builder {
             g: &g,
+            opts,
             batchy: &batchy,
             shapes,
             slots: Vec::new(),
@@ -561,13 +709,21 @@ impl Plan {
         })
     }
 
-    /// How many convolutions run on the fast kernels, and how many steps fall back to the
-    /// reference executor's ops (for reports and tests).
+    /// How many convolutions (and sparse linear layers) run on the fast kernels, and how many
+    /// steps fall back to the reference executor's ops (for reports and tests).
     pub fn summary(&self) -> (usize, usize) {
         let fast = self
             .steps
             .iter()
-            .filter(|s| matches!(s, Step::Conv { .. } | Step::Depthwise { .. }))
+            .filter(|s| {
+                matches!(
+                    s,
+                    Step::Conv { .. }
+                        | Step::Depthwise { .. }
+                        | Step::SparseConv { .. }
+                        | Step::SparseLinear { .. }
+                )
+            })
             .count();
         let reference = self
             .steps
@@ -575,6 +731,14 @@ impl Plan {
             .filter(|s| matches!(s, Step::Ref { .. }))
             .count();
         (fast, reference)
+    }
+
+    /// How many layers run on the sparse kernels (see [`Options`]).
+    pub fn sparse_layers(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s, Step::SparseConv { .. } | Step::SparseLinear { .. }))
+            .count()
     }
 
     /// Runs the plan on `input` (`[N, ...]` matching the graph's input apart from `N`).
@@ -591,6 +755,8 @@ impl Plan {
             let ys = match step {
                 Step::Conv { y, .. }
                 | Step::Depthwise { y, .. }
+                | Step::SparseConv { y, .. }
+                | Step::SparseLinear { y, .. }
                 | Step::ToBlocked { y, .. }
                 | Step::ToPlain { y, .. }
                 | Step::Elementwise { y, .. }
@@ -720,6 +886,50 @@ impl Plan {
                 if let Some(p) = padded {
                     pool.put(p);
                 }
+                raw(self.shape(*y, n), out)
+            }
+            Step::SparseConv {
+                x,
+                res,
+                act,
+                k,
+                pad,
+                y,
+            } => {
+                let xt = get(input, inp, vals, *x);
+                let [_, c, h, w] = xt.shape[..] else {
+                    unreachable!("convolution inputs are 4-D")
+                };
+                // always a padded copy: the kernel reads up to SLACK floats past the images
+                let mut xp = pool.take(n * k.in_len() + sparse::SparseConv::SLACK);
+                blocked::pad(&xt.data, n * c, h, w, 1, *pad, &mut xp);
+                let mut out = pool.take(n * k.out_len());
+                k.run(
+                    &xp,
+                    n,
+                    res.map(|r| get(input, inp, vals, r).data.as_slice()),
+                    *act,
+                    &mut out,
+                );
+                pool.put(xp);
+                raw(self.shape(*y, n), out)
+            }
+            Step::SparseLinear { node, args, .. } if n < sparse::SMALL_BATCH => {
+                let ins: Vec<&Tensor> = args
+                    .iter()
+                    .map(|a| match a {
+                        Arg::Slot(s) => get(input, inp, vals, *s),
+                        Arg::Param(p) => p,
+                    })
+                    .collect();
+                exec::eval(node, &ins)?
+            }
+            Step::SparseLinear { x, k, y, .. } => {
+                let xt = get(input, inp, vals, *x);
+                let mut out = pool.take(n * k.outputs());
+                let mut scratch = pool.take(k.scratch_len(n));
+                k.run(&xt.data, n, &mut out, &mut scratch);
+                pool.put(scratch);
                 raw(self.shape(*y, n), out)
             }
             Step::ToBlocked { x, y } => {
