@@ -18,7 +18,7 @@
 //! the same bits on 1 and N threads, on AVX-512 and on the portable lanes.
 #![allow(unsafe_code)]
 
-use super::conv::{Act, Geom};
+use super::conv::{Act, Geom, SendPtr};
 use super::simd::{L, Lanes, has_avx512};
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -233,17 +233,6 @@ fn activate<V: Lanes>(mut v: V, act: Act) -> V {
         v = v.min(V::splat(hi));
     }
     v
-}
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: the pointer is only used to write disjoint regions from different units
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
