@@ -252,7 +252,7 @@ impl Conv {
         let block = g.oh * g.ow * L;
         (0..units)
             .into_par_iter()
-            .with_min_len(min_len(units, g.ow * self.w.len() / self.cob))
+            .with_min_len(min_len(units, per_unit * g.ow * self.w.len() / self.cob))
             .for_each(|u| {
                 // image-major (image, row, channel blocks): the input rows a row reads stay
                 // in cache while every channel block reads them; weight-major (channel
@@ -299,9 +299,12 @@ impl Conv {
 }
 
 /// Units per rayon task: enough that a task does some 500k multiply-adds (tens of
-/// microseconds: the scheduling cost is then negligible).
+/// microseconds: the scheduling cost is then negligible), but at least two tasks per thread
+/// (small layers at batch 1, e.g. ResNet-50's 1x1 maps at 32 px, otherwise ran on one
+/// thread). Which unit computes an output never changes, so neither do the results.
 fn min_len(units: usize, macs_per_unit: usize) -> usize {
-    (500_000 / macs_per_unit.max(1)).clamp(1, units.max(1))
+    let spread = units.div_ceil(2 * rayon::current_num_threads());
+    (500_000 / macs_per_unit.max(1)).clamp(1, spread.max(1))
 }
 
 #[derive(Clone, Copy)]
