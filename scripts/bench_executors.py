@@ -77,6 +77,9 @@ def median_rate(run, batch):
 
 
 def evoprune(model, batch, executor):
+    # PyTorch's and onnxruntime's worker threads spin for a while after their last pass and
+    # would take the cores from the next measurement: let them fall asleep first
+    time.sleep(1.0)
     repeats, warmup = (a.burn_repeats, 1) if executor == "burn" else (a.repeats, a.warmup)
     out = subprocess.run(
         [a.evoprune, "bench", str(model), "--batch", str(batch), "--threads", str(a.threads),
@@ -104,6 +107,7 @@ def one_round(path, batch):
     inp = s.get_inputs()[0]
     shape = [batch] + [int(d) for d in inp.shape[1:]]
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    time.sleep(1.0)
     r_ort = median_rate(lambda: s.run(None, {inp.name: x}), batch)
     del s
     net = convert(onnx.load(str(path))).eval()
@@ -113,6 +117,7 @@ def one_round(path, batch):
         with torch.inference_mode():
             net(xt)
 
+    time.sleep(1.0)
     r_torch = median_rate(torch_run, batch)
     return r_fast, r_ref, r_burn, r_ort, r_torch
 

@@ -11,8 +11,9 @@ of timed steps).
 A step is what `model.train()` fine-tuning does per batch: forward with batch statistics,
 cross-entropy, backward, SGD with momentum 0.9 and weight decay 5e-4. The PyTorch networks are
 the definitions `scripts/fixtures/export_models.py` exports (CIFAR ResNets with option-A
-shortcuts, CIFAR VGG-16-bn) and torchvision's MobileNetV2 / ResNet-50; evoprune runs its zoo
-networks of the same names (same layers, parameter names and shapes). With `--rounds` > 1 the
+shortcuts, CIFAR VGG-16-bn), torchvision's MobileNetV2 / ResNet-50, and for EfficientNet-Lite0
+evoprune's own zoo network converted by onnx2torch; evoprune runs its zoo networks of the same
+names (same layers, parameter names and shapes). With `--rounds` > 1 the
 frameworks take turns and the median round is reported. Needs torch and torchvision (the CI
 venv has them). Prints a Markdown table.
 """
@@ -48,6 +49,20 @@ def torchvision_net(name):
     return getattr(torchvision.models, name)(num_classes=10)
 
 
+def zoo_in_torch(name, shape):
+    """evoprune's zoo network written as ONNX (`evoprune inspect --onnx`, batch norms kept) and
+    converted to a trainable PyTorch module by onnx2torch: for the architectures no PyTorch
+    package here defines (EfficientNet-Lite0)."""
+    import onnx
+    from onnx2torch import convert
+
+    path = Path("target") / f"zoo-{name}-{shape.replace(',', 'x')}-c10.onnx"
+    if not path.exists():
+        subprocess.run([a.evoprune, "inspect", name, "--input", shape, "--classes", "10",
+                        "--onnx", str(path)], check=True, capture_output=True)
+    return convert(onnx.load(str(path)))
+
+
 # label, evoprune zoo name, input C,H,W, PyTorch constructor
 CASES = [
     ("ResNet-20, 32 px", "resnet20", "3,32,32", lambda: CifarResNet(20)),
@@ -56,6 +71,10 @@ CASES = [
     ("ResNet-50, 32 px", "resnet50", "3,32,32", lambda: torchvision_net("resnet50")),
     ("MobileNetV2, 224 px", "mobilenet-v2", "3,224,224", lambda: torchvision_net("mobilenet_v2")),
     ("ResNet-50, 224 px", "resnet50", "3,224,224", lambda: torchvision_net("resnet50")),
+    ("EfficientNet-Lite0, 96 px", "efficientnet-lite0", "3,96,96",
+     lambda: zoo_in_torch("efficientnet-lite0", "3,96,96")),
+    ("EfficientNet-Lite0, 224 px", "efficientnet-lite0", "3,224,224",
+     lambda: zoo_in_torch("efficientnet-lite0", "3,224,224")),
 ]
 if a.cases:
     keep = a.cases.split(";")
@@ -63,6 +82,9 @@ if a.cases:
 
 
 def evoprune(name, shape, executor):
+    # PyTorch's worker threads spin for a while after its last step and would take the cores
+    # from the next measurement: let them fall asleep first
+    time.sleep(1.0)
     out = subprocess.run(
         [a.evoprune, "bench", name, "--input", shape, "--classes", "10", "--train",
          "--batch", str(a.batch), "--threads", str(a.threads), "--repeats", str(a.repeats),
@@ -72,6 +94,7 @@ def evoprune(name, shape, executor):
 
 
 def pytorch(make, shape):
+    time.sleep(1.0)
     torch.manual_seed(0)
     net = make().train()
     c, h, w = (int(v) for v in shape.split(","))
