@@ -165,6 +165,7 @@ fn main() {
     let always = fast::Options {
         sparse_conv: f64::INFINITY,
         sparse_linear: f64::INFINITY,
+        ..fast::Options::default()
     };
     let what = std::env::args().nth(2).unwrap_or_default();
     if what != "networks" {

@@ -59,6 +59,35 @@ fn every_zoo_network_matches_the_reference_and_is_thread_count_independent() {
     }
 }
 
+/// At batch 64, MobileNetV2's 1x1 convolutions on its 4x4, 2x2 and 1x1 maps run flattened
+/// (all images' pixels as one map of full tiles, `Options::flat_pointwise`): within 1e-4 of the
+/// reference, and the same bits as the row-by-row kernels, on 1 and 2 threads.
+#[test]
+fn flattened_pointwise_layers_match_the_reference_and_the_row_kernels() {
+    let g = zoo::build("mobilenet-v2", 10, [3, 32, 32], 5).unwrap();
+    let x = common::input(&g, 64);
+    let want = exec::run(&g, &x).unwrap();
+    let flat = fast::Plan::new(&g).unwrap();
+    let rows = fast::Options {
+        flat_pointwise: false,
+        ..fast::Options::default()
+    };
+    let rows = fast::Plan::with_options(&g, &g.outputs, rows).unwrap();
+    let a = pool(2).install(|| flat.run(&x).unwrap());
+    let e = rel_err(&want[0], &a[0]);
+    assert!(e < 1e-4, "relative error {e}");
+    assert_eq!(
+        a,
+        pool(1).install(|| flat.run(&x).unwrap()),
+        "1 and 2 threads"
+    );
+    assert_eq!(
+        a,
+        pool(2).install(|| rows.run(&x).unwrap()),
+        "flat and row kernels"
+    );
+}
+
 #[test]
 fn committed_onnx_exports_match_the_reference() {
     let dir = common::committed();
@@ -220,7 +249,11 @@ proptest! {
         let e = rel_err(&want[0], &got[0]);
         prop_assert!(e < 1e-4, "relative error {}", e);
         // the sparse kernel on the same layer, wherever it applies (stride 1, one group)
-        let always = fast::Options { sparse_conv: f64::INFINITY, sparse_linear: f64::INFINITY };
+        let always = fast::Options {
+            sparse_conv: f64::INFINITY,
+            sparse_linear: f64::INFINITY,
+            ..fast::Options::default()
+        };
         let plan = fast::Plan::with_options(&g, &g.outputs, always).unwrap();
         prop_assert_eq!(
             plan.sparse_layers() > 0,

@@ -29,7 +29,7 @@ fn stream(seed: u64) -> impl FnMut() -> u64 {
 fn random_masks(net: &Net, seed: u64) -> Masks {
     let mut r = stream(seed);
     let keep = (0..net.analysis.groups.len())
-        .map(|_| r() % 3 != 0)
+        .map(|_| !r().is_multiple_of(3))
         .collect();
     let mut entries = HashMap::new();
     let mut bits = HashMap::new();
@@ -37,7 +37,7 @@ fn random_masks(net: &Net, seed: u64) -> Masks {
         if k % 2 == 0 {
             entries.insert(
                 l.name.clone(),
-                (0..l.len()).map(|_| (r() % 4 != 0) as u8 as f32).collect(),
+                (0..l.len()).map(|_| !r().is_multiple_of(4) as u8 as f32).collect(),
             );
         }
         if k % 3 == 0 {

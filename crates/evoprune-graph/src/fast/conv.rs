@@ -22,6 +22,9 @@ use rayon::prelude::*;
 /// Output pixels per register tile.
 const TILE: usize = 14;
 
+/// See [`Conv::flat`].
+const FLAT_MIN_ROWS: usize = 16;
+
 /// Where element (channel `c`, row `y`, column `x`) of one image lies:
 /// `c / 16 * cb + c % 16 * lane + y * row + x * px`, images `img` apart.
 #[derive(Clone, Copy, Debug)]
@@ -229,8 +232,143 @@ impl Conv {
         act: Act,
         out: &mut [f32],
     ) {
+        self.run_geom(&self.g, avx, x, xs, n, res, act, out)
+    }
+
+    /// Whether [`Conv::run_flat`] runs this convolution on `n` images laid out as `xs`: a 1x1,
+    /// stride-1 convolution without padding on a blocked input whose rows are too short for
+    /// full tiles (at most 7 pixels: there a tile holds four channel blocks of one short row,
+    /// and each weight vector it loads, from L2 on wide layers, feeds only a few pixels'
+    /// multiply-adds), with pixels enough for [`FLAT_MIN_ROWS`] full rows of the flattened map
+    /// (fewer, at batch 1, measured slower: a few rows, some of them padding).
+    pub(crate) fn flat(&self, xs: Strides, n: usize) -> bool {
         let g = &self.g;
-        let per = self.out_len();
+        g.k == [1, 1]
+            && g.s == [1, 1]
+            && (g.oh, g.ow) == (g.h, g.w)
+            && g.ow <= 7
+            && xs.px == L
+            && xs.row == g.w * L
+            && xs.cb == g.h * g.w * L
+            && xs.img == g.cin.div_ceil(L) * xs.cb
+            && n * g.h * g.w >= FLAT_MIN_ROWS * TILE
+    }
+
+    /// The scratch lengths [`Conv::run_flat`] needs for `n` images: the gathered input and
+    /// the flat output.
+    pub(crate) fn flat_scratch(&self, n: usize) -> (usize, usize) {
+        let rows = (n * self.g.h * self.g.w).div_ceil(TILE);
+        (
+            self.g.cin.div_ceil(L) * rows * TILE * L,
+            self.cob * rows * TILE * L,
+        )
+    }
+
+    /// [`Conv::run`] for a [`Conv::flat`] convolution: the pixels of all `n` images gathered
+    /// into one map of rows of [`TILE`] pixels (`[Cin/16][pixels][16]`, the last row
+    /// zero-filled), the kernel run on it with full tiles of two channel blocks, and the
+    /// result scattered back to the blocked `[N][Cout/16][H][W][16]` with the residual and
+    /// activation. Each output is the same sum in the same order as [`Conv::run`]'s, so the
+    /// bits are the same.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_flat(
+        &self,
+        x: &[f32],
+        n: usize,
+        res: Option<&[f32]>,
+        act: Act,
+        out: &mut [f32],
+        xin: &mut [f32],
+        yout: &mut [f32],
+    ) {
+        self.run_flat_on(has_avx512(), x, n, res, act, out, xin, yout)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_flat_on(
+        &self,
+        avx: bool,
+        x: &[f32],
+        n: usize,
+        res: Option<&[f32]>,
+        act: Act,
+        out: &mut [f32],
+        xin: &mut [f32],
+        yout: &mut [f32],
+    ) {
+        let g = &self.g;
+        let hw = g.h * g.w;
+        let (cib, per) = (g.cin.div_ceil(L), self.out_len());
+        let rows = (n * hw).div_ceil(TILE);
+        let (xlen, ylen) = self.flat_scratch(n);
+        assert!(x.len() >= n * cib * hw * L, "conv input too short");
+        assert!(out.len() >= n * per, "conv output too short");
+        assert!(res.is_none_or(|r| r.len() >= n * per), "residual too short");
+        assert!(xin.len() >= xlen && yout.len() >= ylen, "scratch too short");
+        // gather: channel block b of image i -> pixels i*hw.. of block b
+        let plane = rows * TILE * L;
+        xin[..xlen]
+            .par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(b, dst)| {
+                for i in 0..n {
+                    let src = &x[(i * cib + b) * hw * L..][..hw * L];
+                    dst[i * hw * L..][..hw * L].copy_from_slice(src);
+                }
+                dst[n * hw * L..].fill(0.0);
+            });
+        let fg = Geom {
+            h: rows,
+            w: TILE,
+            oh: rows,
+            ow: TILE,
+            ..*g
+        };
+        let fs = Strides::blocked(g.cin, rows, TILE);
+        self.run_geom(&fg, avx, xin, fs, 1, None, Act::default(), yout);
+        // scatter, with the residual and activation the fused kernel would apply
+        let yout = &yout[..ylen];
+        out[..n * per]
+            .par_chunks_mut(hw * L)
+            .enumerate()
+            .for_each(|(u, dst)| {
+                let (i, b) = (u / self.cob, u % self.cob);
+                let src = &yout[b * plane + i * hw * L..][..hw * L];
+                let r = res.map(|r| &r[u * hw * L..][..hw * L]);
+                for p in 0..hw {
+                    let o = p * L;
+                    // SAFETY: 16 values at `o` in `src`, `dst` and `r` (lengths hw * L)
+                    unsafe {
+                        let mut v = <[f32; L]>::load(src.as_ptr().add(o));
+                        if let Some(r) = r {
+                            v = v.add(<[f32; L]>::load(r.as_ptr().add(o)));
+                        }
+                        if let Some(lo) = act.lo {
+                            v = v.max(<[f32; L]>::splat(lo));
+                        }
+                        if let Some(hi) = act.hi {
+                            v = v.min(<[f32; L]>::splat(hi));
+                        }
+                        v.store(dst.as_mut_ptr().add(o));
+                    }
+                }
+            });
+    }
+
+    /// [`Conv::run_on`] with the geometry `g` (this one's, or [`Conv::run_flat`]'s view of it).
+    #[allow(clippy::too_many_arguments)]
+    fn run_geom(
+        &self,
+        g: &Geom,
+        avx: bool,
+        x: &[f32],
+        xs: Strides,
+        n: usize,
+        res: Option<&[f32]>,
+        act: Act,
+        out: &mut [f32],
+    ) {
+        let per = self.cob * g.oh * g.ow * L;
         assert!(g.valid(), "conv geometry reads outside its input");
         assert!(
             !avx || has_avx512(),
@@ -325,7 +463,7 @@ impl SendPtr {
 /// common layouts and strides; 0 means "read it at run time").
 trait Arch {
     unsafe fn tile<const P: usize, const B: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize);
-    unsafe fn dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+    unsafe fn dw_tile<const P: usize, const B: usize, const S: usize, const CHECK: bool>(
         g: &Geom,
         a: RowArgs,
         ox: usize,
@@ -345,13 +483,13 @@ impl Arch for Portable {
         unsafe { dense_tile::<[f32; L], P, B, S>(g, a, ox) }
     }
     #[inline(never)]
-    unsafe fn dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+    unsafe fn dw_tile<const P: usize, const B: usize, const S: usize, const CHECK: bool>(
         g: &Geom,
         a: RowArgs,
         ox: usize,
     ) {
         // SAFETY: forwarded
-        unsafe { depthwise_tile::<[f32; L], P, S, CHECK>(g, a, ox) }
+        unsafe { depthwise_tile::<[f32; L], P, B, S, CHECK>(g, a, ox) }
     }
 }
 
@@ -368,13 +506,13 @@ impl Arch for Avx512 {
         // SAFETY: only chosen when the CPU has AVX-512 (`has_avx512`)
         unsafe { avx512_tile::<P, B, S>(g, a, ox) }
     }
-    unsafe fn dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+    unsafe fn dw_tile<const P: usize, const B: usize, const S: usize, const CHECK: bool>(
         g: &Geom,
         a: RowArgs,
         ox: usize,
     ) {
         // SAFETY: as above
-        unsafe { avx512_dw_tile::<P, S, CHECK>(g, a, ox) }
+        unsafe { avx512_dw_tile::<P, B, S, CHECK>(g, a, ox) }
     }
 }
 
@@ -393,13 +531,13 @@ unsafe fn avx512_tile<const P: usize, const B: usize, const S: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline(never)]
-unsafe fn avx512_dw_tile<const P: usize, const S: usize, const CHECK: bool>(
+unsafe fn avx512_dw_tile<const P: usize, const B: usize, const S: usize, const CHECK: bool>(
     g: &Geom,
     a: RowArgs,
     ox: usize,
 ) {
     // SAFETY: forwarded
-    unsafe { depthwise_tile::<std::arch::x86_64::__m512, P, S, CHECK>(g, a, ox) }
+    unsafe { depthwise_tile::<std::arch::x86_64::__m512, P, B, S, CHECK>(g, a, ox) }
 }
 
 /// One output row, in register tiles.
@@ -639,44 +777,56 @@ impl Depthwise {
         assert!(x.len() >= n * xs.img, "depthwise input too short");
         assert!(out.len() >= n * per, "depthwise output too short");
         assert!(res.is_none_or(|r| r.len() >= n * per), "residual too short");
-        let units = n * cb * g.oh;
+        // units: (image, DW_BLOCKS channel blocks, row)
+        let groups = cb.div_ceil(DW_BLOCKS);
+        let units = n * groups * g.oh;
         let out_p = SendPtr(out.as_mut_ptr());
         let [kh, kw] = g.k;
         (0..units)
             .into_par_iter()
-            .with_min_len(min_len(units, g.ow * kh * kw * L))
+            .with_min_len(min_len(units, DW_BLOCKS * g.ow * kh * kw * L))
             .for_each(|u| {
-                let (i, rest) = (u / (cb * g.oh), u % (cb * g.oh));
-                let (c, y) = (rest / g.oh, rest % g.oh);
+                let (i, rest) = (u / (groups * g.oh), u % (groups * g.oh));
+                let (grp, y) = (rest / g.oh, rest % g.oh);
+                let c = grp * DW_BLOCKS;
                 let base = i * per + (c * g.oh + y) * g.ow * L;
                 let a = RowArgs {
                     // SAFETY (all offsets): image i < n, block c < cb, row y < oh, as asserted
                     x: unsafe { x.as_ptr().add(i * xs.img + c * xs.cb) },
                     xs,
                     w: unsafe { self.w.as_ptr().add(c * kh * kw * L) },
-                    wstride: 0,
+                    wstride: kh * kw * L,
                     bias: unsafe { self.bias.as_ptr().add(c * L) },
                     res: res.map(|r| unsafe { r.as_ptr().add(base) }),
                     out: unsafe { out_p.get().add(base) },
-                    ostride: 0,
+                    ostride: g.oh * g.ow * L,
                     y,
                     act,
                     pad: self.pad,
                 };
-                // SAFETY: units write disjoint rows
+                let nb = (cb - c).min(DW_BLOCKS);
+                // SAFETY: units write disjoint rows of disjoint channel blocks
                 unsafe {
                     if avx {
                         #[cfg(target_arch = "x86_64")]
-                        depthwise_row::<Avx512>(g, a);
+                        depthwise_row::<Avx512>(g, a, nb);
                     } else {
-                        depthwise_row::<Portable>(g, a);
+                        depthwise_row::<Portable>(g, a, nb);
                     }
                 }
             });
     }
 }
 
-unsafe fn depthwise_row<A: Arch>(g: &Geom, a: RowArgs) {
+/// Channel blocks per depthwise unit.
+const DW_BLOCKS: usize = 4;
+
+/// One output row of `nb <= DW_BLOCKS` channel blocks: interior columns (every tap inside
+/// the input row) in tiles of 8 pixels of one block; the rest one pixel at a time for four
+/// blocks at once (four independent accumulators: a lone one waits on its own multiply-adds,
+/// and on small maps, 6x6 with 5x5 kernels, most columns are such), or one block at a time
+/// when fewer remain.
+unsafe fn depthwise_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
     // columns whose every tap lies inside the input row: lo..hi
     let [sw, dw, kw, pl] = [g.s[1], g.d[1], g.k[1], a.pad[1]];
     let lo = pl.div_ceil(sw).min(g.ow);
@@ -687,31 +837,63 @@ unsafe fn depthwise_row<A: Arch>(g: &Geom, a: RowArgs) {
         0
     }
     .max(lo);
-    // SAFETY: columns < ow; rows are checked in the tile, columns outside lo..hi too
+    // interior columns in 8-pixel tiles: lo..mid
+    let mid = lo + (hi - lo) / 8 * 8;
+    // SAFETY: blocks < nb of this unit exist; columns < ow; rows are checked in the tile,
+    // columns outside lo..hi too
     unsafe {
-        for ox in (0..lo).chain(hi..g.ow) {
-            A::dw_tile::<1, 0, true>(g, a, ox);
-        }
-        let mut ox = lo;
-        while ox + 8 <= hi {
-            match sw {
-                1 => A::dw_tile::<8, 16, false>(g, a, ox),
-                2 => A::dw_tile::<8, 32, false>(g, a, ox),
-                _ => A::dw_tile::<8, 0, false>(g, a, ox),
+        let block = |b: usize| RowArgs {
+            x: a.x.add(b * a.xs.cb),
+            w: a.w.add(b * a.wstride),
+            bias: a.bias.add(b * L),
+            res: a.res.map(|r| r.add(b * a.ostride)),
+            out: a.out.add(b * a.ostride),
+            ..a
+        };
+        for b in 0..nb {
+            let a = block(b);
+            let mut ox = lo;
+            while ox < mid {
+                match sw {
+                    1 => A::dw_tile::<8, 1, 16, false>(g, a, ox),
+                    2 => A::dw_tile::<8, 1, 32, false>(g, a, ox),
+                    _ => A::dw_tile::<8, 1, 0, false>(g, a, ox),
+                }
+                ox += 8;
             }
-            ox += 8;
         }
-        while ox < hi {
-            A::dw_tile::<1, 0, false>(g, a, ox);
-            ox += 1;
+        for ox in (0..lo).chain(mid..g.ow) {
+            let check = ox < lo || ox >= hi;
+            if nb == DW_BLOCKS {
+                if check {
+                    A::dw_tile::<1, DW_BLOCKS, 0, true>(g, a, ox);
+                } else {
+                    A::dw_tile::<1, DW_BLOCKS, 0, false>(g, a, ox);
+                }
+            } else {
+                for b in 0..nb {
+                    if check {
+                        A::dw_tile::<1, 1, 0, true>(g, block(b), ox);
+                    } else {
+                        A::dw_tile::<1, 1, 0, false>(g, block(b), ox);
+                    }
+                }
+            }
         }
     }
 }
 
-/// `P` output pixels from column `ox`; `CHECK`: skip taps outside the input row (border
-/// columns). Taps outside the input's rows are always skipped.
+/// `P` output pixels from column `ox` for `B` channel blocks (`a.xs.cb`, `a.wstride` and
+/// `a.ostride` apart); `CHECK`: skip taps outside the input row (border columns). Taps outside
+/// the input's rows are always skipped.
 #[inline(always)]
-unsafe fn depthwise_tile<V: Lanes, const P: usize, const S: usize, const CHECK: bool>(
+unsafe fn depthwise_tile<
+    V: Lanes,
+    const P: usize,
+    const B: usize,
+    const S: usize,
+    const CHECK: bool,
+>(
     g: &Geom,
     a: RowArgs,
     ox: usize,
@@ -719,7 +901,7 @@ unsafe fn depthwise_tile<V: Lanes, const P: usize, const S: usize, const CHECK: 
     let [kh, kw] = g.k;
     let [sh, sw] = g.s;
     let [dh, dw] = g.d;
-    let mut acc = [V::splat(0.0); P];
+    let mut acc = [[V::splat(0.0); P]; B];
     let xs = a.xs;
     let iy0 = (a.y * sh) as isize - a.pad[0] as isize;
     let ix0 = (ox * sw) as isize - a.pad[1] as isize;
@@ -736,21 +918,26 @@ unsafe fn depthwise_tile<V: Lanes, const P: usize, const S: usize, const CHECK: 
             if CHECK && (ix < 0 || ix as usize >= g.w) {
                 continue;
             }
-            // SAFETY: columns ix + p * sw (p < P) inside the row: checked, or interior
-            let wv = unsafe { V::load(a.w.add((ki * kw + kj) * L)) };
-            let xp = unsafe { xr.add(ix as usize * L) };
-            for p in 0..P {
-                let v = unsafe { V::load(xp.add(p * step)) };
-                acc[p] = v.fma(wv, acc[p]);
+            for b in 0..B {
+                // SAFETY: columns ix + p * sw (p < P) inside the row: checked, or interior;
+                // blocks b < B of this unit
+                let wv = unsafe { V::load(a.w.add(b * a.wstride + (ki * kw + kj) * L)) };
+                let xp = unsafe { xr.add(b * xs.cb + ix as usize * L) };
+                for p in 0..P {
+                    let v = unsafe { V::load(xp.add(p * step)) };
+                    acc[b][p] = v.fma(wv, acc[b][p]);
+                }
             }
         }
     }
-    let bias = unsafe { V::load(a.bias) };
-    for p in 0..P {
-        let off = (ox + p) * L;
-        let v = finish(acc[p], bias, a.res.map(|r| unsafe { r.add(off) }), a.act);
-        // SAFETY: column ox + p < ow
-        unsafe { v.store(a.out.add(off)) };
+    for b in 0..B {
+        let bias = unsafe { V::load(a.bias.add(b * L)) };
+        for p in 0..P {
+            let off = b * a.ostride + (ox + p) * L;
+            let v = finish(acc[b][p], bias, a.res.map(|r| unsafe { r.add(off) }), a.act);
+            // SAFETY: column ox + p < ow of block b
+            unsafe { v.store(a.out.add(off)) };
+        }
     }
 }
 
@@ -782,6 +969,122 @@ mod tests {
     /// `x`'s element (image i, channel c, row y, column x) laid out as `xs`.
     fn at(x: &[f32], xs: Strides, i: usize, c: usize, y: usize, col: usize) -> f32 {
         x[i * xs.img + c / L * xs.cb + c % L * xs.lane + y * xs.row + col * xs.px]
+    }
+
+    /// A 1x1 convolution on short rows run flattened (all images' pixels as one map of full
+    /// tiles) gives the bits of the row-by-row kernels, residual and activation included, on
+    /// both instruction sets.
+    #[test]
+    fn flattened_pointwise_gives_the_row_kernels_bits() {
+        for (cin, cout, hw, n) in [
+            (40, 100, 6, 9),
+            (192, 70, 3, 32),
+            (17, 33, 7, 5),
+            (16, 16, 1, 250),
+        ] {
+            let g = geom(cin, cout, hw, 1, 1, 1);
+            let conv = Conv::new(g, &data(cout * cin, 1), Some(&data(cout, 2)));
+            let xs = Strides::blocked(cin, hw, hw);
+            assert!(conv.flat(xs, n), "{cin} {cout} {hw} {n}");
+            assert!(!conv.flat(Strides::plain(cin, hw, hw), n));
+            let x = data(n * xs.img, 3);
+            let res = data(n * conv.out_len(), 4);
+            let act = Act {
+                lo: Some(-0.5),
+                hi: Some(0.75),
+            };
+            let (xl, yl) = conv.flat_scratch(n);
+            for avx in [false, true] {
+                if avx && !has_avx512() {
+                    continue;
+                }
+                for r in [None, Some(res.as_slice())] {
+                    let mut want = vec![0.0; n * conv.out_len()];
+                    conv.run_on(avx, &x, xs, n, r, act, &mut want);
+                    // scratch full of NaN: the padding pixels must not leak into the result
+                    let (mut xin, mut yout) = (vec![f32::NAN; xl], vec![f32::NAN; yl]);
+                    let mut got = vec![f32::NAN; n * conv.out_len()];
+                    conv.run_flat_on(avx, &x, n, r, act, &mut got, &mut xin, &mut yout);
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert!(
+                        bits(&got) == bits(&want),
+                        "{cin} {cout} {hw} {n} avx {avx} residual {}",
+                        r.is_some()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Depthwise convolutions with padding on small and odd maps (most columns are border
+    /// columns there, computed four channel blocks at a time, or one when fewer remain) match
+    /// a naive convolution, and the AVX-512 kernels give the portable ones' bits.
+    #[test]
+    fn padded_depthwise_matches_a_naive_convolution() {
+        // (channels, map, kernel, stride, padding)
+        for (c, hw, k, s, p) in [
+            (100, 6, 5, 1, 2),
+            (40, 3, 5, 1, 2),
+            (64, 13, 3, 2, 1),
+            (33, 24, 3, 1, 1),
+            (80, 12, 5, 2, 2),
+            (16, 1, 3, 1, 1),
+        ] {
+            let o = (hw + 2 * p - k) / s + 1;
+            let g = Geom {
+                cin: c,
+                h: hw,
+                w: hw,
+                cout: c,
+                oh: o,
+                ow: o,
+                k: [k, k],
+                s: [s, s],
+                d: [1, 1],
+            };
+            let (w, bias) = (data(c * k * k, 5), data(c, 6));
+            let dw = Depthwise::new(g, [p, p], &w, Some(&bias));
+            let xs = Strides::blocked(c, hw, hw);
+            let x = data(2 * xs.img, 7);
+            let res = data(2 * dw.out_len(), 8);
+            let act = Act {
+                lo: Some(-0.25),
+                hi: None,
+            };
+            let mut b = vec![f32::NAN; 2 * dw.out_len()];
+            dw.run_on(false, &x, 2, Some(&res), act, &mut b);
+            let os = Strides::blocked(c, o, o);
+            for i in 0..2 {
+                for ch in 0..c {
+                    for y in 0..o {
+                        for col in 0..o {
+                            let mut v = bias[ch];
+                            for ki in 0..k {
+                                for kj in 0..k {
+                                    let (iy, ix) = (y * s + ki, col * s + kj);
+                                    if iy < p || ix < p || iy - p >= hw || ix - p >= hw {
+                                        continue;
+                                    }
+                                    v += w[(ch * k + ki) * k + kj]
+                                        * at(&x, xs, i, ch, iy - p, ix - p);
+                                }
+                            }
+                            let want = (v + at(&res, os, i, ch, y, col)).max(-0.25);
+                            let got = at(&b, os, i, ch, y, col);
+                            assert!(
+                                (got - want).abs() < 1e-4,
+                                "{c} {hw} {k} {s} {p}: {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+            if has_avx512() {
+                let mut a = vec![0.0; 2 * dw.out_len()];
+                dw.run_on(true, &x, 2, Some(&res), act, &mut a);
+                assert_eq!(a, b, "depthwise {c} {hw} {k} {s} {p}");
+            }
+        }
     }
 
     /// The portable kernels match a naive convolution; where the CPU has AVX-512, those

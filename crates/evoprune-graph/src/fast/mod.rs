@@ -55,6 +55,8 @@ enum Step {
         k: Box<conv::Conv>,
         pad: [usize; 4],
         y: usize,
+        /// [`Options::flat_pointwise`].
+        flat: bool,
     },
     Depthwise {
         x: usize,
@@ -147,6 +149,11 @@ pub struct Options {
     pub sparse_conv: f64,
     /// The same for linear layers (`Gemm`, `MatMul` on parameter weights).
     pub sparse_linear: f64,
+    /// 1x1 convolutions on maps at most 7 pixels wide run on all images' pixels as one map of
+    /// full tiles when the batch gives at least 224 such pixels (the same bits; EfficientNet-
+    /// Lite0 at 96 px and ResNet-50 at 32 px, batch 32, measured 3-20% faster, and batch 1,
+    /// where the map is a few tiles with padding, slower).
+    pub flat_pointwise: bool,
 }
 
 impl Options {
@@ -154,6 +161,7 @@ impl Options {
     pub const DENSE: Options = Options {
         sparse_conv: -1.0,
         sparse_linear: -1.0,
+        flat_pointwise: true,
     };
 }
 
@@ -164,6 +172,7 @@ impl Default for Options {
         Options {
             sparse_conv: SPARSE_CONV_BELOW,
             sparse_linear: SPARSE_LINEAR_BELOW,
+            flat_pointwise: true,
         }
     }
 }
@@ -341,6 +350,7 @@ impl Builder<'_> {
                 k,
                 pad,
                 y,
+                flat: self.opts.flat_pointwise,
             });
         } else {
             // padded in the kernel: the geometry of the unpadded input
@@ -839,6 +849,7 @@ impl Plan {
                 k,
                 pad,
                 y,
+                flat,
             } => {
                 let layout = self.slots[*x].layout;
                 let padded = padded(get(input, inp, vals, *x), layout, *pad, pool);
@@ -852,14 +863,17 @@ impl Plan {
                     Layout::Blocked => Strides::blocked(c, h, w),
                 };
                 let mut out = pool.take(n * k.out_len());
-                k.run(
-                    xd,
-                    xs,
-                    n,
-                    res.map(|r| get(input, inp, vals, r).data.as_slice()),
-                    *act,
-                    &mut out,
-                );
+                let res = res.map(|r| get(input, inp, vals, r).data.as_slice());
+                if *flat && k.flat(xs, n) {
+                    // short rows: all images' pixels as one map of full tiles
+                    let (xl, yl) = k.flat_scratch(n);
+                    let (mut xin, mut yout) = (pool.take(xl), pool.take(yl));
+                    k.run_flat(xd, n, res, *act, &mut out, &mut xin, &mut yout);
+                    pool.put(xin);
+                    pool.put(yout);
+                } else {
+                    k.run(xd, xs, n, res, *act, &mut out);
+                }
                 if let Some(p) = padded {
                     pool.put(p);
                 }
