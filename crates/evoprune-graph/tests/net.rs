@@ -37,7 +37,9 @@ fn random_masks(net: &Net, seed: u64) -> Masks {
         if k % 2 == 0 {
             entries.insert(
                 l.name.clone(),
-                (0..l.len()).map(|_| !r().is_multiple_of(4) as u8 as f32).collect(),
+                (0..l.len())
+                    .map(|_| !r().is_multiple_of(4) as u8 as f32)
+                    .collect(),
             );
         }
         if k % 3 == 0 {
