@@ -30,7 +30,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     let (train, test) = idx::mnist(&shared.join("mnist"))?;
     let all = Dataset::concat(&[&train, &test])?;
-    let data = all.subset(&(0..limit.min(all.len())).collect::<Vec<_>>());
+    let data = if limit >= all.len() {
+        all
+    } else {
+        all.subset(&(0..limit).collect::<Vec<_>>())
+    };
     let backbone = GraphBackbone::efficientnet_lite0(
         &shared.join("efficientnet-lite0/efficientnet-lite0.safetensors"),
         size,

@@ -4,34 +4,14 @@
 //! against the MAC reduction.
 //!
 //! `cargo run --release -p evoprune-graph --example pruned_speedup -- [threads]`
+mod common;
+
+use common::images_per_second;
 use evoprune_graph::net::{Masks, Net};
 use evoprune_graph::{Tensor, fast, zoo};
-use std::time::Instant;
-
-fn images_per_second(plan: &fast::Plan, x: &Tensor) -> f64 {
-    for _ in 0..3 {
-        plan.run(x).expect("run");
-    }
-    let mut t: Vec<f64> = (0..9)
-        .map(|_| {
-            let s = Instant::now();
-            plan.run(x).expect("run");
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    x.shape[0] as f64 / t[4]
-}
 
 fn main() {
-    let threads: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("pool");
+    let pool = common::pool_from_args(2);
     println!(
         "| network | kept groups | MACs | MAC reduction | images/s | speedup | speedup / MAC reduction |"
     );

@@ -7,10 +7,12 @@
 //! First single convolution layers (conv + ReLU, batch 32), then whole networks.
 //!
 //! `cargo run --release -p evoprune-graph --example sparse_speedup -- [threads] [layers|networks]`
+mod common;
+
+use common::images_per_second;
 use evoprune_graph::ir::{Graph, Node, Op};
 use evoprune_graph::{Tensor, fast, zoo};
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// A conv (`k x k`, stride 1, same padding) + ReLU layer.
 fn layer(c: usize, o: usize, hw: usize, k: usize) -> Graph {
@@ -114,21 +116,6 @@ fn layers(pool: &rayon::ThreadPool, always: fast::Options) {
     }
 }
 
-fn images_per_second(plan: &fast::Plan, x: &Tensor) -> f64 {
-    for _ in 0..3 {
-        plan.run(x).expect("run");
-    }
-    let mut t: Vec<f64> = (0..9)
-        .map(|_| {
-            let s = Instant::now();
-            plan.run(x).expect("run");
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    x.shape[0] as f64 / t[4]
-}
-
 /// `g` with about `keep` of every convolution and linear weight kept.
 fn unstructured(mut g: Graph, keep: f64) -> Graph {
     let weights: Vec<String> = g
@@ -154,14 +141,7 @@ fn unstructured(mut g: Graph, keep: f64) -> Graph {
 }
 
 fn main() {
-    let threads: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("pool");
+    let pool = common::pool_from_args(2);
     let always = fast::Options {
         sparse_conv: f64::INFINITY,
         sparse_linear: f64::INFINITY,
