@@ -35,6 +35,9 @@ enum Command {
     Run(methods::RunArgs),
     /// Continue an interrupted run from its folder.
     Resume(methods::ResumeArgs),
+    /// Train a config's `[model]` network as its runs would (or read it from the shared
+    /// baseline cache), and print its test accuracy and training time.
+    Baseline(methods::BaselineArgs),
     /// Write a front member's pruned network (safetensors, with a description).
     Export(methods::ExportArgs),
     /// Run a multi-objective algorithm on a standard test problem and write its final front.
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => methods::run(a),
         Command::Resume(a) => methods::resume(a),
+        Command::Baseline(a) => methods::baseline(a),
         Command::Export(a) => methods::export(a),
         Command::Moo(a) => moo::run(a).map(|()| None),
         Command::Hv(a) => hv::run(a).map(|()| None),

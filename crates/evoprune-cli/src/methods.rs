@@ -82,6 +82,19 @@ pub struct ResumeArgs {
     pub(crate) ray: RayArgs,
 }
 
+/// Arguments of `evoprune baseline`.
+#[derive(clap::Args, Debug)]
+pub struct BaselineArgs {
+    /// A method's TOML config with a `[model]` section and `[model.train] epochs > 0`.
+    pub(crate) config: PathBuf,
+    /// Override the config's seed (weights, data split and sample order).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Threads (default: all cores; the weights do not depend on it).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) threads: usize,
+}
+
 /// Arguments of `evoprune export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -190,6 +203,26 @@ pub fn resume(a: ResumeArgs) -> Result<Option<u8>> {
         return Ok(a.ray.delegate("resume", args)?.filter(|&c| c != 0));
     }
     finish(m.resume(&a.run_dir, driver(a.threads)))
+}
+
+/// `evoprune baseline CONFIG`.
+pub fn baseline(a: BaselineArgs) -> Result<Option<u8>> {
+    let m = method_of_config(Some(&a.config))?;
+    let o = Overrides {
+        seed: a.seed,
+        evaluations: None,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()
+        .context("thread pool")?;
+    let mut rep = StageBar::new();
+    let lines = pool.install(|| m.baseline(&a.config, &o, &mut rep));
+    drop(rep);
+    for l in lines? {
+        println!("{l}");
+    }
+    Ok(None)
 }
 
 /// `evoprune export RUN_DIR --member K`.

@@ -101,7 +101,8 @@ fn ort_accuracy(model: &Path, x: &[f32], y: &[u32]) -> f64 {
     evoprune_graph::net::correct(&logits, y, 10) as f64 / y.len() as f64
 }
 
-const DATA: &str = "[data]\nsource = \"synthetic\"\nval = 30\nsynthetic_per_class = 12\n";
+const DATA: &str = "[data]\nsource = \"synthetic\"\nval = 30\nsynthetic_per_class = 12\n\
+                    [baseline]\ncache_dir = \"cache\"\n";
 
 fn data_config() -> evoprune_data::digits28::DataConfig {
     evoprune_data::digits28::DataConfig {

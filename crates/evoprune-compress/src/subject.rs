@@ -159,23 +159,19 @@ pub fn graph(
     seed: u64,
     data: &Data,
     rd: &RunDir,
+    cache_dir: &std::path::Path,
     rep: &mut dyn Reporter,
 ) -> Result<Subject> {
     let net = network(model, seed)?;
-    let epochs = model.train.epochs;
-    if epochs > 0 {
-        rep.stage(
-            &format!("fine-tuning {} ({epochs} epochs)", model.describe()),
-            Some(epochs as u64),
-        );
-    }
+    let training = evoprune_run::baseline_stage(rep, seed, &model.describe(), model.train.epochs);
     let train = fit(&net, &data.train)?;
     let (weights, origin) = net.baseline(
         &model.train,
         &train.x,
         &train.y,
-        evoprune_run::seeds::derive(seed, evoprune_run::seeds::Purpose::NetworkTraining, 0),
-        &rd.checkpoint_dir().join(BASELINE_FILE),
+        training,
+        Some(&rd.checkpoint_dir().join(BASELINE_FILE)),
+        Some(cache_dir),
         |e, _| rep.progress(e as u64),
     )?;
     rep.note(&origin.describe(&model.describe()));
@@ -192,7 +188,7 @@ pub fn graph(
 /// The subject of `cfg`'s run: the `[model]` network, or the built-in LeNet.
 pub fn load(cfg: &Config, data: &Data, rd: &RunDir, rep: &mut dyn Reporter) -> Result<Subject> {
     match &cfg.model {
-        Some(m) => graph(m, cfg.seed, data, rd, rep),
+        Some(m) => graph(m, cfg.seed, data, rd, &cfg.baseline.cache_dir, rep),
         None => Ok(Subject::Lenet(lenet(cfg, data, rep)?)),
     }
 }

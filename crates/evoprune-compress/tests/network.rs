@@ -113,7 +113,8 @@ fn check_members(dir: &Path, cfg: &Config, r: &ResultFile) {
 #[test]
 fn a_network_is_compressed_its_members_reload_and_export_checks_them() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = tiny();
+    let mut cfg = tiny();
+    cfg.baseline.cache_dir = tmp.path().join("cache");
     let a = tmp.path().join("a");
     let s = run(&cfg, &a, driver(2, false)).unwrap();
     let r = &s.result;
@@ -149,7 +150,18 @@ fn a_network_is_compressed_its_members_reload_and_export_checks_them() {
         Err(CompressError::Interrupted { .. }) => {}
         other => panic!("expected an interruption, got {:?}", other.map(|s| s.dir)),
     }
-    assert!(c.join("checkpoint/baseline.safetensors").is_file());
+    // the second run read the baseline the first cached: one entry, the same bytes
+    let entries: Vec<_> = std::fs::read_dir(tmp.path().join("cache/baselines"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1);
+    for run in [&a, &c] {
+        assert_eq!(
+            std::fs::read(run.join("checkpoint/baseline.safetensors")).unwrap(),
+            std::fs::read(&entries[0]).unwrap()
+        );
+    }
     resume(&c, driver(1, false)).unwrap();
     assert_eq!(strip_times(&a), strip_times(&c));
     assert_eq!(
@@ -195,6 +207,7 @@ fn an_onnx_network_exported_by_pytorch_is_compressed() {
     // the fixture: batch norms folded into biased convolutions, 3x32x32 input, no fine-tuning
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = tiny();
+    cfg.baseline.cache_dir = tmp.path().join("cache");
     cfg.model = Some(ModelConfig::onnx(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../evoprune-graph/tests/fixtures/resnet20-ts.onnx"),
@@ -207,6 +220,7 @@ fn an_onnx_network_exported_by_pytorch_is_compressed() {
         !a.join("checkpoint/baseline.safetensors").exists(),
         "nothing to fine-tune"
     );
+    assert!(!tmp.path().join("cache").exists(), "nothing cached");
     check_members(&a, &cfg, &s.result);
     let out = tmp.path().join("m.onnx");
     export(&a, 0, &out).unwrap();

@@ -202,20 +202,14 @@ fn baseline_weights(
         return Ok(Weights::Lenet(baseline(cfg, data, rep)?));
     };
     let m = cfg.model.as_ref().expect("a network comes from [model]");
-    if m.train.epochs > 0 {
-        rep.stage(
-            &format!("fine-tuning {} ({} epochs)", m.describe(), m.train.epochs),
-            Some(m.train.epochs as u64),
-        );
-    }
-    let seed =
-        evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::NetworkTraining, 0);
+    let seed = evoprune_run::baseline_stage(rep, cfg.seed, &m.describe(), m.train.epochs);
     let (g, origin) = n.baseline(
         &m.train,
         &data.train.x,
         &data.train.y,
         seed,
-        &rd.checkpoint_dir().join("baseline.safetensors"),
+        Some(&rd.checkpoint_dir().join("baseline.safetensors")),
+        Some(&cfg.baseline.cache_dir),
         |e, _| rep.progress(e as u64),
     )?;
     rep.note(&origin.describe(&m.describe()));

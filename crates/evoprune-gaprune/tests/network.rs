@@ -46,7 +46,8 @@ fn config() -> Config {
 #[test]
 fn a_resnet_is_pruned_by_groups_and_connections_into_a_smaller_onnx() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config();
+    let mut cfg = config();
+    cfg.baseline.cache_dir = tmp.path().join("cache");
     let s = run(&cfg, &tmp.path().join("ga"), driver(1)).unwrap();
     let r = &s.result;
     assert_eq!(r.members.len(), 1);

@@ -58,6 +58,9 @@ pub enum GraphError {
         /// What is wrong.
         reason: String,
     },
+    /// The data a network is trained or scored on could not be read.
+    #[error(transparent)]
+    Data(#[from] evoprune_data::DataError),
     /// Bad input to an API call (a mask of the wrong length, an input of the wrong shape).
     #[error("{what}: {reason}")]
     Invalid {

@@ -333,29 +333,129 @@ impl Net {
         crate::train::fine_tune(g, x, y, &masks, cfg, progress)
     }
 
+    /// The cache key of this network fine-tuned as `train` says on `x`, `y` with sample order
+    /// `seed`: a hash of the graph (ops and every parameter's values), the training config,
+    /// the data, the seed and [`TRAIN_RECIPE`].
+    pub fn baseline_key(
+        &self,
+        train: &model::TrainConfig,
+        x: &[f32],
+        y: &[u32],
+        seed: u64,
+    ) -> String {
+        use sha2::{Digest, Sha256};
+        /// Values in blocks: one `update` per value would cost more than the hash.
+        fn floats(h: &mut Sha256, v: &[f32]) {
+            let mut buf = Vec::with_capacity(4 * 4096);
+            for c in v.chunks(4096) {
+                buf.clear();
+                c.iter()
+                    .for_each(|f| buf.extend_from_slice(&f.to_le_bytes()));
+                h.update(&buf);
+            }
+        }
+        let g = &self.graph;
+        let mut h = Sha256::new();
+        h.update(TRAIN_RECIPE.as_bytes());
+        let structure = (&g.input, &g.input_shape, &g.outputs, &g.nodes);
+        h.update(serde_json::to_vec(&structure).expect("plain data"));
+        for (name, t) in &g.params {
+            h.update(serde_json::to_vec(&(name, &t.shape)).expect("plain data"));
+            floats(&mut h, &t.data);
+        }
+        h.update(serde_json::to_vec(train).expect("plain data"));
+        h.update((x.len() as u64).to_le_bytes());
+        floats(&mut h, x);
+        y.iter().for_each(|v| h.update(v.to_le_bytes()));
+        h.update(seed.to_le_bytes());
+        h.finalize()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The cache file of [`Net::baseline_key`] in `cache_dir`
+    /// (`baselines/<network name>-<key>.safetensors`).
+    pub fn baseline_cache_path(
+        &self,
+        cache_dir: &Path,
+        train: &model::TrainConfig,
+        x: &[f32],
+        y: &[u32],
+        seed: u64,
+    ) -> std::path::PathBuf {
+        let name: String = self
+            .graph
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let name = if name.is_empty() {
+            "network".into()
+        } else {
+            name
+        };
+        cache_dir.join("baselines").join(format!(
+            "{name}-{}.safetensors",
+            self.baseline_key(train, x, y, seed)
+        ))
+    }
+
     /// The weights a search starts from, the baseline stage every method shares: the network
     /// as loaded when `train.epochs == 0`; else the weights an earlier run of the stage stored
-    /// at `stored` (a resumed run does not train again); else the network fine-tuned on `x`,
-    /// `y` with every weight free (sample order from `seed`), then stored at `stored`
-    /// (atomically, safetensors by name).
+    /// at `stored` (a resumed run does not train again); else the entry of the shared cache in
+    /// `cache_dir` ([`Net::baseline_cache_path`]: the same network, training, data and seed,
+    /// trained by any method's run or by `evoprune baseline`); else the network fine-tuned on
+    /// `x`, `y` with every weight free (sample order from `seed`) and written to the cache.
+    /// Whatever is not as loaded is also written to `stored` (when given), so the run folder
+    /// holds its own baseline. Files are written atomically (safetensors by name, the training
+    /// time and last loss in the metadata). A cache entry that cannot be read is trained again
+    /// and replaced, and the result says so.
     #[cfg(feature = "train")]
+    #[allow(clippy::too_many_arguments)]
     pub fn baseline(
         &self,
         train: &model::TrainConfig,
         x: &[f32],
         y: &[u32],
         seed: u64,
-        stored: &Path,
+        stored: Option<&Path>,
+        cache_dir: Option<&Path>,
         progress: impl FnMut(usize, f32),
     ) -> Result<(Graph, Baseline)> {
         if train.epochs == 0 {
             return Ok((self.graph.clone(), Baseline::AsLoaded));
         }
         let mut g = self.graph.clone();
-        if stored.is_file() {
-            crate::zoo::load_weights(&mut g, stored)?;
-            return Ok((g, Baseline::Stored));
+        if let Some(s) = stored.filter(|s| s.is_file()) {
+            crate::zoo::load_weights(&mut g, s)?;
+            return Ok((g, Baseline::Stored(Trained::read(s))));
         }
+        let cached = cache_dir.map(|d| self.baseline_cache_path(d, train, x, y, seed));
+        let mut replaced = None;
+        if let Some(c) = cached.as_ref().filter(|c| c.is_file()) {
+            match crate::zoo::load_weights(&mut g, c) {
+                Ok(()) => {
+                    if let Some(s) = stored {
+                        copy_atomic(c, s)?;
+                    }
+                    return Ok((g, Baseline::Cached(c.clone(), Trained::read(c))));
+                }
+                Err(e) => {
+                    replaced = Some(e.to_string());
+                    g = self.graph.clone();
+                }
+            }
+        }
+        let start = std::time::Instant::now();
         let losses = self.fine_tune(
             &mut g,
             &Masks::default(),
@@ -364,24 +464,36 @@ impl Net {
             &train.fine_tune(seed),
             progress,
         )?;
-        if let Some(dir) = stored.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| GraphError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let done = Trained {
+            epochs: losses.len(),
+            loss: losses.last().copied().unwrap_or(f32::NAN),
+            seconds: Some(start.elapsed().as_secs_f64()),
+        };
+        let mut meta = BTreeMap::new();
+        meta.insert("baseline_epochs".to_string(), done.epochs.to_string());
+        meta.insert("baseline_loss".to_string(), done.loss.to_string());
+        if let Some(s) = done.seconds {
+            meta.insert("baseline_train_seconds".to_string(), s.to_string());
         }
-        weights::save_safetensors(
-            &g,
-            stored,
-            &HashMap::new(),
-            &HashMap::new(),
-            &BTreeMap::new(),
-        )?;
+        let first = cached.as_deref().or(stored);
+        if let Some(p) = first {
+            if let Some(dir) = p.parent() {
+                std::fs::create_dir_all(dir).map_err(|source| GraphError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            weights::save_safetensors(&g, p, &HashMap::new(), &HashMap::new(), &meta)?;
+            if let Some(s) = stored.filter(|s| *s != p) {
+                copy_atomic(p, s)?;
+            }
+        }
         Ok((
             g,
             Baseline::Trained {
-                epochs: losses.len(),
-                loss: losses.last().copied().unwrap_or(f32::NAN),
+                run: done,
+                cached,
+                replaced,
             },
         ))
     }
@@ -410,20 +522,89 @@ impl Net {
     }
 }
 
+/// The recipe of [`Net::baseline`]'s training (SGD on the native trainer or burn): part of
+/// the cache key. Change it when the training code changes what it computes, so that no stale
+/// baseline is served.
+pub const TRAIN_RECIPE: &str = "graph-sgd-v1";
+
 /// Where [`Net::baseline`]'s weights came from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Baseline {
     /// The network as loaded (no fine-tuning asked).
     AsLoaded,
-    /// Stored by an earlier run of the stage.
-    Stored,
+    /// Stored by an earlier run of the stage in the run folder.
+    Stored(Trained),
+    /// Read from the shared cache (the file).
+    Cached(std::path::PathBuf, Trained),
     /// Fine-tuned now.
     Trained {
-        /// Epochs run.
-        epochs: usize,
-        /// The last epoch's mean training loss.
-        loss: f32,
+        /// How.
+        run: Trained,
+        /// The cache entry written.
+        cached: Option<std::path::PathBuf>,
+        /// Why the cache entry there could not be read, when it was replaced.
+        replaced: Option<String>,
     },
+}
+
+/// A fine-tuning's record (as stored in the weights file's metadata; `NaN`/`None` when an
+/// older file does not say).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trained {
+    /// Epochs run.
+    pub epochs: usize,
+    /// The last epoch's mean training loss.
+    pub loss: f32,
+    /// Wall time of the training, in seconds.
+    pub seconds: Option<f64>,
+}
+
+impl Trained {
+    /// The record in the metadata of the baseline file `path`.
+    fn read(path: &Path) -> Trained {
+        // the entries of the `evoprune` key ([`weights::save_safetensors`]'s `extra`)
+        let meta: Option<serde_json::Value> = std::fs::read(path).ok().and_then(|b| {
+            let (_, m) = safetensors::SafeTensors::read_metadata(&b).ok()?;
+            serde_json::from_str(m.metadata().as_ref()?.get("evoprune")?).ok()
+        });
+        let get = |k: &str| {
+            meta.as_ref()
+                .and_then(|m| m.get(k)?.as_str().map(str::to_string))
+        };
+        Trained {
+            epochs: get("baseline_epochs")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            loss: get("baseline_loss")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f32::NAN),
+            seconds: get("baseline_train_seconds").and_then(|v| v.parse().ok()),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let time = self
+            .seconds
+            .map_or_else(String::new, |s| format!(", {s:.0} s of training"));
+        format!(
+            "training loss {:.4} after {} epochs{time}",
+            self.loss, self.epochs
+        )
+    }
+}
+
+/// Copy `from` to `to` through a temporary file beside `to` (never a half-written `to`).
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GraphError::Io { path, source }
+    };
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let tmp = to.with_extension("partial");
+    std::fs::copy(from, &tmp).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, to).map_err(io(to))
 }
 
 impl Baseline {
@@ -431,14 +612,159 @@ impl Baseline {
     pub fn describe(&self, what: &str) -> String {
         match self {
             Baseline::AsLoaded => format!("network {what} used as trained"),
-            Baseline::Stored => {
-                format!("network {what}: fine-tuned weights read from the run folder")
-            }
-            Baseline::Trained { epochs, loss } => {
-                format!("network {what} fine-tuned: training loss {loss:.4} after {epochs} epochs")
+            Baseline::Stored(t) => format!(
+                "network {what}: fine-tuned weights read from the run folder ({})",
+                t.describe()
+            ),
+            Baseline::Cached(p, t) => format!(
+                "network {what}: fine-tuned weights read from the cache, {} ({})",
+                p.display(),
+                t.describe()
+            ),
+            Baseline::Trained {
+                run,
+                cached,
+                replaced,
+            } => {
+                let mut s = format!("network {what} fine-tuned: {}", run.describe());
+                if let Some(c) = cached {
+                    s.push_str(&format!("; cached: {}", c.display()));
+                }
+                if let Some(why) = replaced {
+                    s.push_str(&format!(
+                        " (warning: the cache entry there could not be read and was replaced: {why})"
+                    ));
+                }
+                s
             }
         }
     }
+
+    /// The training's record (`None`: as loaded).
+    pub fn trained(&self) -> Option<&Trained> {
+        match self {
+            Baseline::AsLoaded => None,
+            Baseline::Stored(t) | Baseline::Cached(_, t) | Baseline::Trained { run: t, .. } => {
+                Some(t)
+            }
+        }
+    }
+}
+
+/// What [`baseline_report`] measured: the `[model]` network's baseline on its own.
+#[derive(Clone, Debug)]
+pub struct BaselineReport {
+    /// The network (as `[model]` describes it).
+    pub network: String,
+    /// The data's description.
+    pub data: String,
+    /// Training images.
+    pub train_images: usize,
+    /// Test images scored.
+    pub test_images: usize,
+    /// Learned parameters of the network.
+    pub params: usize,
+    /// Its MACs for one input.
+    pub macs: usize,
+    /// Test accuracy of the baseline.
+    pub test_accuracy: f64,
+    /// Where the weights came from (trained now, or the cache).
+    pub origin: Baseline,
+    /// The cache entry.
+    pub cache: std::path::PathBuf,
+}
+
+impl BaselineReport {
+    /// Lines for the command line.
+    pub fn lines(&self) -> Vec<String> {
+        let t = self.origin.trained();
+        let time = t
+            .and_then(|t| t.seconds)
+            .map_or_else(|| "not recorded".to_string(), |s| format!("{s:.1} s"));
+        vec![
+            format!("network: {}", self.network),
+            format!("data: {}", self.data),
+            format!("parameters: {}; MACs per image: {}", self.params, self.macs),
+            self.origin.describe(&self.network),
+            format!(
+                "test accuracy: {:.2}% ({} test images); trained on {} images in {} epochs; training time {time}",
+                100.0 * self.test_accuracy,
+                self.test_images,
+                self.train_images,
+                t.map_or(0, |t| t.epochs)
+            ),
+            format!("cached weights: {}", self.cache.display()),
+        ]
+    }
+}
+
+/// The baseline stage of a `[model]` run on its own (`evoprune baseline`): the data of
+/// `data` split with `seed`, the network of `model` (random weights from `seed` where it has
+/// none) fine-tuned on the training split as `model.train` says, with sample order `training_seed` (the seed a run of the
+/// same config uses), or read from the cache in `cache_dir` when any run trained it, then
+/// scored on the test split on the fast executor. The images are fitted to the network's
+/// input first, as the methods do, so a run of the same config finds this entry.
+#[cfg(feature = "train")]
+pub fn baseline_report(
+    model: &model::ModelConfig,
+    data: &evoprune_data::digits28::DataConfig,
+    cache_dir: &Path,
+    seed: u64,
+    training_seed: u64,
+    progress: impl FnMut(usize, f32),
+) -> Result<BaselineReport> {
+    if model.train.epochs == 0 {
+        return Err(GraphError::invalid(
+            "model.train.epochs",
+            "is 0: the network is used as loaded, there is no baseline to train",
+        ));
+    }
+    let data = evoprune_data::digits28::prepare(data, seed)?;
+    let net = Net::new(model.load(seed)?)?;
+    if net.classes < 10 {
+        return Err(GraphError::invalid(
+            "model",
+            format!(
+                "{} has {} classes; the digits need 10",
+                model.describe(),
+                net.classes
+            ),
+        ));
+    }
+    let train = net.fit(&data.train.x, data.train.len(), [1, 28, 28])?;
+    let test = net.fit(&data.test.x, data.test.len(), [1, 28, 28])?;
+    let (g, origin) = net.baseline(
+        &model.train,
+        &train,
+        &data.train.y,
+        training_seed,
+        None,
+        Some(cache_dir),
+        progress,
+    )?;
+    let cache = match &origin {
+        Baseline::Cached(p, _) => p.clone(),
+        Baseline::Trained {
+            cached: Some(p), ..
+        } => p.clone(),
+        _ => unreachable!("epochs > 0 and a cache folder: trained or read from the cache"),
+    };
+    let st = stats::stats(&g)?;
+    Ok(BaselineReport {
+        network: model.describe(),
+        data: format!(
+            "{}; images fitted to the network's input {:?}",
+            data.description,
+            &g.input_shape[1..]
+        ),
+        train_images: data.train.len(),
+        test_images: data.test.len(),
+        params: st.params,
+        macs: st.macs,
+        test_accuracy: net.accuracy(&g, &test, &data.test.y)?,
+        origin,
+        cache,
+    })
 }
 
 /// What [`Net::export`] wrote.

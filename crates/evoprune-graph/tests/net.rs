@@ -198,6 +198,128 @@ fn fine_tuning_holds_the_masks() {
 }
 
 #[test]
+fn baselines_are_shared_through_a_content_keyed_cache() {
+    use evoprune_graph::net::Baseline;
+    let net = resnet20();
+    let n = 16;
+    let x = inputs(&net, n);
+    let y: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
+    let cfg = evoprune_graph::model::TrainConfig {
+        epochs: 2,
+        batch: 8,
+        ..Default::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let run_a = tmp.path().join("a/checkpoint/baseline.safetensors");
+    let (ga, oa) = net
+        .baseline(&cfg, &x, &y, 7, Some(&run_a), Some(&cache), |_, _| {})
+        .unwrap();
+    let Baseline::Trained {
+        run,
+        cached: Some(entry),
+        replaced: None,
+    } = &oa
+    else {
+        panic!("trained and cached: {oa:?}")
+    };
+    assert_eq!(run.epochs, 2);
+    assert!(run.seconds.is_some() && run.loss.is_finite());
+    assert_eq!(
+        entry,
+        &net.baseline_cache_path(&cache, &cfg, &x, &y, 7),
+        "the entry is keyed by the network, training, data and seed"
+    );
+    assert!(entry.starts_with(cache.join("baselines")));
+    assert!(std::fs::read(entry).unwrap() == std::fs::read(&run_a).unwrap());
+    assert_ne!(ga.params, net.graph.params, "trained");
+
+    // a second run folder reads the cache (no training), with the first training's record
+    let run_b = tmp.path().join("b/baseline.safetensors");
+    let (gb, ob) = net
+        .baseline(&cfg, &x, &y, 7, Some(&run_b), Some(&cache), |_, _| {
+            panic!("no training")
+        })
+        .unwrap();
+    assert_eq!(gb.params, ga.params);
+    assert_eq!(ob, Baseline::Cached(entry.clone(), run.clone()));
+    assert!(std::fs::read(&run_b).unwrap() == std::fs::read(entry).unwrap());
+    // the run folder's own copy comes first (a resume), even without the cache
+    let (gc, oc) = net
+        .baseline(&cfg, &x, &y, 7, Some(&run_b), None, |_, _| panic!())
+        .unwrap();
+    assert_eq!(
+        (gc.params, oc),
+        (ga.params.clone(), Baseline::Stored(run.clone()))
+    );
+
+    // any change of seed, data, labels, training or weights is another entry
+    let other = |k: &std::path::Path| assert_ne!(k, entry.as_path());
+    other(&net.baseline_cache_path(&cache, &cfg, &x, &y, 8));
+    let mut x2 = x.clone();
+    x2[5] += 1e-3;
+    other(&net.baseline_cache_path(&cache, &cfg, &x2, &y, 7));
+    let mut y2 = y.clone();
+    y2.swap(0, 1);
+    other(&net.baseline_cache_path(&cache, &cfg, &x, &y2, 7));
+    let lr = evoprune_graph::model::TrainConfig {
+        lr: 0.02,
+        ..cfg.clone()
+    };
+    other(&net.baseline_cache_path(&cache, &lr, &x, &y, 7));
+    let mut g2 = net.graph.clone();
+    g2.params.values_mut().next().unwrap().data[0] += 1.0;
+    other(
+        &Net::new(g2)
+            .unwrap()
+            .baseline_cache_path(&cache, &cfg, &x, &y, 7),
+    );
+
+    // a damaged entry is trained again (the same bits: training is deterministic), replaced,
+    // and the result says so
+    std::fs::write(entry, b"not safetensors").unwrap();
+    let (gd, od) = net
+        .baseline(&cfg, &x, &y, 7, None, Some(&cache), |_, _| {})
+        .unwrap();
+    assert_eq!(gd.params, ga.params);
+    match &od {
+        Baseline::Trained {
+            replaced: Some(why),
+            ..
+        } => assert!(why.contains("safetensors"), "{why}"),
+        o => panic!("replaced: {o:?}"),
+    }
+    assert!(od.describe("r").contains("replaced"));
+    // the new entry serves the next run
+    let (gf, of) = net
+        .baseline(&cfg, &x, &y, 7, None, Some(&cache), |_, _| panic!())
+        .unwrap();
+    assert_eq!(gf.params, ga.params);
+    assert!(matches!(of, Baseline::Cached(..)), "{of:?}");
+    // nothing asked: the network as loaded, nothing written
+    let none = evoprune_graph::model::TrainConfig {
+        epochs: 0,
+        ..cfg.clone()
+    };
+    let (ge, oe) = net
+        .baseline(
+            &none,
+            &x,
+            &y,
+            7,
+            None,
+            Some(&tmp.path().join("c2")),
+            |_, _| panic!(),
+        )
+        .unwrap();
+    assert_eq!(
+        (ge.params, oe),
+        (net.graph.params.clone(), Baseline::AsLoaded)
+    );
+    assert!(!tmp.path().join("c2").exists());
+}
+
+#[test]
 fn non_classifiers_are_refused() {
     let mut g = resnet20().graph;
     g.outputs.push(g.input.clone());

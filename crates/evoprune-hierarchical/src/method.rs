@@ -73,4 +73,17 @@ impl MethodSpec for Hierarchical {
         );
         Finished::headline(&s.dir, headline, &s.table)
     }
+    fn baseline(
+        cfg: &Config,
+        rep: &mut dyn evoprune_run::Reporter,
+    ) -> Result<Option<Vec<String>>, HierError> {
+        let Some(m) = cfg.model.network().filter(|m| m.train.epochs > 0) else {
+            return Ok(None);
+        };
+        let seed = evoprune_run::baseline_stage(rep, cfg.seed, &m.describe(), m.train.epochs);
+        let cache = &cfg.baseline.cache_dir;
+        let progress = |e, _| rep.progress(e as u64);
+        let r = evoprune_graph::net::baseline_report(m, &cfg.data, cache, cfg.seed, seed, progress);
+        Ok(Some(r?.lines()))
+    }
 }

@@ -233,7 +233,8 @@ fn graph_baseline(
             &data.train.x,
             &data.train.y,
             evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::NetworkTraining, 0),
-            &rd.checkpoint_dir().join(GRAPH_BASELINE),
+            Some(&rd.checkpoint_dir().join(GRAPH_BASELINE)),
+            Some(&cfg.baseline.cache_dir),
             |e, _| progress(e as u64, m.train.epochs as u64),
         )?
     };

@@ -63,7 +63,8 @@ fn outputs(dir: &Path) -> (String, String) {
 #[test]
 fn resnet20_end_to_end_members_exported_as_onnx_resumable() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config();
+    let mut cfg = config();
+    cfg.baseline.cache_dir = tmp.path().join("cache");
     let a = tmp.path().join("a");
     let s = run(&cfg, &a, driver(2, false)).unwrap();
     let r = &s.result;
@@ -166,6 +167,7 @@ fn resnet20_end_to_end_members_exported_as_onnx_resumable() {
 fn a_torch_exported_onnx_file_is_pruned_and_exported() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = config();
+    cfg.baseline.cache_dir = tmp.path().join("cache");
     let onnx = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../evoprune-graph/tests/fixtures/resnet20-ts.onnx");
     cfg.model = ModelChoice::Network(ModelConfig::onnx(onnx));

@@ -92,6 +92,19 @@ pub fn staged<'a>(rep: &'a mut dyn Reporter, name: &'a str) -> impl FnMut(u64, u
     }
 }
 
+/// Open the stage that fine-tunes the `[model]` network `network` for `epochs` epochs on `rep`
+/// (none for 0 epochs) and return the seed of its sample order for a run seeded `seed`: the one seed every
+/// method's run and `evoprune baseline` use, so that they share one cached baseline.
+pub fn baseline_stage(rep: &mut dyn Reporter, seed: u64, network: &str, epochs: usize) -> u64 {
+    if epochs > 0 {
+        rep.stage(
+            &format!("fine-tuning {network} ({epochs} epochs)"),
+            Some(epochs as u64),
+        );
+    }
+    seeds::derive(seed, seeds::Purpose::NetworkTraining, 0)
+}
+
 /// A reporter that discards everything (library use and tests).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Silent;

@@ -141,6 +141,16 @@ pub trait MethodSpec: 'static {
     }
     /// What to print of a finished run.
     fn finished(out: &Self::Output) -> Finished;
+    /// The baseline stage of `cfg` on its own (`evoprune baseline`): its network trained, or
+    /// read from the shared cache, and scored on the test split; lines saying what it
+    /// measured. `None`: this config has no trained network baseline.
+    fn baseline(
+        cfg: &Self::Config,
+        rep: &mut dyn crate::Reporter,
+    ) -> Result<Option<Vec<String>>, Self::Error> {
+        let _ = (cfg, rep);
+        Ok(None)
+    }
 }
 
 /// The object-safe face of a method.
@@ -162,6 +172,21 @@ pub trait Method: Sync {
     fn resume(&self, dir: &Path, d: Driver) -> Result<Finished, Stopped>;
     /// Load and validate `config` without running anything.
     fn check(&self, config: &Path) -> Result<(), Stopped>;
+    /// Load `config`, apply `o` and run its baseline stage alone ([`MethodSpec::baseline`]);
+    /// lines saying what was measured.
+    fn baseline(
+        &self,
+        config: &Path,
+        o: &Overrides,
+        rep: &mut dyn crate::Reporter,
+    ) -> Result<Vec<String>, Stopped> {
+        let _ = (config, o, rep);
+        Err(crate::RunError::invalid(
+            "method",
+            format!("method {} has no baseline stage", self.key()),
+        )
+        .into())
+    }
     /// True when a cluster's workers can evaluate its candidates.
     fn distributed(&self) -> bool;
     /// A worker's evaluator of the engine stage whose checkpoint folder is `stage`.
@@ -258,6 +283,31 @@ impl<T: MethodSpec> Method for Registered<T> {
     fn check(&self, config: &Path) -> Result<(), Stopped> {
         T::Config::load(config)?.validate()?;
         Ok(())
+    }
+    fn baseline(
+        &self,
+        config: &Path,
+        o: &Overrides,
+        rep: &mut dyn crate::Reporter,
+    ) -> Result<Vec<String>, Stopped> {
+        let mut cfg = T::Config::load(config)?;
+        T::apply(&mut cfg, o)?;
+        cfg.validate()?;
+        T::baseline(&cfg, rep)
+            .map_err(stopped::<T>)?
+            .ok_or_else(|| {
+                crate::RunError::invalid(
+                    "model",
+                    format!(
+                        "{}: `evoprune baseline` trains the network of a [model] section with \
+                     [model.train] epochs > 0; this {} config has none (its built-in \
+                     network's baseline is trained by `evoprune run`)",
+                        config.display(),
+                        T::KEY
+                    ),
+                )
+                .into()
+            })
     }
     fn distributed(&self) -> bool {
         T::DISTRIBUTED

@@ -779,3 +779,90 @@ fn inspect_writes_a_zoo_network_as_onnx_that_runs_to_the_same_logits() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A `[model]` network on synthetic digits: the shared baseline section of the configs below.
+const MODEL_TINY: &str = r#"
+[model]
+arch = "resnet20"
+input = [1, 16, 16]
+[model.train]
+epochs = 2
+lr = 0.05
+batch = 16
+[data]
+source = "synthetic"
+val = 30
+synthetic_per_class = 12
+[baseline]
+cache_dir = "cache"
+"#;
+
+#[test]
+fn baseline_trains_once_and_every_method_reads_it_from_the_cache() {
+    let d = tempfile::tempdir().unwrap();
+    let ga = format!(
+        "method = \"ga-prune\"\nname = \"g\"\n{MODEL_TINY}[search]\npop_size = 4\ntop_k = 2\n\
+         max_generations = 1\nretrain_every = 1\n[retrain]\nepochs = 1.0\n[finetune]\nepochs = 1.0\n"
+    );
+    std::fs::write(d.path().join("ga.toml"), &ga).unwrap();
+    let o = evoprune(&["baseline", "ga.toml"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(first.contains("fine-tuned: training loss"), "{first}");
+    assert!(first.contains("test accuracy: "), "{first}");
+    assert!(first.contains("s of training"), "{first}");
+    let line = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("test accuracy"))
+            .unwrap()
+            .to_string()
+    };
+    let entries: Vec<_> = std::fs::read_dir(d.path().join("cache/baselines"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert!(first.contains("cache/baselines/"), "{first}");
+
+    // again, with another thread count: read from the cache, the same accuracy
+    let o = evoprune(&["baseline", "ga.toml", "--threads", "1"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(again.contains("read from the cache"), "{again}");
+    assert_eq!(line(&first), line(&again));
+
+    // another method with the same [model], data and seed starts from that entry
+    let hier = format!(
+        "method = \"hierarchical-prune\"\nname = \"h\"\n{MODEL_TINY}[search]\nfitness_subset = 20\n\
+         [phase1]\npop_size = 4\ngenerations = 1\n[phase2]\npop_size = 4\ngenerations = 1\n\
+         [finetune]\nmax_members = 1\n"
+    );
+    std::fs::write(d.path().join("h.toml"), hier).unwrap();
+    let o = evoprune(&["run", "h.toml", "--out", "h"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let notes = String::from_utf8_lossy(&o.stderr);
+    assert!(notes.contains("read from the cache"), "{notes}");
+    assert_eq!(
+        std::fs::read(d.path().join("h/checkpoint/baseline.safetensors")).unwrap(),
+        std::fs::read(entry).unwrap(),
+        "the run folder holds its own copy"
+    );
+
+    // another seed is another baseline
+    let o = evoprune(&["baseline", "ga.toml", "--seed", "9"], d.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_dir(d.path().join("cache/baselines"))
+            .unwrap()
+            .count(),
+        2
+    );
+
+    // a config without a trained [model]: a clear error, status 2
+    std::fs::write(d.path().join("lenet.toml"), GA_TINY).unwrap();
+    let o = evoprune(&["baseline", "lenet.toml"], d.path());
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("lenet.toml") && e.contains("[model]"), "{e}");
+}
