@@ -233,8 +233,7 @@ mod tests {
             ..Default::default()
         };
         let e = prepare(&cfg, 1)
-            .err()
-            .expect("16x16 images are refused")
+            .expect_err("16x16 images are refused")
             .to_string();
         assert!(e.contains("data.path") && e.contains("[1, 16, 16]"), "{e}");
     }

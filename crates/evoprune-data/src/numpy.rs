@@ -300,7 +300,7 @@ mod tests {
         let p = dir.path().join("huge.npy");
         let mut h = "{'descr': '<f4', 'fortran_order': False, 'shape': (8589934592, 8589934592), }"
             .to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

@@ -104,6 +104,10 @@ pub struct SearchConfig {
     pub patience: usize,
     /// Validation images used for the fitness (0 = all of `data.val`).
     pub fitness_subset: usize,
+    /// NSGA-II: at most this many members of the final front are finished (retrained as
+    /// `[finetune]` says, compacted, scored, timed), spread evenly over it by MACs, the
+    /// sparsest and the densest among them (0 = every member).
+    pub front_members: usize,
     /// Threads evaluating candidates (0 = all cores). Results do not depend on it.
     pub threads: usize,
 }
@@ -123,6 +127,7 @@ impl Default for SearchConfig {
             tolerance: 1e-3,
             patience: 4,
             fitness_subset: 0,
+            front_members: 0,
             threads: 0,
         }
     }

@@ -426,7 +426,7 @@ fn head(p: &Part, n: usize) -> Part {
 
 /// The genomes to finish, by remaining MACs (the order of the report, known from the genome,
 /// so each model file is written once under its final name): the elite (GA) or the unique
-/// first front (NSGA-II).
+/// first front (NSGA-II), `search.front_members` of it when that is set.
 fn final_genomes(cfg: &Config, subject: &Subject, out: &Outcome) -> Result<Vec<BitString>> {
     let mut genomes: Vec<BitString> = match cfg.search.mode {
         Mode::Ga => vec![
@@ -447,7 +447,14 @@ fn final_genomes(cfg: &Config, subject: &Subject, out: &Outcome) -> Result<Vec<B
         }
     };
     genomes.sort_by_cached_key(|g| subject.macs(g));
-    Ok(genomes)
+    let keep = match cfg.search.front_members {
+        0 => genomes.len(),
+        k => k,
+    };
+    Ok(evoprune::pareto::spread(genomes.len(), keep)
+        .into_iter()
+        .map(|i| genomes[i].clone())
+        .collect())
 }
 
 impl FinalStage {

@@ -86,6 +86,12 @@ fn a_resnet_is_pruned_by_groups_and_connections_into_a_smaller_onnx() {
     let f = run(&n, &tmp.path().join("nsga"), driver(2)).unwrap();
     assert!(!f.result.members.is_empty());
     assert!(f.result.members.iter().all(|m| m.file.ends_with(".onnx")));
+    // a capped front finishes only the member with the fewest MACs of the same search
+    n.search.front_members = 1;
+    let one = run(&n, &tmp.path().join("nsga-one"), driver(2)).unwrap();
+    assert_eq!(one.result.members.len(), 1);
+    assert_eq!(one.result.members[0].flops, f.result.members[0].flops);
+    assert_eq!(one.result.members[0].params, f.result.members[0].params);
 }
 
 /// Zero entries of the convolution and linear weights (pruned connections).

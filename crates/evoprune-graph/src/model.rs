@@ -30,6 +30,11 @@ pub struct ModelConfig {
     pub input: Option<[usize; 3]>,
     /// Zoo architectures: classes (default 10, or 1000 for ImageNet networks).
     pub classes: Option<usize>,
+    /// Zoo architectures with `weights`: a new classifier (the last linear layer, seeded random
+    /// weights for `classes`) over the file's backbone, to fine-tune a network trained on other
+    /// classes (ImageNet weights on MNIST: set `train.epochs`); every other tensor must be in
+    /// the file.
+    pub new_head: bool,
     /// Fine-tuning of the loaded network on the run's training data before the search (none
     /// by default: the network is used as trained).
     pub train: TrainConfig,
@@ -152,6 +157,7 @@ impl ModelConfig {
                     ("weights", self.weights.is_some()),
                     ("input", self.input.is_some()),
                     ("classes", self.classes.is_some()),
+                    ("new_head", self.new_head),
                 ] {
                     if set {
                         return e(
@@ -172,6 +178,12 @@ impl ModelConfig {
                     );
                 }
             }
+        }
+        if self.new_head && self.weights.is_none() {
+            return e(
+                "new_head",
+                "replaces the classifier of a weights file; give weights = \"...\"".into(),
+            );
         }
         if let Some(i) = self.input
             && i.iter().any(|&d| d == 0 || d > 4096)
@@ -203,6 +215,7 @@ impl ModelConfig {
         match (&self.onnx, &self.arch) {
             (Some(p), _) => file(p),
             (None, Some(a)) => match &self.weights {
+                Some(w) if self.new_head => format!("{a} (weights {}, new head)", file(w)),
                 Some(w) => format!("{a} (weights {})", file(w)),
                 None => format!("{a} (random weights)"),
             },
@@ -230,7 +243,12 @@ impl ModelConfig {
         let classes = self.classes.unwrap_or(if imagenet { 1000 } else { 10 });
         let mut g = zoo::build(arch, classes, input, seed)?;
         if let Some(w) = &self.weights {
-            zoo::load_weights(&mut g, w)?;
+            let head = if self.new_head {
+                zoo::head_params(&g)
+            } else {
+                Vec::new()
+            };
+            zoo::load_weights_except(&mut g, w, &head)?;
         }
         Ok(g)
     }

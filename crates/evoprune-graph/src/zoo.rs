@@ -110,11 +110,17 @@ pub fn build(arch: &str, classes: usize, input: [usize; 3], seed: u64) -> Result
 /// another shape is an error naming it and the file, and leaves `g` unchanged; tensors of the
 /// file that `g` does not use are ignored.
 pub fn load_weights(g: &mut Graph, path: &Path) -> Result<()> {
+    load_weights_except(g, path, &[])
+}
+
+/// [`load_weights`] for every parameter but those named in `keep`, which keep their values
+/// (a new classifier, [`head_params`], over a pre-trained backbone).
+pub fn load_weights_except(g: &mut Graph, path: &Path, keep: &[String]) -> Result<()> {
     if matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("pth" | "pt")
     ) {
-        return load_pytorch(g, path);
+        return load_pytorch(g, path, keep);
     }
     let bytes = std::fs::read(path).map_err(|source| GraphError::Io {
         path: path.to_path_buf(),
@@ -125,7 +131,7 @@ pub fn load_weights(g: &mut Graph, path: &Path) -> Result<()> {
         file: file.clone(),
         reason: format!("not a valid safetensors file: {e}"),
     })?;
-    assign(g, &file, |name| {
+    assign(g, &file, keep, |name| {
         let v = st.tensor(name).ok()?;
         let data = to_f32(v.dtype(), v.data())
             .ok_or_else(|| format!("dtype {:?} is not f32, f16 or bf16", v.dtype()));
@@ -133,16 +139,17 @@ pub fn load_weights(g: &mut Graph, path: &Path) -> Result<()> {
     })
 }
 
-/// Replace every parameter of `g` by what `get` finds under its name (its shape and values,
-/// or why the values cannot be read); nothing changes unless every parameter is found with
-/// its shape. `file` names the source in errors.
+/// Replace every parameter of `g` but those in `keep` by what `get` finds under its name (its
+/// shape and values, or why the values cannot be read); nothing changes unless every one is
+/// found with its shape. `file` names the source in errors.
 fn assign(
     g: &mut Graph,
     file: &str,
+    keep: &[String],
     get: impl Fn(&str) -> Option<(Vec<usize>, std::result::Result<Vec<f32>, String>)>,
 ) -> Result<()> {
     let mut loaded = Vec::with_capacity(g.params.len());
-    for (name, t) in &g.params {
+    for (name, t) in g.params.iter().filter(|(n, _)| !keep.contains(n)) {
         let err = |reason: String| GraphError::Tensor {
             file: file.to_string(),
             tensor: name.clone(),
@@ -162,15 +169,37 @@ fn assign(
 }
 
 /// [`load_weights`] from a PyTorch checkpoint, read by evoprune-data's `pytorch-reader` path.
-fn load_pytorch(g: &mut Graph, path: &Path) -> Result<()> {
+fn load_pytorch(g: &mut Graph, path: &Path, keep: &[String]) -> Result<()> {
     let file = path.display().to_string();
     let all = evoprune_data::tensors::read_all(path).map_err(|e| GraphError::Format {
         file: file.clone(),
         reason: e.to_string(),
     })?;
-    assign(g, &file, |name| {
+    assign(g, &file, keep, |name| {
         all.get(name).map(|a| (a.shape.clone(), Ok(a.data.clone())))
     })
+}
+
+/// The classifier's parameters: those of the node nearest the first output, walking back
+/// along first inputs, that has any (a zoo network's final linear layer, `fc.weight` and
+/// `fc.bias`); empty when no node on that path has parameters.
+pub fn head_params(g: &Graph) -> Vec<String> {
+    let mut value = g.outputs.first().cloned();
+    while let Some(v) = value {
+        let Some(i) = g.producer(&v) else { break };
+        let node = &g.nodes[i];
+        let params: Vec<String> = node
+            .inputs
+            .iter()
+            .filter(|x| g.params.contains_key(*x))
+            .cloned()
+            .collect();
+        if !params.is_empty() {
+            return params;
+        }
+        value = node.inputs.first().cloned();
+    }
+    Vec::new()
 }
 
 /// Little-endian f32, f16 or bf16 values as f32.

@@ -378,6 +378,42 @@ fn a_weights_file_missing_a_tensor_or_misshaping_one_names_it_and_the_file() {
     assert!(e.to_string().contains("none.safetensors"), "{e}");
 }
 
+/// `new_head`: every tensor of a file trained for other classes but the classifier's, which is
+/// the seeded new one; without it the classifier's shape is an error naming it.
+#[test]
+fn a_new_head_keeps_the_backbone_of_a_file_trained_for_other_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = zoo::build("resnet20", 10, CIFAR, 5).unwrap();
+    let path = dir.path().join("ten.safetensors");
+    write_safetensors(&path, &graph_tensors(&g));
+    let config = |new_head| evoprune_graph::model::ModelConfig {
+        arch: Some("resnet20".into()),
+        weights: Some(path.clone()),
+        classes: Some(4),
+        new_head,
+        ..Default::default()
+    };
+    let e = config(false).load(9).unwrap_err().to_string();
+    assert!(e.contains("linear.weight") && e.contains("[10, 64]"), "{e}");
+    let h = config(true).load(9).unwrap();
+    assert_eq!(zoo::head_params(&h), ["linear.weight", "linear.bias"]);
+    let fresh = zoo::build("resnet20", 4, CIFAR, 9).unwrap();
+    assert_eq!(h.params.len(), g.params.len());
+    for (k, t) in &h.params {
+        let want = if k.starts_with("linear.") {
+            &fresh.params[k]
+        } else {
+            &g.params[k]
+        };
+        assert_eq!(t, want, "{k}");
+    }
+    assert!(config(true).describe().contains("new head"));
+    let mut m = config(true);
+    m.weights = None;
+    let e = m.load(9).unwrap_err().to_string();
+    assert!(e.contains("new_head"), "{e}");
+}
+
 /// f16 weights load as their f32 values.
 #[test]
 fn half_precision_weights_load() {

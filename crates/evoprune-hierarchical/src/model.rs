@@ -681,7 +681,7 @@ mod tests {
         // one conv1 weight = 576 MACs, one conv2 weight = 64
         let c = l.counts(vec![1, 1, 0, 0]);
         assert_eq!((c.params, c.macs), (580 + 2, 640));
-        let keep = |k: usize| k % 2 == 0;
+        let keep = |k: usize| k.is_multiple_of(2);
         let c = l.counts_of(keep);
         assert_eq!(c.kept, vec![250, 12_500, 200_000, 2_500]);
         let p = l.masked_params(keep);

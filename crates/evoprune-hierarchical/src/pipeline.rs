@@ -636,21 +636,6 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     })
 }
 
-/// Members picked for fine-tuning: `k` spread evenly (by rank) over `n` sorted ones.
-pub fn spread(n: usize, k: usize) -> Vec<usize> {
-    if k == 0 || n == 0 {
-        return Vec::new();
-    }
-    if k >= n {
-        return (0..n).collect();
-    }
-    let mut v: Vec<usize> = (0..k)
-        .map(|i| ((i as f64 * (n - 1) as f64 / (k - 1).max(1) as f64).round()) as usize)
-        .collect();
-    v.dedup();
-    v
-}
-
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Finetuned {
     members: Vec<Member>,
@@ -901,7 +886,7 @@ fn finalize(
     let t0 = Instant::now();
     let (cfg, rd, model) = (ctx.cfg, ctx.rd, &ctx.model);
     let fin = final_front(p1, p2);
-    let chosen = spread(fin.len(), cfg.finetune.max_members.max(1));
+    let chosen = evoprune::pareto::spread(fin.len(), cfg.finetune.max_members.max(1));
     let baseline_test_error = model.error_par(&model.params, &data.test)?;
     let members = finetune(ctx, data, &fin, &chosen)?;
     let [hypervolume, hypervolume_normalized, hypervolume_box] =
@@ -1015,10 +1000,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spread_and_anchors() {
-        assert_eq!(spread(10, 4), vec![0, 3, 6, 9]);
-        assert_eq!(spread(3, 5), vec![0, 1, 2]);
-        assert!(spread(3, 0).is_empty());
+    fn anchors() {
         let p = |e: f64, c: f64| Point {
             f: vec![e, c],
             kept: vec![],

@@ -10,6 +10,7 @@
 //! | [`hypervolume`] | exact hypervolume, any number of objectives |
 //! | [`Archive`] | every non-dominated solution seen |
 //! | [`das_dennis`] | reference directions on the unit simplex |
+//! | [`spread`] | `k` members spread evenly over a sorted front |
 //!
 //! ```
 //! use evoprune::pareto::{hypervolume, non_dominated_sort};
@@ -30,4 +31,4 @@ pub use crowding::crowding_distance;
 pub use dominance::{Dominance, compare, constrained_dominates, dominates};
 pub use hypervolume::hypervolume;
 pub use reference::{das_dennis, das_dennis_at_least};
-pub use sort::{constrained_sort, non_dominated_sort};
+pub use sort::{constrained_sort, non_dominated_sort, spread};

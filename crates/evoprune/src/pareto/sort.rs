@@ -238,3 +238,27 @@ mod tests {
         assert_eq!(non_dominated_sort(&p3), non_dominated_sort(&p));
     }
 }
+
+/// `k` indices spread evenly (by rank) over `n` sorted members: the first and the last, and
+/// the rest at equal steps between (rounded, duplicates dropped); all of them when `k >= n`.
+/// Used to pick the members of a long front that get expensive finishing (fine-tuning).
+///
+/// ```
+/// use evoprune::pareto::spread;
+/// assert_eq!(spread(10, 4), vec![0, 3, 6, 9]);
+/// assert_eq!(spread(3, 5), vec![0, 1, 2]);
+/// assert!(spread(3, 0).is_empty());
+/// ```
+pub fn spread(n: usize, k: usize) -> Vec<usize> {
+    if k == 0 || n == 0 {
+        return Vec::new();
+    }
+    if k >= n {
+        return (0..n).collect();
+    }
+    let mut v: Vec<usize> = (0..k)
+        .map(|i| ((i as f64 * (n - 1) as f64 / (k - 1).max(1) as f64).round()) as usize)
+        .collect();
+    v.dedup();
+    v
+}
