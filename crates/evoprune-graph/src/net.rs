@@ -455,27 +455,49 @@ impl Net {
                 }
             }
         }
+        // the training checkpoints after every epoch beside the file it will write, and an
+        // interrupted one goes on from there (a checkpoint that cannot be read is ignored)
+        let first = cached.as_deref().or(stored);
+        let partial = first.map(|p| p.with_extension("partial.safetensors"));
+        let (mut from, mut before) = (crate::train::Epochs::default(), 0.0);
+        if let Some(pp) = partial.as_deref().filter(|p| p.is_file())
+            && let Ok((pg, st, secs)) = read_partial(&self.graph, pp)
+            && st.losses.len() < train.epochs
+        {
+            (g, from, before) = (pg, st, secs);
+        }
+        let resumed = from.losses.len();
         let start = std::time::Instant::now();
-        let losses = self.fine_tune(
+        let masks = self.training_masks(&Masks::default())?;
+        let done = crate::train::fine_tune_from(
+            crate::train::Engine::Auto,
             &mut g,
-            &Masks::default(),
             x,
             y,
+            &masks,
             &train.fine_tune(seed),
+            from,
+            |g, st| match &partial {
+                Some(pp) if st.losses.len() < train.epochs => {
+                    write_partial(g, st, before + start.elapsed().as_secs_f64(), pp)
+                }
+                _ => Ok(()),
+            },
             progress,
         )?;
         let done = Trained {
-            epochs: losses.len(),
-            loss: losses.last().copied().unwrap_or(f32::NAN),
-            seconds: Some(start.elapsed().as_secs_f64()),
+            epochs: done.losses.len(),
+            loss: done.losses.last().copied().unwrap_or(f32::NAN),
+            seconds: Some(before + start.elapsed().as_secs_f64()),
+            resumed,
         };
         let mut meta = BTreeMap::new();
         meta.insert("baseline_epochs".to_string(), done.epochs.to_string());
         meta.insert("baseline_loss".to_string(), done.loss.to_string());
+        meta.insert("baseline_resumed_epochs".to_string(), resumed.to_string());
         if let Some(s) = done.seconds {
             meta.insert("baseline_train_seconds".to_string(), s.to_string());
         }
-        let first = cached.as_deref().or(stored);
         if let Some(p) = first {
             if let Some(dir) = p.parent() {
                 std::fs::create_dir_all(dir).map_err(|source| GraphError::Io {
@@ -487,6 +509,9 @@ impl Net {
             if let Some(s) = stored.filter(|s| *s != p) {
                 copy_atomic(p, s)?;
             }
+        }
+        if let Some(pp) = partial.filter(|p| p.is_file()) {
+            std::fs::remove_file(&pp).map_err(|source| GraphError::Io { path: pp, source })?;
         }
         Ok((
             g,
@@ -555,8 +580,10 @@ pub struct Trained {
     pub epochs: usize,
     /// The last epoch's mean training loss.
     pub loss: f32,
-    /// Wall time of the training, in seconds.
+    /// Wall time of the training, in seconds (an interrupted one's epochs included).
     pub seconds: Option<f64>,
+    /// Epochs read from an interrupted training's checkpoint (0: trained from the start).
+    pub resumed: usize,
 }
 
 impl Trained {
@@ -579,6 +606,9 @@ impl Trained {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(f32::NAN),
             seconds: get("baseline_train_seconds").and_then(|v| v.parse().ok()),
+            resumed: get("baseline_resumed_epochs")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
         }
     }
 
@@ -586,11 +616,95 @@ impl Trained {
         let time = self
             .seconds
             .map_or_else(String::new, |s| format!(", {s:.0} s of training"));
+        let resumed = match self.resumed {
+            0 => String::new(),
+            k => format!(", resumed after epoch {k}"),
+        };
         format!(
-            "training loss {:.4} after {} epochs{time}",
+            "training loss {:.4} after {} epochs{time}{resumed}",
             self.loss, self.epochs
         )
     }
+}
+
+/// Prefix of the momentum buffers' tensors in a training checkpoint.
+#[cfg(feature = "train")]
+const VELOCITY: &str = "__velocity__.";
+
+/// Write the training checkpoint `path` (atomically): `g`'s parameters, the momentum buffers
+/// of `st` under [`VELOCITY`]-prefixed names, its losses and the `seconds` of training so far.
+#[cfg(feature = "train")]
+fn write_partial(g: &Graph, st: &crate::train::Epochs, seconds: f64, path: &Path) -> Result<()> {
+    let mut h = g.clone();
+    for (k, v) in &st.velocity {
+        let shape = g
+            .params
+            .get(k)
+            .map_or_else(|| vec![v.len()], |t| t.shape.clone());
+        h.params
+            .insert(format!("{VELOCITY}{k}"), Tensor::new(shape, v.clone()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| GraphError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let losses = serde_json::to_string(&st.losses).expect("plain data");
+    let meta = BTreeMap::from([
+        ("partial_losses".to_string(), losses),
+        ("partial_seconds".to_string(), seconds.to_string()),
+    ]);
+    weights::save_safetensors(&h, path, &HashMap::new(), &HashMap::new(), &meta)?;
+    Ok(())
+}
+
+/// Read a checkpoint of [`write_partial`] for a training of `base`: the parameters, the
+/// state and the seconds of training so far.
+#[cfg(feature = "train")]
+fn read_partial(base: &Graph, path: &Path) -> Result<(Graph, crate::train::Epochs, f64)> {
+    let mut g = base.clone();
+    crate::zoo::load_weights(&mut g, path)?;
+    let file = path.display().to_string();
+    let bad = |reason: String| GraphError::Format {
+        file: file.clone(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|source| GraphError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let mut velocity = HashMap::new();
+    for (name, v) in st.tensors() {
+        if let Some(k) = name.strip_prefix(VELOCITY) {
+            if v.dtype() != safetensors::Dtype::F32 || !base.params.contains_key(k) {
+                return Err(bad(format!(
+                    "momentum buffer {name:?} is not one of the network's"
+                )));
+            }
+            let data: Vec<f32> = v
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            velocity.insert(k.to_string(), data);
+        }
+    }
+    let (_, m) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let meta: serde_json::Value = m
+        .metadata()
+        .as_ref()
+        .and_then(|m| serde_json::from_str(m.get("evoprune")?).ok())
+        .ok_or_else(|| bad("no evoprune metadata".into()))?;
+    let get = |k: &str| meta.get(k).and_then(|v| v.as_str());
+    let losses: Vec<f32> = get("partial_losses")
+        .and_then(|v| serde_json::from_str(v).ok())
+        .ok_or_else(|| bad("no partial_losses".into()))?;
+    let seconds = get("partial_seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    Ok((g, crate::train::Epochs { losses, velocity }, seconds))
 }
 
 /// Copy `from` to `to` through a temporary file beside `to` (never a half-written `to`).

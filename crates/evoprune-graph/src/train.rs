@@ -698,9 +698,60 @@ pub fn fine_tune_with(
     y: &[u32],
     masks: &HashMap<String, Vec<f32>>,
     cfg: &FineTune,
-    mut progress: impl FnMut(usize, f32),
+    progress: impl FnMut(usize, f32),
 ) -> Result<Vec<f32>> {
+    let done = fine_tune_from(
+        engine,
+        g,
+        x,
+        y,
+        masks,
+        cfg,
+        Epochs::default(),
+        |_, _| Ok(()),
+        progress,
+    )?;
+    Ok(done.losses)
+}
+
+/// Where a fine-tuning stands after whole epochs: each one's mean loss and SGD's momentum
+/// buffers (by parameter name). With the graph's parameters at that moment it is all a
+/// fine-tuning needs to go on exactly as if it had not stopped ([`fine_tune_from`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Epochs {
+    /// The mean training loss of each finished epoch.
+    pub losses: Vec<f32>,
+    /// The momentum buffers.
+    pub velocity: HashMap<String, Vec<f32>>,
+}
+
+/// [`fine_tune_with`] from `from` (`g` holding the parameters of that moment: `Epochs::default()`
+/// and the initial `g` start afresh): the sample orders of the finished epochs are drawn again
+/// and skipped, so the result is bit for bit the uninterrupted one. `after_epoch` sees the
+/// graph and the state after every epoch (to checkpoint them; its error stops the training).
+#[allow(clippy::too_many_arguments)]
+pub fn fine_tune_from(
+    engine: Engine,
+    g: &mut Graph,
+    x: &[f32],
+    y: &[u32],
+    masks: &HashMap<String, Vec<f32>>,
+    cfg: &FineTune,
+    from: Epochs,
+    mut after_epoch: impl FnMut(&Graph, &Epochs) -> Result<()>,
+    mut progress: impl FnMut(usize, f32),
+) -> Result<Epochs> {
     let (per, n) = check_inputs(g, x, y, masks, "fine-tuning data")?;
+    if from.losses.len() > cfg.epochs {
+        return Err(GraphError::invalid(
+            "fine-tuning",
+            format!(
+                "resumed after {} epochs of {}",
+                from.losses.len(),
+                cfg.epochs
+            ),
+        ));
+    }
     if cfg.batch == 0 {
         return Err(GraphError::invalid("fine-tuning", "a batch of 0 samples"));
     }
@@ -712,10 +763,10 @@ pub fn fine_tune_with(
     let mut trainer = native(g, engine)?;
     let dev = Device::default().autodiff();
     let learn = learnable(g);
-    let mut velocity: HashMap<String, Vec<f32>> = HashMap::new();
+    let start = from.losses.len();
+    let mut done = from;
     let mut order: Vec<usize> = (0..n).collect();
     let mut state = cfg.seed ^ 0x9e37_79b9_7f4a_7c15;
-    let mut losses = Vec::with_capacity(cfg.epochs);
     let mut xb = Vec::with_capacity(cfg.batch.min(n) * per);
     let mut yb = Vec::with_capacity(cfg.batch.min(n));
     for epoch in 0..cfg.epochs {
@@ -726,6 +777,9 @@ pub fn fine_tune_with(
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             order.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
+        }
+        if epoch < start {
+            continue;
         }
         let (mut total, mut seen) = (0.0f64, 0usize);
         for chunk in order.chunks(cfg.batch) {
@@ -761,7 +815,8 @@ pub fn fine_tune_with(
                         continue;
                     };
                     let w = &mut g.params.get_mut(k).expect("parameter").data;
-                    let v = velocity
+                    let v = done
+                        .velocity
                         .entry(k.clone())
                         .or_insert_with(|| vec![0.0; w.len()]);
                     sgd(w, v, gv, masks.get(k), cfg);
@@ -804,7 +859,8 @@ pub fn fine_tune_with(
                         continue;
                     };
                     let w = &mut g.params.get_mut(k).expect("parameter").data;
-                    let v = velocity
+                    let v = done
+                        .velocity
                         .entry(k.clone())
                         .or_insert_with(|| vec![0.0; w.len()]);
                     sgd(w, v, &gv, masks.get(k), cfg);
@@ -815,10 +871,11 @@ pub fn fine_tune_with(
             seen += chunk.len();
         }
         let mean = (total / seen.max(1) as f64) as f32;
-        losses.push(mean);
+        done.losses.push(mean);
+        after_epoch(g, &done)?;
         progress(epoch + 1, mean);
     }
-    Ok(losses)
+    Ok(done)
 }
 
 /// Move a batch norm's running statistics towards the batch's (momentum [`BN_MOMENTUM`],

@@ -172,7 +172,10 @@ fn training_steps_with_batch_statistics_match_burn() {
         );
         changes_agree(arch, &g0, &a, &b, 1e-2);
         // six steps (11 samples in batches of 4, the last of 3) with momentum: rounding
-        // differences grow through batch statistics, but stay small. Not VGG at 32 px nor
+        // differences grow through batch statistics, but stay small (within 10%: ResNet-20's
+        // batch-norm shifts end under 3% apart where the GEMMs run AVX-512 kernels, up to 5.4%
+        // (layer1.1.bn1.bias) where they run AVX2 ones, which sum in another order; the same
+        // with EVOPRUNE_NO_FMA; the one step above holds 1%). Not VGG at 32 px nor
         // MobileNetV2 at 40: their last batch norms normalise 1x1 or 2x2 maps over 3 to 16
         // values, where two roundings drift apart by some percent within six steps
         if arch != "resnet20" && arch != "lenet" {
@@ -186,7 +189,7 @@ fn training_steps_with_batch_statistics_match_burn() {
                 "{arch}: losses {la:?} vs {lb:?}"
             );
         }
-        changes_agree(arch, &g0, &a, &b, 3e-2);
+        changes_agree(arch, &g0, &a, &b, 1e-1);
         assert_ne!(a.params, g0.params, "{arch}: nothing trained");
         for (k, m) in &masks {
             assert!(

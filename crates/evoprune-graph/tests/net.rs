@@ -197,6 +197,67 @@ fn fine_tuning_holds_the_masks() {
     assert!(max_diff(&a, &b) < 1e-4);
 }
 
+/// A baseline training interrupted after an epoch (here: its progress callback panics, as a
+/// kill would stop it) goes on from the epoch's checkpoint, to the bits of an uninterrupted
+/// one; the checkpoint is removed when the baseline is written.
+#[test]
+fn an_interrupted_baseline_training_resumes_from_its_last_epoch() {
+    use evoprune_graph::net::Baseline;
+    let net = resnet20();
+    let n = 16;
+    let x = inputs(&net, n);
+    let y: Vec<u32> = (0..n as u32).map(|i| i % 10).collect();
+    let cfg = evoprune_graph::model::TrainConfig {
+        epochs: 3,
+        batch: 8,
+        ..Default::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, interrupted) = (tmp.path().join("whole"), tmp.path().join("cut"));
+    let (want, _) = net
+        .baseline(&cfg, &x, &y, 7, None, Some(&whole), |_, _| {})
+        .unwrap();
+    let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        net.baseline(&cfg, &x, &y, 7, None, Some(&interrupted), |e, _| {
+            assert!(e < 2, "killed after epoch 2")
+        })
+    }));
+    assert!(stopped.is_err());
+    let entry = net.baseline_cache_path(&interrupted, &cfg, &x, &y, 7);
+    let partial = entry.with_extension("partial.safetensors");
+    assert!(partial.is_file() && !entry.exists());
+    let mut epochs = Vec::new();
+    let (got, origin) = net
+        .baseline(&cfg, &x, &y, 7, None, Some(&interrupted), |e, _| {
+            epochs.push(e)
+        })
+        .unwrap();
+    assert_eq!(epochs, [3], "epochs 1 and 2 were not trained again");
+    let Baseline::Trained { run, .. } = &origin else {
+        panic!("{origin:?}")
+    };
+    assert_eq!((run.epochs, run.resumed), (3, 2));
+    assert!(origin.describe("r").contains("resumed after epoch 2"));
+    for (k, t) in &want.params {
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.params[k].data), bits(&t.data), "{k}");
+    }
+    assert!(entry.is_file() && !partial.exists());
+    // a damaged checkpoint is ignored: the training starts again, to the same bits
+    let again = tmp.path().join("again");
+    let entry = net.baseline_cache_path(&again, &cfg, &x, &y, 7);
+    std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+    std::fs::write(entry.with_extension("partial.safetensors"), b"torn").unwrap();
+    let (g3, o3) = net
+        .baseline(&cfg, &x, &y, 7, None, Some(&again), |_, _| {})
+        .unwrap();
+    assert!(
+        matches!(&o3, Baseline::Trained { run, .. } if run.resumed == 0),
+        "{o3:?}"
+    );
+    assert_eq!(g3.params, want.params);
+}
+
 #[test]
 fn baselines_are_shared_through_a_content_keyed_cache() {
     use evoprune_graph::net::Baseline;

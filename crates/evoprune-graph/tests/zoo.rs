@@ -394,7 +394,7 @@ fn a_new_head_keeps_the_backbone_of_a_file_trained_for_other_classes() {
         ..Default::default()
     };
     let e = config(false).load(9).unwrap_err().to_string();
-    assert!(e.contains("linear.weight") && e.contains("[10, 64]"), "{e}");
+    assert!(e.contains("linear.") && e.contains("needs [4"), "{e}");
     let h = config(true).load(9).unwrap();
     assert_eq!(zoo::head_params(&h), ["linear.weight", "linear.bias"]);
     let fresh = zoo::build("resnet20", 4, CIFAR, 9).unwrap();

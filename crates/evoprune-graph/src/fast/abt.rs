@@ -12,7 +12,7 @@
 //! portable lanes alike: the same bits everywhere.
 #![allow(unsafe_code)]
 
-use super::simd::{L, Lanes, has_avx512};
+use super::simd::{L, Lanes, has_avx512, has_fma};
 use rayon::prelude::*;
 
 const TA: usize = 4;
@@ -78,8 +78,34 @@ unsafe fn rows(
         return;
     }
     let _ = avx;
+    #[cfg(target_arch = "x86_64")]
+    if has_fma() {
+        // SAFETY: forwarded; AVX2 and FMA present
+        unsafe { rows_fma(a, i0, b, rb, len, cb, accumulate) };
+        return;
+    }
     // SAFETY: forwarded
-    unsafe { rows_on::<[f32; L]>(a, i0, b, rb, len, cb, accumulate) }
+    unsafe { rows_on::<[f32; L], TA, TB>(a, i0, b, rb, len, cb, accumulate) }
+}
+
+/// The portable kernel compiled with AVX2 and FMA (see [`has_fma`]), in 2 x 3 tiles (12 of
+/// AVX2's 16 registers hold the accumulators; 4 x 6 would spill).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+unsafe fn rows_fma(
+    a: &[f32],
+    i0: usize,
+    b: &[f32],
+    rb: usize,
+    len: usize,
+    cb: &mut [f32],
+    accumulate: bool,
+) {
+    for (k, part) in cb.chunks_mut(2 * rb).enumerate() {
+        // SAFETY: forwarded, two rows at a time
+        unsafe { rows_on::<[f32; L], 2, 3>(a, i0 + 2 * k, b, rb, len, part, accumulate) }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -95,11 +121,11 @@ unsafe fn rows_avx512(
     accumulate: bool,
 ) {
     // SAFETY: forwarded
-    unsafe { rows_on::<std::arch::x86_64::__m512>(a, i0, b, rb, len, cb, accumulate) }
+    unsafe { rows_on::<std::arch::x86_64::__m512, TA, TB>(a, i0, b, rb, len, cb, accumulate) }
 }
 
 #[inline(always)]
-unsafe fn rows_on<V: Lanes>(
+unsafe fn rows_on<V: Lanes, const TA: usize, const TB: usize>(
     a: &[f32],
     i0: usize,
     b: &[f32],

@@ -16,11 +16,13 @@
 //! bits on 1 or N threads.
 #![allow(unsafe_code)]
 
-use super::simd::{L, Lanes, has_avx512};
+use super::simd::{L, Lanes, has_avx512, has_fma};
 use rayon::prelude::*;
 
 /// Output pixels per register tile.
 const TILE: usize = 14;
+/// Pixels per tile of the narrow kernels ([`Arch::WIDE`]).
+const NARROW_TILE: usize = 6;
 
 /// See [`Conv::flat`].
 const FLAT_MIN_ROWS: usize = 16;
@@ -377,6 +379,8 @@ impl Conv {
             !avx || has_avx512(),
             "AVX-512 kernels on a CPU without AVX-512"
         );
+        // the portable kernels, compiled for AVX2 and FMA where the CPU has them
+        let fma = !avx && has_fma();
         assert!(
             n == 0 || x.len() >= (n - 1) * xs.img + xs.extent(g.cin, g.h, g.w),
             "conv input too short"
@@ -431,6 +435,9 @@ impl Conv {
                     if avx {
                         #[cfg(target_arch = "x86_64")]
                         dense_row::<Avx512>(g, a, nb);
+                    } else if fma {
+                        #[cfg(target_arch = "x86_64")]
+                        dense_row::<Fma>(g, a, nb);
                     } else {
                         dense_row::<Portable>(g, a, nb);
                     }
@@ -496,6 +503,10 @@ impl SendPtr {
 /// distance in floats between neighbouring output pixels' inputs, is a constant for the
 /// common layouts and strides; 0 means "read it at run time").
 trait Arch {
+    /// Register tiles of up to [`TILE`] pixels by two channel blocks (28 accumulators: AVX-512
+    /// has 32 vector registers); `false`: one block by at most [`NARROW_TILE`] pixels (16 lanes
+    /// are two of AVX2's 16 registers: 12 accumulators, 2 weights and a broadcast).
+    const WIDE: bool = true;
     unsafe fn tile<const P: usize, const B: usize, const S: usize>(g: &Geom, a: RowArgs, ox: usize);
     unsafe fn dw_tile<const P: usize, const B: usize, const S: usize, const CHECK: bool>(
         g: &Geom,
@@ -525,6 +536,55 @@ impl Arch for Portable {
         // SAFETY: forwarded
         unsafe { depthwise_tile::<[f32; L], P, B, S, CHECK>(g, a, ox) }
     }
+}
+
+/// [`Portable`]'s kernels compiled with AVX2 and FMA (see [`has_fma`]).
+#[cfg(target_arch = "x86_64")]
+struct Fma;
+
+#[cfg(target_arch = "x86_64")]
+impl Arch for Fma {
+    const WIDE: bool = false;
+    unsafe fn tile<const P: usize, const B: usize, const S: usize>(
+        g: &Geom,
+        a: RowArgs,
+        ox: usize,
+    ) {
+        // SAFETY: only chosen when the CPU has AVX2 and FMA (`has_fma`)
+        unsafe { fma_tile::<P, B, S>(g, a, ox) }
+    }
+    unsafe fn dw_tile<const P: usize, const B: usize, const S: usize, const CHECK: bool>(
+        g: &Geom,
+        a: RowArgs,
+        ox: usize,
+    ) {
+        // SAFETY: as above
+        unsafe { fma_dw_tile::<P, B, S, CHECK>(g, a, ox) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+unsafe fn fma_tile<const P: usize, const B: usize, const S: usize>(
+    g: &Geom,
+    a: RowArgs,
+    ox: usize,
+) {
+    // SAFETY: forwarded
+    unsafe { dense_tile::<[f32; L], P, B, S>(g, a, ox) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+unsafe fn fma_dw_tile<const P: usize, const B: usize, const S: usize, const CHECK: bool>(
+    g: &Geom,
+    a: RowArgs,
+    ox: usize,
+) {
+    // SAFETY: forwarded
+    unsafe { depthwise_tile::<[f32; L], P, B, S, CHECK>(g, a, ox) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -577,24 +637,57 @@ unsafe fn avx512_dw_tile<const P: usize, const B: usize, const S: usize, const C
 /// One output row, in register tiles.
 unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
     macro_rules! by_p {
-        ($b:literal, $s:literal, $ox:expr, $p:expr) => {
+        ($a:ident, $b:literal, $s:literal, $ox:expr, $p:expr) => {
             match $p {
-                1 => A::tile::<1, $b, $s>(g, a, $ox),
-                2 => A::tile::<2, $b, $s>(g, a, $ox),
-                3 => A::tile::<3, $b, $s>(g, a, $ox),
-                4 => A::tile::<4, $b, $s>(g, a, $ox),
-                5 => A::tile::<5, $b, $s>(g, a, $ox),
-                6 => A::tile::<6, $b, $s>(g, a, $ox),
-                7 => A::tile::<7, $b, $s>(g, a, $ox),
-                8 => A::tile::<8, $b, $s>(g, a, $ox),
-                9 => A::tile::<9, $b, $s>(g, a, $ox),
-                10 => A::tile::<10, $b, $s>(g, a, $ox),
-                11 => A::tile::<11, $b, $s>(g, a, $ox),
-                12 => A::tile::<12, $b, $s>(g, a, $ox),
-                13 => A::tile::<13, $b, $s>(g, a, $ox),
-                _ => A::tile::<14, $b, $s>(g, a, $ox),
+                1 => A::tile::<1, $b, $s>(g, $a, $ox),
+                2 => A::tile::<2, $b, $s>(g, $a, $ox),
+                3 => A::tile::<3, $b, $s>(g, $a, $ox),
+                4 => A::tile::<4, $b, $s>(g, $a, $ox),
+                5 => A::tile::<5, $b, $s>(g, $a, $ox),
+                6 => A::tile::<6, $b, $s>(g, $a, $ox),
+                7 => A::tile::<7, $b, $s>(g, $a, $ox),
+                8 => A::tile::<8, $b, $s>(g, $a, $ox),
+                9 => A::tile::<9, $b, $s>(g, $a, $ox),
+                10 => A::tile::<10, $b, $s>(g, $a, $ox),
+                11 => A::tile::<11, $b, $s>(g, $a, $ox),
+                12 => A::tile::<12, $b, $s>(g, $a, $ox),
+                13 => A::tile::<13, $b, $s>(g, $a, $ox),
+                _ => A::tile::<14, $b, $s>(g, $a, $ox),
             }
         };
+    }
+    if !A::WIDE {
+        // one channel block at a time, in tiles of at most NARROW_TILE pixels
+        let step = const_step(g, a);
+        for b in 0..nb {
+            // SAFETY: block b < nb of this unit exists (caller)
+            let ab = unsafe {
+                RowArgs {
+                    w: a.w.add(b * a.wstride),
+                    bias: a.bias.add(b * L),
+                    res: a.res.map(|r| r.add(b * a.ostride)),
+                    out: a.out.add(b * a.ostride),
+                    ..a
+                }
+            };
+            let mut ox = 0;
+            while ox < g.ow {
+                let left = g.ow - ox;
+                let p = left.div_ceil(left.div_ceil(NARROW_TILE));
+                // SAFETY: columns ox..ox + p < ow, all taps inside the input (`Geom::valid`)
+                unsafe {
+                    match step {
+                        16 => by_p!(ab, 1, 16, ox, p),
+                        32 => by_p!(ab, 1, 32, ox, p),
+                        1 => by_p!(ab, 1, 1, ox, p),
+                        2 => by_p!(ab, 1, 2, ox, p),
+                        _ => by_p!(ab, 1, 0, ox, p),
+                    }
+                }
+                ox += p;
+            }
+        }
+        return;
     }
     if nb > 2 {
         // four blocks at once (rows of at most 7 pixels), or two then one
@@ -632,16 +725,16 @@ unsafe fn dense_row<A: Arch>(g: &Geom, a: RowArgs, nb: usize) {
         // SAFETY: columns ox..ox + p < ow, all taps inside the input (`Geom::valid`)
         unsafe {
             match (nb, step) {
-                (2, 16) => by_p!(2, 16, ox, p),
-                (1, 16) => by_p!(1, 16, ox, p),
-                (2, 32) => by_p!(2, 32, ox, p),
-                (1, 32) => by_p!(1, 32, ox, p),
-                (2, 1) => by_p!(2, 1, ox, p),
-                (1, 1) => by_p!(1, 1, ox, p),
-                (2, 2) => by_p!(2, 2, ox, p),
-                (1, 2) => by_p!(1, 2, ox, p),
-                (2, _) => by_p!(2, 0, ox, p),
-                _ => by_p!(1, 0, ox, p),
+                (2, 16) => by_p!(a, 2, 16, ox, p),
+                (1, 16) => by_p!(a, 1, 16, ox, p),
+                (2, 32) => by_p!(a, 2, 32, ox, p),
+                (1, 32) => by_p!(a, 1, 32, ox, p),
+                (2, 1) => by_p!(a, 2, 1, ox, p),
+                (1, 1) => by_p!(a, 1, 1, ox, p),
+                (2, 2) => by_p!(a, 2, 2, ox, p),
+                (1, 2) => by_p!(a, 1, 2, ox, p),
+                (2, _) => by_p!(a, 2, 0, ox, p),
+                _ => by_p!(a, 1, 0, ox, p),
             }
         }
         ox += p;
@@ -805,6 +898,7 @@ impl Depthwise {
             !avx || has_avx512(),
             "AVX-512 kernels on a CPU without AVX-512"
         );
+        let fma = !avx && has_fma();
         let xs = Strides::blocked(g.cin, g.h, g.w);
         let per = self.out_len();
         let cb = g.cout.div_ceil(L);
@@ -844,6 +938,9 @@ impl Depthwise {
                     if avx {
                         #[cfg(target_arch = "x86_64")]
                         depthwise_row::<Avx512>(g, a, nb);
+                    } else if fma {
+                        #[cfg(target_arch = "x86_64")]
+                        depthwise_row::<Fma>(g, a, nb);
                     } else {
                         depthwise_row::<Portable>(g, a, nb);
                     }

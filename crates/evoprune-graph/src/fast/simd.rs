@@ -3,8 +3,9 @@
 //!
 //! The kernels in [`super::conv`] are written once, generic over [`Lanes`], and instantiated
 //! twice: inside a `#[target_feature(enable = "avx512f")]` function on `__m512` (chosen at run
-//! time when the CPU has AVX-512), and on `[f32; 16]` everywhere else (which LLVM vectorises
-//! for the baseline target). Both do the same fused multiply-adds in the same order, so they
+//! time when the CPU has AVX-512), and on `[f32; 16]` everywhere else (which LLVM vectorises;
+//! inside a `#[target_feature(enable = "avx2,fma")]` function when the CPU has those, see
+//! [`has_fma`]). Both do the same fused multiply-adds in the same order, so they
 //! give the same bits. Hand-written rather than taken from a crate: the kernels need explicit
 //! register tiles (up to 28 accumulators), and this is the thirty lines they need; `pulp` (the
 //! `gemm` crate's SIMD layer) would also do, at the price of its whole abstraction.
@@ -119,6 +120,28 @@ mod avx512 {
     }
 
     const _: () = assert!(std::mem::size_of::<__m512>() == L * 4);
+}
+
+/// Whether the CPU has AVX2 and FMA (every x86-64 CPU since 2013-2015 without AVX-512 among
+/// them). The `[f32; 16]` instantiations then run inside `#[target_feature(enable =
+/// "avx2,fma")]` functions: compiled for the baseline x86-64 target, each `f32::mul_add` is a
+/// call to the software `fmaf` (40% of a ResNet-56 training step's time went to those calls,
+/// and 58% with the calls' own overhead). The same fused operations in the same order: the same
+/// bits. `EVOPRUNE_NO_FMA` set: never (to compare).
+pub(crate) fn has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static FMA: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FMA.get_or_init(|| {
+            std::env::var_os("EVOPRUNE_NO_FMA").is_none()
+                && std::is_x86_feature_detected!("avx2")
+                && std::is_x86_feature_detected!("fma")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Whether the AVX-512 instantiation may run on this CPU.

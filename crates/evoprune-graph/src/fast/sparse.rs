@@ -19,7 +19,7 @@
 #![allow(unsafe_code)]
 
 use super::conv::{Act, Geom, SendPtr};
-use super::simd::{L, Lanes, has_avx512};
+use super::simd::{L, Lanes, has_avx512, has_fma};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -152,6 +152,7 @@ impl SparseConv {
         let grid = self.grid();
         let vecs = grid.div_ceil(L);
         let avx = has_avx512();
+        let fma = !avx && has_fma();
         // units: (image, chunk of output channels), about 200k multiply-adds each
         let nnz = self.w.vals.len().max(1);
         let per_co = ((nnz / g.cout.max(1)).max(1) * vecs * L).max(1);
@@ -189,6 +190,9 @@ impl SparseConv {
                         if avx {
                             #[cfg(target_arch = "x86_64")]
                             grid_avx512(xi, offs, vals, b, act_now, vecs, bp);
+                        } else if fma {
+                            #[cfg(target_arch = "x86_64")]
+                            grid_fma(xi, offs, vals, b, act_now, vecs, bp);
                         } else {
                             grid_row::<[f32; L]>(xi, offs, vals, b, act_now, vecs, bp);
                         }
@@ -249,6 +253,23 @@ unsafe fn grid_avx512(
 ) {
     // SAFETY: forwarded
     unsafe { grid_row::<std::arch::x86_64::__m512>(x, offs, vals, bias, act, vecs, out) }
+}
+
+/// The portable kernel compiled with AVX2 and FMA (see [`has_fma`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+unsafe fn grid_fma(
+    x: *const f32,
+    offs: &[u32],
+    vals: &[f32],
+    bias: f32,
+    act: Act,
+    vecs: usize,
+    out: *mut f32,
+) {
+    // SAFETY: forwarded
+    unsafe { grid_row::<[f32; L]>(x, offs, vals, bias, act, vecs, out) }
 }
 
 /// `out[p] = act(bias + Σ_e vals[e] · x[offs[e] + p])` for `p < vecs * 16`, `P` vectors at a
@@ -387,6 +408,7 @@ impl SparseLinear {
         }
         let vecs = np / L;
         let avx = has_avx512();
+        let fma = !avx && has_fma();
         let per_row = (self.w.vals.len() / no.max(1)).max(1) * np;
         let min = (200_000 / per_row).max(1);
         yt.par_chunks_mut(np)
@@ -400,6 +422,9 @@ impl SparseLinear {
                     if avx {
                         #[cfg(target_arch = "x86_64")]
                         linear_avx512(xt.as_ptr(), np, offs, vals, self.bias[o], vecs, row);
+                    } else if fma {
+                        #[cfg(target_arch = "x86_64")]
+                        linear_fma(xt.as_ptr(), np, offs, vals, self.bias[o], vecs, row);
                     } else {
                         linear_row::<[f32; L]>(
                             xt.as_ptr(),
@@ -435,6 +460,23 @@ unsafe fn linear_avx512(
 ) {
     // SAFETY: forwarded
     unsafe { linear_row::<std::arch::x86_64::__m512>(xt, np, offs, vals, bias, vecs, row) }
+}
+
+/// The portable kernel compiled with AVX2 and FMA (see [`has_fma`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+unsafe fn linear_fma(
+    xt: *const f32,
+    np: usize,
+    offs: &[u32],
+    vals: &[f32],
+    bias: f32,
+    vecs: usize,
+    row: &mut [f32],
+) {
+    // SAFETY: forwarded
+    unsafe { linear_row::<[f32; L]>(xt, np, offs, vals, bias, vecs, row) }
 }
 
 /// `row[p] = bias + Σ_e vals[e] · xt[offs[e] * np + p]`, `P` vectors of samples at a time.
