@@ -1000,7 +1000,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn anchors() {
+    fn anchors_of_a_front() {
         let p = |e: f64, c: f64| Point {
             f: vec![e, c],
             kept: vec![],
