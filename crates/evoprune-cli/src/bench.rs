@@ -152,12 +152,12 @@ fn run_train(
         lr: 0.01,
         momentum: 0.9,
         weight_decay: 5e-4,
-        epochs: a.warmup.max(1) + a.repeats,
+        epochs: (a.warmup.max(1) + a.repeats) as f64,
         batch: a.batch,
         seed: 0,
         batch_norm: BatchNorm::Batch,
     };
-    let mut stamps = Vec::with_capacity(cfg.epochs + 1);
+    let mut stamps = Vec::with_capacity(a.warmup.max(1) + a.repeats + 1);
     pool.install(|| -> Result<()> {
         stamps.push(Instant::now());
         train::fine_tune_with(

@@ -22,7 +22,8 @@ pub struct Config {
     /// The network to prune (an ONNX file or a zoo architecture); absent: the paper's Caffe
     /// LeNet, trained as `[baseline]` says. On a network the filter genes are its
     /// coupled-channel groups and the connection genes its linear layers' weights;
-    /// `[retrain]` and `[finetune]` train it with SGD at a constant rate (`epochs` rounded up).
+    /// `[retrain]` and `[finetune]` train it with SGD at a constant rate (a fractional `epochs`
+    /// ends with a partial pass: 0.25 is a quarter of the training images).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<evoprune_graph::model::ModelConfig>,
     /// Data.

@@ -171,13 +171,17 @@ impl Subject {
                         lr: solver.lr,
                         momentum: solver.momentum,
                         weight_decay: solver.weight_decay,
-                        epochs: solver.epochs.ceil() as usize,
+                        epochs: solver.epochs,
                         batch: solver.batch,
                         seed: solver.seed,
                         batch_norm: evoprune_graph::train::BatchNorm::Batch,
                     };
+                    // the stage counts steps (as the LeNet solver reports them); the graph
+                    // trainer reports whole passes
+                    let steps = part.len().div_ceil(solver.batch.max(1)) as f64;
+                    let total = (solver.epochs * steps) as u64;
                     n.fine_tune(&mut new, &m, &part.x, &part.y, &cfg, |e, _| {
-                        rep.progress(e as u64 + 1)
+                        rep.progress((e as f64 * steps).min(total as f64) as u64)
                     })?;
                 }
                 if keep_others {

@@ -1447,8 +1447,9 @@ fn for_cols(
                     for oy in 0..geo.oh {
                         let iy = (oy * geo.sh + ky * geo.dh) as isize - geo.pt as isize;
                         let dst = r * m + ii * ohw + oy * geo.ow;
-                        let src = (0..geo.h as isize)
-                            .contains(&iy)
+                        // a tap whose every output column reads padding (kernel wider than
+                        // the padded input allows, e.g. 5 wide on a 1-pixel map) has no source
+                        let src = ((0..geo.h as isize).contains(&iy) && lo < hi)
                             .then(|| (ii * geo.cin + ch) * hw + iy as usize * geo.w);
                         f(dst, src, off, lo, hi);
                     }

@@ -118,7 +118,7 @@ impl TrainConfig {
             lr: self.lr,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
-            epochs: self.epochs,
+            epochs: self.epochs as f64,
             batch: self.batch,
             seed,
             batch_norm: match self.batch_norm {

@@ -621,8 +621,10 @@ pub struct FineTune {
     pub momentum: f32,
     /// L2 weight decay (on learnable parameters).
     pub weight_decay: f32,
-    /// Passes over the data.
-    pub epochs: usize,
+    /// Passes over the data. A fractional part is a last, partial pass: the first
+    /// `round(fraction x samples)` samples of that pass's order (at least one), so `0.25`
+    /// trains on a quarter of the data, drawn afresh from the seed.
+    pub epochs: f64,
     /// Samples per step.
     pub batch: usize,
     /// Seed of the sample order.
@@ -742,7 +744,19 @@ pub fn fine_tune_from(
     mut progress: impl FnMut(usize, f32),
 ) -> Result<Epochs> {
     let (per, n) = check_inputs(g, x, y, masks, "fine-tuning data")?;
-    if from.losses.len() > cfg.epochs {
+    if !(cfg.epochs.is_finite() && (0.0..=1e6).contains(&cfg.epochs)) {
+        return Err(GraphError::invalid(
+            "fine-tuning",
+            format!("epochs must be in [0, 1e6], got {}", cfg.epochs),
+        ));
+    }
+    // whole passes, then the partial one
+    let passes = cfg.epochs.ceil() as usize;
+    let last = match cfg.epochs.fract() {
+        f if f > 0.0 => ((f * n as f64).round() as usize).clamp(1, n),
+        _ => n,
+    };
+    if from.losses.len() > passes {
         return Err(GraphError::invalid(
             "fine-tuning",
             format!(
@@ -769,7 +783,7 @@ pub fn fine_tune_from(
     let mut state = cfg.seed ^ 0x9e37_79b9_7f4a_7c15;
     let mut xb = Vec::with_capacity(cfg.batch.min(n) * per);
     let mut yb = Vec::with_capacity(cfg.batch.min(n));
-    for epoch in 0..cfg.epochs {
+    for epoch in 0..passes {
         // Fisher-Yates with a SplitMix64 stream: the same order on every machine
         for i in (1..n).rev() {
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -782,7 +796,8 @@ pub fn fine_tune_from(
             continue;
         }
         let (mut total, mut seen) = (0.0f64, 0usize);
-        for chunk in order.chunks(cfg.batch) {
+        let take = if epoch + 1 == passes { last } else { n };
+        for chunk in order[..take].chunks(cfg.batch) {
             xb.clear();
             yb.clear();
             for &i in chunk {

@@ -249,7 +249,7 @@ fn fine_tuning_learns_and_keeps_masked_weights_at_zero() {
         lr: 0.1,
         momentum: 0.9,
         weight_decay: 1e-4,
-        epochs: 15,
+        epochs: 15.0,
         batch: 12,
         seed: 1,
         batch_norm: evoprune_graph::train::BatchNorm::Frozen,
@@ -292,6 +292,44 @@ fn fine_tuning_learns_and_keeps_masked_weights_at_zero() {
     masks.insert("fc.bias".to_string(), vec![1.0]);
     let e = train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_, _| {}).unwrap_err();
     assert!(e.to_string().contains("fc.bias"), "{e}");
+}
+
+#[test]
+fn a_fractional_epoch_trains_on_that_share_of_a_last_pass() {
+    // every sample the same, so a pass's order does not matter and only the number of steps
+    // (and their batch sizes) decides the weights
+    let (x1, y1) = data(1);
+    let copies = |n: usize| (x1.repeat(n), vec![y1[0]; n]);
+    let cfg = |epochs: f64| FineTune {
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 1e-4,
+        epochs,
+        batch: 12,
+        seed: 3,
+        batch_norm: evoprune_graph::train::BatchNorm::Frozen,
+    };
+    let masks = HashMap::new();
+    let run = |n: usize, epochs: f64| {
+        let (x, y) = copies(n);
+        let mut g = small();
+        let losses = train::fine_tune(&mut g, &x, &y, &masks, &cfg(epochs), |_, _| {}).unwrap();
+        (g.params, losses.len())
+    };
+    // 24 samples, 1.5 epochs: 2 steps, then 1 step of the half pass = 3 passes of 12
+    let (a, passes) = run(24, 1.5);
+    assert_eq!(passes, 2);
+    assert_eq!(a, run(12, 3.0).0);
+    assert_ne!(a, run(24, 1.0).0);
+    assert_ne!(a, run(24, 2.0).0);
+    // a quarter of 48 is one batch of 12
+    assert_eq!(run(48, 0.25).0, run(12, 1.0).0);
+    // out of range: an error naming epochs
+    let (x, y) = copies(12);
+    for bad in [f64::NAN, -0.5, f64::INFINITY] {
+        let e = train::fine_tune(&mut small(), &x, &y, &masks, &cfg(bad), |_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("epochs"), "{e}");
+    }
 }
 
 #[test]
@@ -383,7 +421,7 @@ fn training_mode_batch_norm_trains_a_resnet_from_scratch() {
         lr: 0.05,
         momentum: 0.9,
         weight_decay: 0.0,
-        epochs: 6,
+        epochs: 6.0,
         batch: 16,
         seed: 3,
         batch_norm: evoprune_graph::train::BatchNorm::Batch,

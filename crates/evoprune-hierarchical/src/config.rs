@@ -332,10 +332,10 @@ impl Config {
             ));
         }
         let e = self.finetune.solver.epochs;
-        if !(e.fract() == 0.0 && e <= 10_000.0) {
+        if !(e.is_finite() && (0.0..=10_000.0).contains(&e)) {
             return Err(bad(
                 "finetune.solver.epochs",
-                format!("a [model] network fine-tunes whole epochs (at most 10000), got {e}"),
+                format!("a [model] network fine-tunes at most 10000 epochs, got {e}"),
             ));
         }
         Ok(())
@@ -539,7 +539,7 @@ mod tests {
                 "baseline.weights",
             ),
             (
-                "[model]\narch = \"resnet20\"\n[finetune.solver]\nepochs = 0.5\n",
+                "[model]\narch = \"resnet20\"\n[finetune.solver]\nepochs = 20000.0\n",
                 "finetune.solver.epochs",
             ),
         ] {

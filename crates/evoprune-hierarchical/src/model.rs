@@ -303,10 +303,11 @@ impl Model {
             HierError::invalid("fine-tuning", "the built-in LeNets train with their solver")
         })?;
         let mut graph = g.graph_of(p);
-        if cfg.epochs > 0 {
+        if cfg.epochs > 0.0 {
+            let passes = cfg.epochs.ceil() as usize;
             g.net
                 .fine_tune(&mut graph, masks, &part.x, &part.y, cfg, |e, _| {
-                    progress(e, cfg.epochs)
+                    progress(e, passes)
                 })?;
         }
         Ok(g.flatten(&graph))
@@ -458,7 +459,7 @@ impl Model {
                     lr: solver.lr,
                     momentum: solver.momentum,
                     weight_decay: solver.weight_decay,
-                    epochs: solver.epochs.max(0.0) as usize,
+                    epochs: solver.epochs.max(0.0),
                     batch: solver.batch,
                     seed: solver.seed,
                     batch_norm: evoprune_graph::train::BatchNorm::Batch,
