@@ -486,7 +486,12 @@ fn member_file(k: usize) -> String {
 /// `[model]` run as its realized network (`models/member-K.onnx` + `.safetensors`, written
 /// atomically, the plan and the recorded test accuracy in the safetensors metadata), and record
 /// the file in the member.
-fn write_members(rd: &RunDir, subject: &Subject, seeds: &mut [SeedResult]) -> Result<()> {
+fn write_members(
+    rd: &RunDir,
+    subject: &Subject,
+    round_channels: usize,
+    seeds: &mut [SeedResult],
+) -> Result<()> {
     let Subject::Graph { net, weights } = subject else {
         return Ok(());
     };
@@ -510,6 +515,7 @@ fn write_members(rd: &RunDir, subject: &Subject, seeds: &mut [SeedResult]) -> Re
         net.export(
             weights,
             &masks,
+            round_channels,
             &onnx,
             &onnx.with_extension("safetensors"),
             &extra,
@@ -529,7 +535,8 @@ fn finalize(
     base: [f64; 2],
     mut seeds: Vec<SeedResult>,
 ) -> Result<Summary> {
-    write_members(rd, subject, &mut seeds)?;
+    let round = cfg.model.as_ref().map_or(1, |m| m.round_channels);
+    write_members(rd, subject, round, &mut seeds)?;
     let hv_s: Vec<f64> = seeds.iter().map(|s| s.surrogate.hypervolume).collect();
     let hv_r: Vec<f64> = seeds
         .iter()

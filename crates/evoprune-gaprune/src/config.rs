@@ -105,6 +105,12 @@ pub struct SearchConfig {
     pub patience: usize,
     /// Validation images used for the fitness (0 = all of `data.val`).
     pub fitness_subset: usize,
+    /// Networks of `[model]`: before a candidate is scored, re-estimate its batch norms'
+    /// running statistics on this many training images (forward passes in batches of
+    /// `retrain.batch`, no weight change; "adaptive batch norm"). 0: score with the statistics
+    /// as they are (the paper). Pruned channels change what later layers receive, and stale
+    /// statistics can cost an unretrained candidate tens of points that a few batches win back.
+    pub recalibrate: usize,
     /// NSGA-II: at most this many members of the final front are finished (retrained as
     /// `[finetune]` says, compacted, scored, timed), spread evenly over it by MACs, the
     /// sparsest and the densest among them (0 = every member).
@@ -128,6 +134,7 @@ impl Default for SearchConfig {
             tolerance: 1e-3,
             patience: 4,
             fitness_subset: 0,
+            recalibrate: 0,
             front_members: 0,
             threads: 0,
         }
@@ -182,6 +189,21 @@ impl MethodConfig for Config {
         }
         if s.max_generations == 0 {
             return Err(bad("search.max_generations", "must be at least 1"));
+        }
+        if s.recalibrate > 0 && self.model.is_none() {
+            return Err(bad(
+                "search.recalibrate",
+                "re-estimates batch norms of a network of [model]; the built-in LeNet has none",
+            ));
+        }
+        if s.recalibrate > 1_000_000 {
+            return Err(bad("search.recalibrate", "at most 1000000 images"));
+        }
+        if s.recalibrate > 0 && self.retrain.batch < 2 {
+            return Err(bad(
+                "retrain.batch",
+                "must be at least 2 to re-estimate batch statistics (search.recalibrate)",
+            ));
         }
         if !(s.tolerance.is_finite() && s.tolerance >= 0.0) {
             return Err(bad("search.tolerance", "must be finite and >= 0"));

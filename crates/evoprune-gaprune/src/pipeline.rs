@@ -3,7 +3,7 @@
 //! the report.
 
 use crate::config::{Config, Mode};
-use crate::problem::{Data, Part, prepare};
+use crate::problem::{Data, Part, Scoring, prepare};
 use crate::search::{CycleRecord, LoopState, Outcome, fitness, retrain, run_loop};
 use crate::subject::{Subject, Weights, realize_or_none};
 use crate::{GapruneError, Result};
@@ -13,7 +13,7 @@ use evoprune_nn::lenet::{Net, SparseLeNet, count_errors};
 use evoprune_nn::store::lenet_baseline;
 use evoprune_run::MethodConfig;
 use evoprune_run::plot::{Chart, Marker};
-use evoprune_run::{Block, Outputs, Report, Reporter, RunDir, Table};
+use evoprune_run::{Block, Column, Outputs, Report, Reporter, RunDir, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -58,6 +58,10 @@ pub struct Member {
     pub compact_seconds: f64,
     /// The model file (in the run folder).
     pub file: String,
+    /// FLOPs fraction the model file computes, where `[model] round_channels` kept extra
+    /// (zero-read) channels for blocked kernels; `None`: as `flops`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_flops: Option<f64>,
 }
 
 /// `checkpoint/final.json`: the masks of the final training, fixed when it starts, and the
@@ -216,15 +220,20 @@ fn baseline_weights(
     Ok(Weights::Graph(g))
 }
 
-/// The validation images the search scores masks on: the first `fitness_subset` (all when 0).
-fn fitness_part(cfg: &Config, data: &Data) -> Part {
+/// What the search scores masks on: the first `fitness_subset` validation images (all when
+/// 0), and the first `recalibrate` training images for the batch norms.
+fn fitness_part(cfg: &Config, data: &Data) -> Scoring {
     let mut val = data.val.clone();
     if cfg.search.fitness_subset > 0 && cfg.search.fitness_subset < val.len() {
         let per = val.x.len() / val.len().max(1);
         val.x.truncate(cfg.search.fitness_subset * per);
         val.y.truncate(cfg.search.fitness_subset);
     }
-    val
+    Scoring {
+        val,
+        calib: head(&data.train, cfg.search.recalibrate),
+        batch: cfg.retrain.batch,
+    }
 }
 
 fn pct(v: f64) -> String {
@@ -360,7 +369,10 @@ impl Final<'_> {
             return Err(GapruneError::invalid("weights", "of another network"));
         };
         let m = Subject::masks(n, g);
-        let small = realize_or_none(n, &tuned, &m)?.ok_or_else(|| {
+        // the network the files hold (channel counts rounded for blocked kernels, same
+        // function): scored and timed as written
+        let round = cfg.model.as_ref().map_or(1, |m| m.round_channels);
+        let small = realize_or_none(n, &tuned, &m, round)?.ok_or_else(|| {
             GapruneError::invalid(
                 format!("member {i}"),
                 "its genome removes every channel of a tensor",
@@ -379,9 +391,10 @@ impl Final<'_> {
             ("member".to_string(), i.to_string()),
             ("test_error".to_string(), format!("{test_error}")),
         ]);
-        n.export(
+        let ex = n.export(
             &tuned,
             &m,
+            round,
             &self.rd.path(&file),
             &self.rd.path(&format!("models/member-{i}.safetensors")),
             &extra,
@@ -410,6 +423,8 @@ impl Final<'_> {
             sparse_seconds: None,
             compact_seconds,
             file,
+            file_flops: (ex.file_macs != s.macs)
+                .then(|| ex.file_macs as f64 / dense_macs.max(1) as f64),
         })
     }
 }
@@ -569,6 +584,7 @@ fn finish_member(
         sparse_seconds: Some(sparse_seconds),
         compact_seconds,
         file,
+        file_flops: None,
     })
 }
 
@@ -646,20 +662,29 @@ fn history_table(state: &LoopState) -> Table {
 fn front_table(r: &ResultFile) -> Table {
     let speedup = |s: f64| format!("{:.1}x", r.baseline_seconds / s);
     let sparse = |s: Option<f64>| s.map_or_else(|| "-".into(), speedup);
-    Table::from_columns(
-        &r.members,
-        &[
-            ("member", &|m: &Member| m.index.to_string()),
-            ("test error %", &|m| pct(m.test_error)),
-            ("val error %", &|m| pct(m.val_error)),
-            ("FLOPs %", &|m| pct(m.flops)),
-            ("sparsity %", &|m| pct(m.sparsity)),
-            ("params", &|m| m.params.to_string()),
-            ("filters", &|m| format!("{}/{}", m.filters[0], m.filters[1])),
-            ("speedup (sparse)", &|m| sparse(m.sparse_seconds)),
-            ("speedup (compact)", &|m| speedup(m.compact_seconds)),
-        ],
-    )
+    let file_flops = |m: &Member| pct(m.file_flops.unwrap_or(m.flops));
+    let speedup_sparse = |m: &Member| sparse(m.sparse_seconds);
+    let speedup_compact = |m: &Member| speedup(m.compact_seconds);
+    let mut columns: Vec<Column<'_, Member>> = vec![
+        ("member", &|m: &Member| m.index.to_string()),
+        ("test error %", &|m| pct(m.test_error)),
+        ("val error %", &|m| pct(m.val_error)),
+        ("FLOPs %", &|m| pct(m.flops)),
+    ];
+    // only where `round_channels` made the files compute more than the search counted
+    if r.members.iter().any(|m| m.file_flops.is_some()) {
+        columns.push(("file FLOPs %", &file_flops));
+    }
+    columns.extend_from_slice(&[
+        ("sparsity %", &|m: &Member| pct(m.sparsity)),
+        ("params", &|m: &Member| m.params.to_string()),
+        ("filters", &|m: &Member| {
+            format!("{}/{}", m.filters[0], m.filters[1])
+        }),
+        ("speedup (sparse)", &speedup_sparse),
+        ("speedup (compact)", &speedup_compact),
+    ]);
+    Table::from_columns(&r.members, &columns)
 }
 
 /// The elite after each retraining (the paper's Fig. 2).

@@ -167,18 +167,40 @@ pub fn measure(net: &Net, mask: &LeNetMask, part: &Part) -> Result<[f64; 3]> {
     ])
 }
 
+/// What candidates are scored on: validation images, and the training images on which a
+/// network's batch-norm statistics are re-estimated first (`search.recalibrate`).
+#[derive(Clone, Debug, Default)]
+pub struct Scoring {
+    /// The fitness images.
+    pub val: Part,
+    /// Recalibration images (empty: the statistics are used as they are, the paper).
+    pub calib: Part,
+    /// Recalibration batch size.
+    pub batch: usize,
+}
+
+impl Scoring {
+    /// Scoring on `val` alone.
+    pub fn plain(val: Part) -> Self {
+        Scoring {
+            val,
+            ..Scoring::default()
+        }
+    }
+}
+
 /// The search problem for one weight set: minimise (validation error, remaining FLOPs,
 /// 1 - sparsity).
 pub struct Pruning {
     subject: Subject,
     weights: Arc<Weights>,
-    val: Arc<Part>,
+    val: Arc<Scoring>,
     specs: Vec<ObjectiveSpec>,
 }
 
 impl Pruning {
-    /// Candidates of `subject` are scored with `weights` on `val`.
-    pub fn new(subject: Subject, weights: Arc<Weights>, val: Arc<Part>) -> Self {
+    /// Candidates of `subject` are scored with `weights` as `val` says.
+    pub fn new(subject: Subject, weights: Arc<Weights>, val: Arc<Scoring>) -> Self {
         Pruning {
             subject,
             weights,
@@ -258,7 +280,7 @@ mod tests {
         let net = Arc::new(Net::from_lenet(&LeNet::random(1)).unwrap());
         let val = Arc::new(synthetic_digits(20, 1));
         let w = Arc::new(Weights::Lenet((*net).clone()));
-        let p = Pruning::new(Subject::Lenet, w, val.clone());
+        let p = Pruning::new(Subject::Lenet, w, Arc::new(Scoring::plain((*val).clone())));
         let full = p.evaluate(&encode(&LeNetMask::full())).unwrap();
         assert_eq!(&full.objectives[1..], &[1.0, 1.0]);
         let mut m = LeNetMask::full();

@@ -5,7 +5,7 @@
 //! at most the generation in flight.
 
 use crate::config::{Config, Mode, SearchConfig};
-use crate::problem::{Part, PruneMutation, Pruning, Seeding};
+use crate::problem::{Part, PruneMutation, Pruning, Scoring, Seeding};
 use crate::subject::{Subject, Weights};
 use crate::{GapruneError, Result};
 use evoprune::{
@@ -175,7 +175,7 @@ pub fn run_loop(
     subject: &Subject,
     base: &Weights,
     train_part: &Part,
-    val: Arc<Part>,
+    val: Arc<Scoring>,
     threads: usize,
     stop: Arc<AtomicBool>,
     rep: &mut dyn Reporter,
@@ -269,7 +269,7 @@ struct Cycles<'a> {
     cfg: &'a Config,
     rd: &'a RunDir,
     train_part: &'a Part,
-    val: Arc<Part>,
+    val: Arc<Scoring>,
     threads: usize,
     stop: Arc<AtomicBool>,
     /// `checkpoint/`.

@@ -6,7 +6,7 @@
 //! convolutions and concatenations) followed by one bit per connection of every linear layer
 //! (the paper's connection genes). Both kinds are scored on the physically smaller network.
 
-use crate::problem::{FULL_MACS, FULL_PARAMS, GENOME_LEN, Part, canonicalize, decode};
+use crate::problem::{FULL_MACS, FULL_PARAMS, GENOME_LEN, Part, Scoring, canonicalize, decode};
 use crate::search::{retrain, retrain_keeping_others};
 use crate::{GapruneError, Result};
 use evoprune::BitString;
@@ -112,17 +112,24 @@ impl Subject {
     }
 
     /// Validation error, remaining MACs fraction and remaining parameter fraction of genome `g`
-    /// with weights `w` on `part`. On a network, a genome that removes every channel of some
-    /// tensor scores the worst possible `[1, 1, 1]` (it is no network).
-    pub fn measure(&self, w: &Weights, g: &BitString, part: &Part) -> Result<[f64; 3]> {
+    /// with weights `w` on `scoring.val`, a network's batch norms first re-estimated on
+    /// `scoring.calib` when it holds images. On a network, a genome that removes every channel
+    /// of some tensor scores the worst possible `[1, 1, 1]` (it is no network).
+    pub fn measure(&self, w: &Weights, g: &BitString, scoring: &Scoring) -> Result<[f64; 3]> {
         self.check_len(g)?;
+        let part = &scoring.val;
         match (self, w) {
             (Subject::Lenet, Weights::Lenet(net)) => crate::problem::measure(net, &decode(g), part),
             (Subject::Graph(n), Weights::Graph(weights)) => {
                 let m = Self::masks(n, g);
-                let Some(small) = realize_or_none(n, weights, &m)? else {
+                let Some(mut small) = realize_or_none(n, weights, &m, 1)? else {
                     return Ok([1.0, 1.0, 1.0]);
                 };
+                if scoring.calib.len() >= 2 {
+                    let mut w = weights.clone();
+                    n.recalibrate(&mut w, &m, &scoring.calib.x, scoring.batch)?;
+                    small = n.realize(&w, &m)?;
+                }
                 let s = n.stats(&m)?;
                 let acc = n.accuracy(&small, &part.x, &part.y)?;
                 Ok([
@@ -254,9 +261,15 @@ fn linear_len(n: &GraphNet) -> usize {
     n.layers.iter().filter(|l| l.linear).map(|l| l.len()).sum()
 }
 
-/// The realized network, or `None` when the masks remove every channel of some tensor.
-pub fn realize_or_none(n: &GraphNet, w: &Graph, m: &Masks) -> Result<Option<Graph>> {
-    match n.realize(w, m) {
+/// The realized network (channel counts rounded up to a multiple of `round_channels`, see
+/// [`GraphNet::realize_rounded`]), or `None` when the masks remove every channel of some tensor.
+pub fn realize_or_none(
+    n: &GraphNet,
+    w: &Graph,
+    m: &Masks,
+    round_channels: usize,
+) -> Result<Option<Graph>> {
+    match n.realize_rounded(w, m, round_channels) {
         Ok(g) => Ok(Some(g)),
         Err(evoprune_graph::GraphError::Invalid { what, reason })
             if what == "mask" && reason.starts_with("removes every channel") =>

@@ -80,9 +80,29 @@ fn a_resnet_is_pruned_by_groups_and_connections_into_a_smaller_onnx() {
     );
     let s3 = resume(&s.dir, driver(1)).unwrap();
     assert_eq!(s3.result.members[0].params, m.params);
+    // channel counts rounded to multiples of 8 in the file: the same member and test error,
+    // more FLOPs in the file, every image-like tensor of it a multiple of 8 channels
+    let mut r8 = cfg.clone();
+    r8.model.as_mut().unwrap().round_channels = 8;
+    let s8 = run(&r8, &tmp.path().join("ga8"), driver(1)).unwrap();
+    let m8 = &s8.result.members[0];
+    assert_eq!(
+        (m8.test_error, m8.flops, m8.params),
+        (m.test_error, m.flops, m.params)
+    );
+    let file_flops = m8.file_flops.expect("channels were taken back");
+    assert!(file_flops > m8.flops && file_flops <= 1.0, "{m8:?}");
+    let g8 = evoprune_graph::onnx::load(&s8.dir.join(&m8.file)).unwrap();
+    for (v, sh) in evoprune_graph::shape::infer(&g8, 1).unwrap() {
+        if sh.len() == 4 && v != g8.input && !g8.params.contains_key(&v) {
+            assert_eq!(sh[1] % 8, 0, "{v}: {sh:?}");
+        }
+    }
     // NSGA-II gives a front of ONNX members
     let mut n = cfg.clone();
     n.search.mode = Mode::Nsga2;
+    // its candidates' batch norms re-estimated on 24 training images before scoring
+    n.search.recalibrate = 24;
     let f = run(&n, &tmp.path().join("nsga"), driver(2)).unwrap();
     assert!(!f.result.members.is_empty());
     assert!(f.result.members.iter().all(|m| m.file.ends_with(".onnx")));
@@ -129,6 +149,21 @@ fn the_model_section_is_checked() {
     std::fs::write(&p, text).unwrap();
     let e = Config::load(&p).unwrap_err().to_string();
     assert!(e.contains("model.arch"), "{e}");
+    for (text, key) in [
+        (
+            "method = \"ga-prune\"\n[model]\narch = \"resnet20\"\nround_channels = 5000\n",
+            "model.round_channels",
+        ),
+        // LeNet has no batch norm to re-estimate
+        (
+            "method = \"ga-prune\"\n[search]\nrecalibrate = 64\n",
+            "search.recalibrate",
+        ),
+    ] {
+        std::fs::write(&p, text).unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains(key), "{e}");
+    }
     // a missing ONNX file is an error naming it, before anything is written
     let text =
         "method = \"ga-prune\"\n[data]\nsource = \"synthetic\"\n[model]\nonnx = \"missing.onnx\"\n";

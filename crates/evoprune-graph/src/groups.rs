@@ -397,6 +397,63 @@ impl Analysis {
         Ok(out)
     }
 
+    /// `keep` with removed groups taken back until every image-like value (rank 3 or more)
+    /// that a removal shrinks keeps a multiple of `multiple` channels, or all of them; `0` and
+    /// `1` change nothing. Groups are taken back in index order, lowest first.
+    ///
+    /// [`Analysis::compact`] of [`Analysis::masked`] under the widened flags computes the same
+    /// function as the compaction under `keep` (the channels taken back are zero wherever they
+    /// are read), but with channel counts that blocked layouts accept: onnxruntime's NCHWc
+    /// kernels (blocks of 8 channels on AVX2, 16 on AVX-512) fall back to much slower ones
+    /// for any other count.
+    pub fn rounded(&self, keep: &[bool], multiple: usize) -> Result<Vec<bool>> {
+        if keep.len() != self.groups.len() {
+            return Err(GraphError::invalid(
+                "mask",
+                format!("{} bits for {} groups", keep.len(), self.groups.len()),
+            ));
+        }
+        let mut wide = keep.to_vec();
+        if multiple <= 1 {
+            return Ok(wide);
+        }
+        // the values to round, in element order (deterministic), with their groups' channels
+        let mut values: Vec<(usize, usize)> = self
+            .channels
+            .iter()
+            .filter(|(v, c)| **c > 0 && self.ranks.get(*v).is_some_and(|&r| r >= 3))
+            .map(|(v, &c)| (self.base[v], c))
+            .collect();
+        values.sort_unstable();
+        // each pass only adds groups, and a value's count is bounded by its channels: this
+        // ends after at most one pass per group
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for &(b, c) in &values {
+                let alive = |w: &[bool]| {
+                    (0..c)
+                        .filter(|&ch| self.elem_group[b + ch].is_none_or(|gi| w[gi]))
+                        .count()
+                };
+                let mut k = alive(&wide);
+                while k < c && !k.is_multiple_of(multiple) {
+                    let Some(gi) = (0..c)
+                        .filter_map(|ch| self.elem_group[b + ch])
+                        .filter(|&gi| !wide[gi])
+                        .min()
+                    else {
+                        break;
+                    };
+                    wide[gi] = true;
+                    changed = true;
+                    k = alive(&wide);
+                }
+            }
+        }
+        Ok(wide)
+    }
+
     /// The network with the removed groups' channels zeroed where they are read (convolution,
     /// linear and depthwise weights): the same function as [`Analysis::compact`], full size.
     pub fn masked(&self, g: &Graph, keep: &[bool]) -> Result<Graph> {

@@ -35,6 +35,12 @@ pub struct ModelConfig {
     /// classes (ImageNet weights on MNIST: set `train.epochs`); every other tensor must be in
     /// the file.
     pub new_head: bool,
+    /// The exported members keep a multiple of this many channels in every image-like tensor
+    /// the pruning shrinks (0 or 1: exactly the channels kept). The extra channels are zero
+    /// wherever they are read, so the function and the accuracy are unchanged; onnxruntime runs
+    /// its fast blocked (NCHWc) convolutions only on multiples of 8 channels (AVX2; 16 on
+    /// AVX-512) and much slower ones otherwise. The search and its FLOPs are not affected.
+    pub round_channels: usize,
     /// Fine-tuning of the loaded network on the run's training data before the search (none
     /// by default: the network is used as trained).
     pub train: TrainConfig,
@@ -178,6 +184,12 @@ impl ModelConfig {
                     );
                 }
             }
+        }
+        if self.round_channels > 1024 {
+            return e(
+                "round_channels",
+                format!("must be in 0..=1024, got {}", self.round_channels),
+            );
         }
         if self.new_head && self.weights.is_none() {
             return e(

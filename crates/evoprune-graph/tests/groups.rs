@@ -2,7 +2,7 @@
 //! small graphs; the compacted network computes what the masked one computes.
 
 use evoprune_graph::groups::analyze;
-use evoprune_graph::{Graph, Tensor, exec, onnx, stats};
+use evoprune_graph::{Graph, Tensor, exec, onnx, shape, stats};
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -376,9 +376,62 @@ proptest! {
             let back = onnx::load_bytes(&onnx::to_bytes(&small).unwrap(), "small", None).unwrap();
             let x = input(&g, 2, seed);
             prop_assert_eq!(exec::run(&back, &x).unwrap()[0].data.clone(), exec::run(&small, &x).unwrap()[0].data.clone());
+            // and so does the compaction with channel counts rounded up
+            rounded_agrees(&g, &keep, 1 + (seed % 5) as usize);
             }
         }
     }
+}
+
+/// `keep` widened to multiples of `m` channels: a superset of `keep`; the realized network
+/// computes the masked function; every image-like value a removal shrinks keeps a multiple of
+/// `m` channels or all of them. Returns how many groups were taken back.
+fn rounded_agrees(g: &Graph, keep: &[bool], m: usize) -> usize {
+    let a = analyze(g).unwrap();
+    let wide = a.rounded(keep, m).unwrap();
+    assert!(keep.iter().zip(&wide).all(|(k, w)| !k || *w));
+    let masked = a.masked(g, keep).unwrap();
+    let small = a.compact(&masked, &wide).unwrap();
+    let x = input(g, 3, 5);
+    let d = max_abs(
+        &exec::run(&small, &x).unwrap()[0].data,
+        &exec::run(&masked, &x).unwrap()[0].data,
+    );
+    assert!(d < 1e-4, "rounded vs masked: {d}");
+    let full = shape::infer(g, 1).unwrap();
+    let cut = shape::infer(&small, 1).unwrap();
+    for (v, s) in &cut {
+        if s.len() >= 3 && g.params.get(v).is_none() {
+            let (c, f) = (s[1], full[v][1]);
+            assert!(
+                c == f || c % m == 0,
+                "{v}: {c} of {f} channels, not a multiple of {m}"
+            );
+        }
+    }
+    wide.iter().zip(keep).filter(|(w, k)| **w && !**k).count()
+}
+
+#[test]
+fn rounded_channel_counts_keep_the_function() {
+    let g = fixture("resnet20-ts.onnx");
+    let a = analyze(&g).unwrap();
+    let mut s = 3u64;
+    let keep: Vec<bool> = (0..a.groups.len())
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 61) != 0 // about 7 in 8 kept
+        })
+        .collect();
+    let back = rounded_agrees(&g, &keep, 8);
+    assert!(back > 0, "a random mask should need channels taken back");
+    // 1 changes nothing; keeping everything stays everything
+    assert_eq!(a.rounded(&keep, 1).unwrap(), keep);
+    let all = vec![true; a.groups.len()];
+    assert_eq!(a.rounded(&all, 16).unwrap(), all);
+    assert!(a.rounded(&keep[1..], 8).is_err());
 }
 
 /// Found by fuzzing: a convolution whose bias is another layer's weight matrix was accepted

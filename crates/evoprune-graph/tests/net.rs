@@ -149,7 +149,7 @@ fn export_writes_the_smaller_network_that_reloads_to_the_same_logits() {
     let dir = tempfile::tempdir().unwrap();
     let (o, w) = (dir.path().join("m.onnx"), dir.path().join("m.safetensors"));
     let extra = BTreeMap::from([("member".to_string(), "3".to_string())]);
-    let e = net.export(&net.graph, &m, &o, &w, &extra).unwrap();
+    let e = net.export(&net.graph, &m, 1, &o, &w, &extra).unwrap();
     let back: Graph = onnx::load(&o).unwrap();
     let x = inputs(&net, 4);
     let small = net.realize(&net.graph, &m).unwrap();
@@ -385,4 +385,58 @@ fn non_classifiers_are_refused() {
     let mut g = resnet20().graph;
     g.outputs.push(g.input.clone());
     assert!(Net::new(g).unwrap_err().to_string().contains("one output"));
+}
+
+#[test]
+fn recalibrated_batch_norms_make_inference_match_the_batch_statistics() {
+    let net = resnet20();
+    let m = Masks {
+        bits: HashMap::new(),
+        ..random_masks(&net, 3)
+    };
+    let n = 32;
+    let x = inputs(&net, n);
+    // the pruned network in training mode on the batch: each batch norm on its own statistics
+    let mut t = evoprune_graph::backprop::Trainer::new(&net.graph).unwrap();
+    let masks = net.training_masks(&m).unwrap();
+    t.batch_statistics(&net.graph, &x, n, &masks).unwrap();
+    let train_mode = t.logits().to_vec();
+    let scale = train_mode.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    let before = net
+        .logits(&net.realize(&net.graph, &m).unwrap(), &x)
+        .unwrap();
+    let mut g = net.graph.clone();
+    net.recalibrate(&mut g, &m, &x, n).unwrap();
+    let after = net.logits(&net.realize(&g, &m).unwrap(), &x).unwrap();
+    // inference with the re-estimated statistics computes what the batch statistics did (up
+    // to the unbiased variance's n / (n - 1)); the stale ones did not
+    let (d_after, d_before) = (
+        max_diff(&after, &train_mode),
+        max_diff(&before, &train_mode),
+    );
+    assert!(d_after < 0.02 * scale, "{d_after} of {scale}");
+    assert!(d_before > 5.0 * d_after, "{d_before} vs {d_after}");
+    // only running statistics changed
+    let bn = g
+        .nodes
+        .iter()
+        .find(|k| matches!(k.op, evoprune_graph::Op::BatchNorm { .. }))
+        .unwrap();
+    for (name, p) in &g.params {
+        let stat = g.nodes.iter().any(|k| {
+            matches!(k.op, evoprune_graph::Op::BatchNorm { .. })
+                && (k.inputs[3] == *name || k.inputs[4] == *name)
+        });
+        assert_eq!(stat, p != &net.graph.params[name], "{name}");
+    }
+    // two batches of 16 pool to the statistics of one batch of 32 (the first batch norm's
+    // input does not depend on any other batch norm)
+    let mut g16 = net.graph.clone();
+    net.recalibrate(&mut g16, &m, &x, 16).unwrap();
+    for p in [&bn.inputs[3], &bn.inputs[4]] {
+        let d = max_diff(&g16.params[p].data, &g.params[p].data);
+        assert!(d < 1e-4, "{p}: {d}");
+    }
+    assert!(net.recalibrate(&mut g16, &m, &x, 1).is_err());
+    assert!(net.recalibrate(&mut g16, &m, &x[1..], 16).is_err());
 }

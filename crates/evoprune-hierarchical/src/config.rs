@@ -177,6 +177,22 @@ pub struct Phase1Config {
     pub crossover_prob: f64,
     /// Largest fraction of a layer's weights a threshold may prune (the gene's upper bound).
     pub max_prune: f64,
+    /// The initial thresholds: `"uniform"` (the paper: each gene uniform in
+    /// `[0, max_prune]`) or `"spread"` (each member draws a level and its genes spread below
+    /// it, so the population runs from nearly dense to heavily pruned networks; deep networks,
+    /// whose uniform members all prune every layer by about half, need it).
+    pub init: Phase1Init,
+}
+
+/// Phase 1's initial population (see [`Phase1Config::init`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase1Init {
+    /// Uniform in the box.
+    #[default]
+    Uniform,
+    /// Spread over levels ([`evoprune::SpreadReal`]).
+    Spread,
 }
 
 impl Default for Phase1Config {
@@ -186,6 +202,7 @@ impl Default for Phase1Config {
             generations: 30,
             crossover_prob: 0.9,
             max_prune: 0.995,
+            init: Phase1Init::Uniform,
         }
     }
 }

@@ -8,15 +8,16 @@
 //! generation or the member in flight. The output files are declared once (`outputs.rs`) and
 //! written together at the end.
 
-use crate::config::{Config, Importance, ModelChoice, ModelConfig, ModelKind};
+use crate::config::{Config, Importance, ModelChoice, ModelConfig, ModelKind, Phase1Init};
 use crate::model::{GraphNet, Model};
 use crate::phase1::Thresholds;
 use crate::phase2::{Adapt, ImportanceMutation, ImportanceSampling, Rate, Space, Survivors};
 use crate::{HierError, Result};
 use evoprune::pareto::{hypervolume, non_dominated_sort};
 use evoprune::{
-    BitString, Event, MaxGenerations, Nsga2, Nsga2Config, PolynomialMutation, RealBounds,
-    RunResult, Sbx, State, TerminationReason, UniformCrossover, UniformReal,
+    BitString, Event, EvoRng, MaxGenerations, Nsga2, Nsga2Config, PolynomialMutation, RealBounds,
+    RealVector, RunResult, Sampling, Sbx, SpreadReal, State, TerminationReason, UniformCrossover,
+    UniformReal,
 };
 use evoprune_data::digits28::{Data, Part, prepare};
 use evoprune_nn::dense::LENET_300_100;
@@ -347,7 +348,8 @@ impl Ctx<'_> {
         let bounds = RealBounds::uniform(problem.n_genes(), 0.0, c.max_prune)?;
         let algo = Nsga2::new(
             nsga2(c.pop_size, c.crossover_prob),
-            UniformReal {
+            ThresholdInit {
+                init: c.init,
                 bounds: bounds.clone(),
             },
             Sbx::new(bounds.clone()),
@@ -601,6 +603,22 @@ pub fn anchors(front: &[Point], base_err: f64, heavy: f64, light: f64) -> Option
     Some([pick(heavy), pick(light)])
 }
 
+/// Phase 1's initial population, as `[phase1] init` says.
+struct ThresholdInit {
+    init: Phase1Init,
+    bounds: RealBounds,
+}
+
+impl Sampling<RealVector> for ThresholdInit {
+    fn sample(&self, n: usize, rng: &mut EvoRng) -> Vec<RealVector> {
+        let bounds = self.bounds.clone();
+        match self.init {
+            Phase1Init::Uniform => UniformReal { bounds }.sample(n, rng),
+            Phase1Init::Spread => SpreadReal { bounds }.sample(n, rng),
+        }
+    }
+}
+
 /// The stages: data, the baseline, phase 1, phase 2, then fine-tuning and the outputs.
 fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     rd.mark_incomplete()?;
@@ -844,6 +862,7 @@ fn export_member(
     let ex = g.net.export(
         &g.graph_of(tuned),
         &masks,
+        ctx.cfg.model.network().map_or(1, |m| m.round_channels),
         &ctx.rd.path(&file),
         &ctx.rd.path(&weights),
         &extra,

@@ -174,6 +174,8 @@ fn a_torch_exported_onnx_file_is_pruned_and_exported() {
     cfg.data.synthetic_per_class = 4;
     cfg.phase2.importance = Importance::Magnitude;
     cfg.finetune.max_members = 0;
+    // the spread initialisation: a member near the dense corner is in the first population
+    cfg.phase1.init = evoprune_hierarchical::config::Phase1Init::Spread;
     let a = tmp.path().join("a");
     let r = run(&cfg, &a, driver(2, false)).unwrap().result;
     assert!(!r.members.is_empty());

@@ -40,7 +40,7 @@ pub use outputs::{Output, Outputs};
 pub use registry::{Finished, Method, MethodSpec, Overrides, Registered, Stopped};
 pub use report::{Block, Report};
 pub use rundir::{COMPLETE_FILE, CONFIG_FILE, LOCK_FILE, RunDir, member, write_atomic};
-pub use table::Table;
+pub use table::{Column, Table};
 
 /// How a staged method's run is driven (GA pruning, hierarchical pruning): the reporter of its
 /// stages, the stop flag (set it to stop after the current generation, with a checkpoint) and

@@ -59,8 +59,8 @@ pub use observer::{Event, Observer};
 pub use operator::{
     BiasedBits, BinaryTournament, BitFlip, Crossover, DensitySpread, IntPolynomialMutation, IntSbx,
     Microbial, MixedCrossover, MixedMutation, MixedSampling, Mutation, NegativeAssortativeMating,
-    OnePoint, PolynomialMutation, RankAndCrowding, Sampling, Sbx, Selection, Survival, TopK,
-    TournamentRule, TwoPoint, UniformBits, UniformCrossover, UniformInt, UniformReal,
+    OnePoint, PolynomialMutation, RankAndCrowding, Sampling, Sbx, Selection, SpreadReal, Survival,
+    TopK, TournamentRule, TwoPoint, UniformBits, UniformCrossover, UniformInt, UniformReal,
 };
 pub use problem::{Direction, Evaluation, ObjectiveSpec, Outcome, Problem};
 pub use rng::{EvoRng, rng_from_seed};

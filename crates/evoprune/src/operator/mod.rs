@@ -2,7 +2,7 @@
 //!
 //! | role | trait | implementations |
 //! | --- | --- | --- |
-//! | initial population | [`Sampling`] | [`UniformBits`], [`DensitySpread`], [`BiasedBits`], [`UniformReal`], [`UniformInt`], [`MixedSampling`] |
+//! | initial population | [`Sampling`] | [`UniformBits`], [`DensitySpread`], [`BiasedBits`], [`UniformReal`], [`SpreadReal`], [`UniformInt`], [`MixedSampling`] |
 //! | recombination | [`Crossover`] | [`UniformCrossover`], [`OnePoint`], [`TwoPoint`], [`Sbx`], [`IntSbx`], [`Microbial`], [`MixedCrossover`] |
 //! | mutation | [`Mutation`] | [`BitFlip`], [`PolynomialMutation`], [`IntPolynomialMutation`], [`MixedMutation`] |
 //! | mating selection | [`Selection`] | [`BinaryTournament`], [`NegativeAssortativeMating`], [`TopK`] |
@@ -28,7 +28,7 @@ mod survival;
 pub use crossover::{IntSbx, Microbial, MixedCrossover, OnePoint, Sbx, TwoPoint, UniformCrossover};
 pub use mutation::{BitFlip, IntPolynomialMutation, MixedMutation, PolynomialMutation};
 pub use sampling::{
-    BiasedBits, DensitySpread, MixedSampling, UniformBits, UniformInt, UniformReal,
+    BiasedBits, DensitySpread, MixedSampling, SpreadReal, UniformBits, UniformInt, UniformReal,
 };
 pub use selection::{BinaryTournament, NegativeAssortativeMating, TopK, TournamentRule};
 pub use survival::RankAndCrowding;

@@ -102,6 +102,38 @@ impl Sampling<RealVector> for UniformReal {
     }
 }
 
+/// Reals spread over levels: individual `i` draws a level `t ~ U(0, 1)` and each gene
+/// `lower + (upper - lower) * min(1, 2 t v)` with `v ~ U(0, 1)`, so the genes of one
+/// individual average about `t` of their range (less near the top, where they saturate).
+/// The real-valued counterpart of [`DensitySpread`]: where [`UniformReal`] puts every
+/// individual near the middle of the box (with many genes, the average of uniform draws
+/// concentrates at one half), this population spans the whole diagonal, from near `lower` to
+/// near `upper`, when the objectives reward the corner (a pruning threshold per layer near 0
+/// keeps a network that works; one near half on every layer usually does not).
+#[derive(Clone, Debug)]
+pub struct SpreadReal {
+    /// The bounds.
+    pub bounds: RealBounds,
+}
+
+impl Sampling<RealVector> for SpreadReal {
+    fn sample(&self, n: usize, rng: &mut EvoRng) -> Vec<RealVector> {
+        (0..n)
+            .map(|_| {
+                let t: f64 = rng.random();
+                let genes = self
+                    .bounds
+                    .lower()
+                    .iter()
+                    .zip(self.bounds.upper())
+                    .map(|(l, u)| l + (u - l) * (2.0 * t * rng.random::<f64>()).min(1.0))
+                    .collect();
+                RealVector(genes)
+            })
+            .collect()
+    }
+}
+
 fn sample_real(b: &RealBounds, rng: &mut EvoRng) -> Vec<f64> {
     b.lower()
         .iter()

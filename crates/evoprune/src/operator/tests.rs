@@ -252,3 +252,32 @@ fn top_k_draws_distinct_parents_from_the_best_with_the_winner_first() {
     }
     let _ = IntVector(vec![]);
 }
+
+#[test]
+fn spread_reals_span_the_diagonal_where_uniform_ones_cluster_in_the_middle() {
+    let bounds = RealBounds::uniform(56, 0.0, 0.8).unwrap();
+    let mean = |g: &RealVector| g.0.iter().sum::<f64>() / g.0.len() as f64;
+    let mut rng = rng_from_seed(5);
+    let spread: Vec<f64> = SpreadReal {
+        bounds: bounds.clone(),
+    }
+    .sample(40, &mut rng)
+    .iter()
+    .map(mean)
+    .collect();
+    let uniform: Vec<f64> = UniformReal {
+        bounds: bounds.clone(),
+    }
+    .sample(40, &mut rng)
+    .iter()
+    .map(mean)
+    .collect();
+    let lo = |v: &[f64]| v.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+    // 56 uniform genes average to 0.4 +- 0.03; spread individuals reach both corners
+    assert!(lo(&uniform) > 0.3 && hi(&uniform) < 0.5, "{uniform:?}");
+    assert!(lo(&spread) < 0.1 && hi(&spread) > 0.6, "{spread:?}");
+    for g in (SpreadReal { bounds }).sample(100, &mut rng) {
+        assert!(g.0.iter().all(|x| (0.0..=0.8).contains(x)));
+    }
+}
