@@ -196,8 +196,11 @@ impl MethodConfig for Config {
                 "re-estimates batch norms of a network of [model]; the built-in LeNet has none",
             ));
         }
-        if s.recalibrate > 1_000_000 {
-            return Err(bad("search.recalibrate", "at most 1000000 images"));
+        if s.recalibrate == 1 || s.recalibrate > 1_000_000 {
+            return Err(bad(
+                "search.recalibrate",
+                "0 (off) or 2 to 1000000 images (batch statistics need 2)",
+            ));
         }
         if s.recalibrate > 0 && self.retrain.batch < 2 {
             return Err(bad(

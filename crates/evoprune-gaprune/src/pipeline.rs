@@ -365,10 +365,16 @@ impl Final<'_> {
             false,
             &mut evoprune_run::Silent,
         )?;
-        let Weights::Graph(tuned) = tuned else {
+        let Weights::Graph(mut tuned) = tuned else {
             return Err(GapruneError::invalid("weights", "of another network"));
         };
         let m = Subject::masks(n, g);
+        // fine-tuning refreshes the batch norms; without it, the member gets the statistics
+        // the search scored it with
+        if cfg.finetune.epochs <= 0.0 && cfg.search.recalibrate >= 2 {
+            let calib = head(&data.train, cfg.search.recalibrate);
+            n.recalibrate(&mut tuned, &m, &calib.x, cfg.retrain.batch)?;
+        }
         // the network the files hold (channel counts rounded for blocked kernels, same
         // function): scored and timed as written
         let round = cfg.model.as_ref().map_or(1, |m| m.round_channels);

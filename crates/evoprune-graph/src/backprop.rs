@@ -246,7 +246,8 @@ impl Trainer {
     /// The forward pass alone of `g` on the batch `x` (`n` inputs) with batch norms on the
     /// batch's statistics, which it returns (parameters under `masks` run as `w * m`, as in
     /// [`Trainer::step`]): what re-estimating the running statistics of a pruned network
-    /// needs, at a third of a step's cost. Nothing is left for [`Trainer::grad`].
+    /// needs, at a third of a step's cost. [`Trainer::grad`] still gives the last step's
+    /// gradients. A batch needs at least 2 inputs.
     pub fn batch_statistics(
         &mut self,
         g: &Graph,
@@ -254,12 +255,19 @@ impl Trainer {
         n: usize,
         masks: &HashMap<String, Vec<f32>>,
     ) -> Result<Vec<BatchStats>> {
+        if n < 2 {
+            return Err(GraphError::invalid(
+                "batch statistics",
+                format!("a batch of {n} input(s) has no variance; give at least 2"),
+            ));
+        }
         Ok(self
             .pass(g, x, &vec![0; n], Norm::Batch, masks, false)?
             .stats)
     }
 
-    /// A forward pass, and the backward one when `backward` (else the loss is not computed).
+    /// A forward pass, and the backward one when `with_backward` (else the loss is not
+    /// computed).
     fn pass(
         &mut self,
         g: &Graph,

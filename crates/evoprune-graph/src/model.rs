@@ -35,11 +35,14 @@ pub struct ModelConfig {
     /// classes (ImageNet weights on MNIST: set `train.epochs`); every other tensor must be in
     /// the file.
     pub new_head: bool,
-    /// The exported members keep a multiple of this many channels in every image-like tensor
-    /// the pruning shrinks (0 or 1: exactly the channels kept). The extra channels are zero
-    /// wherever they are read, so the function and the accuracy are unchanged; onnxruntime runs
-    /// its fast blocked (NCHWc) convolutions only on multiples of 8 channels (AVX2; 16 on
-    /// AVX-512) and much slower ones otherwise. The search and its FLOPs are not affected.
+    /// The exported members keep a multiple of this many channels (or all of them) in every
+    /// image-like tensor the pruning shrinks (0 or 1: exactly the channels kept). The extra
+    /// channels are zero wherever they are read, so the function is the same (in floats up to
+    /// the order of the sums; the recorded accuracy is the file's own); onnxruntime runs its
+    /// fast blocked (NCHWc) convolutions only on multiples of 8 channels (AVX2; 16 on AVX-512)
+    /// and much slower ones otherwise. The search and its FLOPs are not affected. Only
+    /// methods that remove channels (GA pruning) have anything to round; hierarchical and
+    /// surrogate members keep every channel.
     pub round_channels: usize,
     /// Fine-tuning of the loaded network on the run's training data before the search (none
     /// by default: the network is used as trained).

@@ -363,8 +363,9 @@ impl Net {
     /// (unbiased) variance. No weight changes. A pruned network's old statistics describe
     /// channels that no longer receive what they did; with fresh ones its accuracy before any
     /// retraining is much closer to what retraining reaches ("adaptive batch norm", Li et al.
-    /// 2020, EagleEye), so a search ranks candidates better. Inputs that do not fill a batch
-    /// of at least 2 are left out.
+    /// 2020, EagleEye), so a search ranks candidates better. A last chunk of a single input is
+    /// left out; fewer than 2 inputs in all are an error. Quantization (`m.bits`) is not
+    /// applied while the statistics are gathered.
     #[cfg(feature = "train")]
     pub fn recalibrate(&self, g: &mut Graph, m: &Masks, x: &[f32], batch: usize) -> Result<()> {
         let per = self.input_len();
@@ -397,6 +398,12 @@ impl Net {
                 }
                 e.2 += s.count;
             }
+        }
+        if n < 2 {
+            return Err(GraphError::invalid(
+                "recalibration",
+                format!("{n} input(s): at least 2 are needed for batch statistics"),
+            ));
         }
         for ((mean_p, var_p), (sum, sq, count)) in acc {
             let nn = count.max(1) as f64;

@@ -439,4 +439,8 @@ fn recalibrated_batch_norms_make_inference_match_the_batch_statistics() {
     }
     assert!(net.recalibrate(&mut g16, &m, &x, 1).is_err());
     assert!(net.recalibrate(&mut g16, &m, &x[1..], 16).is_err());
+    assert!(
+        net.recalibrate(&mut g16, &m, &x[..net.input_len()], 16)
+            .is_err()
+    );
 }

@@ -269,6 +269,11 @@ pub struct FinetuneConfig {
     /// At most this many members, spread evenly over the front by parameters (0 = no
     /// fine-tuning; members are then scored as pruned).
     pub max_members: usize,
+    /// Instead of the spread: for each fraction here, the densest front member whose first
+    /// cost (kept parameters, or FLOPs) is at most that fraction (the sparsest member where
+    /// none is), e.g. `[0.48]` for a member with at least 52% fewer parameters. Each in
+    /// (0, 1]. `max_members = 0` still turns fine-tuning off.
+    pub near: Vec<f64>,
     /// The solver (masks fixed).
     pub solver: SolverConfig,
 }
@@ -277,6 +282,7 @@ impl Default for FinetuneConfig {
     fn default() -> Self {
         FinetuneConfig {
             max_members: 12,
+            near: Vec::new(),
             solver: SolverConfig {
                 epochs: 3.0,
                 lr: 0.005,
@@ -384,6 +390,17 @@ impl Config {
                 return Err(bad(k, format!("must be in [0, 1], got {v}")));
             }
         }
+        if let Some(f) = self
+            .finetune
+            .near
+            .iter()
+            .find(|f| !(f.is_finite() && **f > 0.0 && **f <= 1.0))
+        {
+            return Err(bad(
+                "finetune.near",
+                format!("fractions in (0, 1], got {f}"),
+            ));
+        }
         if !(self.phase1.max_prune > 0.0 && self.phase1.max_prune <= 1.0) {
             return Err(bad(
                 "phase1.max_prune",
@@ -474,6 +491,7 @@ mod tests {
             ),
             ("[phase1]\npop_size = 5\n", "phase1.pop_size"),
             ("[phase1]\nmax_prune = 1.5\n", "phase1.max_prune"),
+            ("[finetune]\nnear = [0.5, 0.0]\n", "finetune.near"),
             ("[search]\ncosts = []\n", "search.costs"),
             (
                 "[search]\ncosts = [\"params\", \"params\"]\n",

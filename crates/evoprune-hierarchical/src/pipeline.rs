@@ -731,6 +731,22 @@ fn final_front<'a>(p1: &'a PhaseResult, p2: &'a PhaseResult) -> Vec<(u8, &'a Poi
     fin
 }
 
+/// Indices into the final front `fin` (sorted by its first cost) of, for each fraction in
+/// `targets`, the densest member whose first cost is at most it (the sparsest where none is);
+/// ascending, without repeats.
+fn near(fin: &[(u8, &Point)], targets: &[f64]) -> Vec<usize> {
+    let mut v: Vec<usize> = targets
+        .iter()
+        .filter_map(|&t| {
+            let below = fin.iter().rposition(|(_, p)| p.f[1] <= t + 1e-12);
+            below.or((!fin.is_empty()).then_some(0))
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// The members `chosen` from the final front `fin`, fine-tuned with their masks fixed (scored
 /// as pruned without fine-tuning), by index. Each is saved and listed in
 /// `checkpoint/finetune.json` as soon as it is done; members listed there are not redone.
@@ -905,7 +921,11 @@ fn finalize(
     let t0 = Instant::now();
     let (cfg, rd, model) = (ctx.cfg, ctx.rd, &ctx.model);
     let fin = final_front(p1, p2);
-    let chosen = evoprune::pareto::spread(fin.len(), cfg.finetune.max_members.max(1));
+    let chosen = if cfg.finetune.near.is_empty() {
+        evoprune::pareto::spread(fin.len(), cfg.finetune.max_members.max(1))
+    } else {
+        near(&fin, &cfg.finetune.near)
+    };
     let baseline_test_error = model.error_par(&model.params, &data.test)?;
     let members = finetune(ctx, data, &fin, &chosen)?;
     let [hypervolume, hypervolume_normalized, hypervolume_box] =
@@ -1038,5 +1058,10 @@ mod tests {
         assert_eq!(anchors(&front, 0.0, 0.0, 0.0), Some([4, 4]));
         // an empty phase-1 front (every evaluation failed) has no anchors: an error, no panic
         assert_eq!(anchors(&[], 0.02, 0.002, 0.03), None);
+        // the members to fine-tune near given fractions: the densest at or below each
+        let fin: Vec<(u8, &Point)> = front.iter().map(|q| (1, q)).collect();
+        assert_eq!(near(&fin, &[0.3, 0.5, 0.29, 1.0]), vec![2, 3, 4]);
+        assert_eq!(near(&fin, &[0.001]), vec![0], "none below: the sparsest");
+        assert!(near(&[], &[0.5]).is_empty());
     }
 }
