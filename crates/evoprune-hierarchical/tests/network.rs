@@ -197,6 +197,22 @@ fn the_example_config_loads() {
         (Some("resnet20"), Some([1, 32, 32]))
     );
     assert_eq!(m.train.epochs, 2);
+    // the papers' ResNets: spread initial thresholds, members fine-tuned near given fractions
+    for name in ["resnet56-hierarchical.toml", "resnet110-hierarchical.toml"] {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../configs")
+            .join(name);
+        let c = Config::load(&f).unwrap();
+        assert_eq!(
+            c.phase1.init,
+            evoprune_hierarchical::config::Phase1Init::Spread,
+            "{name}"
+        );
+        assert!(
+            !c.finetune.near.is_empty() && c.finetune.near.iter().all(|f| *f < 0.62),
+            "{name}"
+        );
+    }
     // the LeNet configs keep their built-in models
     for (name, kind) in [
         ("lenet-hierarchical.toml", ModelKind::Lenet),
