@@ -122,14 +122,19 @@ impl Subject {
             (Subject::Lenet, Weights::Lenet(net)) => crate::problem::measure(net, &decode(g), part),
             (Subject::Graph(n), Weights::Graph(weights)) => {
                 let m = Self::masks(n, g);
-                let Some(mut small) = realize_or_none(n, weights, &m, 1)? else {
-                    return Ok([1.0, 1.0, 1.0]);
-                };
-                if scoring.calib.len() >= 2 {
+                // the statistics re-estimated first, so the network is realized once
+                let recalibrated = if scoring.calib.len() >= 2 {
                     let mut w = weights.clone();
                     n.recalibrate(&mut w, &m, &scoring.calib.x, scoring.batch)?;
-                    small = n.realize(&w, &m)?;
-                }
+                    Some(w)
+                } else {
+                    None
+                };
+                let Some(small) =
+                    realize_or_none(n, recalibrated.as_ref().unwrap_or(weights), &m, 1)?
+                else {
+                    return Ok([1.0, 1.0, 1.0]);
+                };
                 let s = n.stats(&m)?;
                 let acc = n.accuracy(&small, &part.x, &part.y)?;
                 Ok([
