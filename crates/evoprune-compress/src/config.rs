@@ -74,6 +74,12 @@ impl Default for Config {
 pub struct ProblemConfig {
     /// The constraint: validation accuracy at least this.
     pub accuracy_floor: f64,
+    /// The constraint relative to the dense network instead of `accuracy_floor`: validation
+    /// accuracy at least the dense network's minus this (a fraction: 0.01 is one point). For a
+    /// network whose own accuracy is not known when the config is written (a baseline trained
+    /// by the run); the resolved floor is in the report and `result.json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_drop: Option<f64>,
     /// Largest pruning amount a gene may ask for.
     pub max_amount: f64,
     /// Minimise the storage in bytes too (a third objective).
@@ -82,10 +88,19 @@ pub struct ProblemConfig {
     pub fitness_subset: usize,
 }
 
+impl ProblemConfig {
+    /// The accuracy floor for a dense network of validation accuracy `dense_val`.
+    pub fn floor(&self, dense_val: f64) -> f64 {
+        self.max_drop
+            .map_or(self.accuracy_floor, |d| (dense_val - d).max(0.0))
+    }
+}
+
 impl Default for ProblemConfig {
     fn default() -> Self {
         ProblemConfig {
             accuracy_floor: 0.98,
+            max_drop: None,
             max_amount: 0.99,
             size_objective: false,
             fitness_subset: 0,
@@ -190,6 +205,20 @@ impl MethodConfig for Config {
                 format!("must be in [0, 1], got {}", p.accuracy_floor),
             ));
         }
+        if let Some(d) = p.max_drop {
+            if !(0.0..=1.0).contains(&d) {
+                return Err(bad(
+                    "problem.max_drop",
+                    format!("must be in [0, 1], got {d}"),
+                ));
+            }
+            if p.accuracy_floor != ProblemConfig::default().accuracy_floor {
+                return Err(bad(
+                    "problem.max_drop",
+                    "set either accuracy_floor or max_drop, not both",
+                ));
+            }
+        }
         if !(p.max_amount > 0.0 && p.max_amount <= 1.0) {
             return Err(bad(
                 "problem.max_amount",
@@ -287,11 +316,24 @@ mod tests {
         });
         let text = m.to_toml().unwrap();
         assert_eq!(Config::parse(&text, Path::new("x.toml")).unwrap(), m);
+        // a floor relative to the dense network
+        let mut r = c.clone();
+        r.problem.max_drop = Some(0.01);
+        let text = r.to_toml().unwrap();
+        assert!(text.contains("max_drop"));
+        assert_eq!(Config::parse(&text, Path::new("x.toml")).unwrap(), r);
+        assert!((r.problem.floor(0.9731) - 0.9631).abs() < 1e-12);
+        assert_eq!(c.problem.floor(0.9731), 0.98);
         let head = "method = \"surrogate-compress\"\n";
         for (body, key) in [
             (
                 "[problem]\naccuracy_floor = 1.5\n",
                 "problem.accuracy_floor",
+            ),
+            ("[problem]\nmax_drop = -0.01\n", "problem.max_drop"),
+            (
+                "[problem]\naccuracy_floor = 0.9\nmax_drop = 0.01\n",
+                "not both",
             ),
             ("[surrogate]\nbudget = 10\n", "surrogate.budget"),
             ("[surrogate]\nkinds = []\n", "surrogate.kinds"),

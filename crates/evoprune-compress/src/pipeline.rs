@@ -14,7 +14,7 @@
 //! atomically in `checkpoint/seed-S/done.json`. The output files are declared once
 //! (`outputs.rs`) and written together at the end.
 
-use crate::config::Config;
+use crate::config::{Config, ProblemConfig};
 use crate::plan::{Plan, score};
 use crate::search::{CvRecord, Evaluated, RealProblem, Seed, front};
 use crate::subject::{self, Subject};
@@ -273,6 +273,15 @@ fn execute(cfg: &Config, rd: RunDir, driver: Driver) -> Result<Summary> {
     let val = Arc::new(subject.fit(&data.val.take(cfg.problem.fitness_subset))?);
     let test = subject.fit(&data.test)?;
     let base = baseline_accuracy(cfg, &subject, &val, &test, rep)?;
+    // `problem.max_drop` resolved against the dense network: from here on the floor is fixed
+    let resolved = Config {
+        problem: ProblemConfig {
+            accuracy_floor: cfg.problem.floor(base[0]),
+            ..cfg.problem.clone()
+        },
+        ..cfg.clone()
+    };
+    let cfg = &resolved;
     let searches = Searches {
         cfg,
         problem: RealProblem::new(
@@ -305,11 +314,16 @@ fn baseline_accuracy(
     let dense = subject.dense_plan()?;
     let base_val = subject.score(&dense, val)?.accuracy;
     let base_test = subject.score(&dense, test)?.accuracy;
+    let floor = cfg.problem.floor(base_val);
+    let how = match cfg.problem.max_drop {
+        Some(d) => format!(" (validation - {:.2} pt, problem.max_drop)", 100.0 * d),
+        None => String::new(),
+    };
     rep.note(&format!(
-        "baseline accuracy: validation {:.2}%, test {:.2}%; floor {:.2}%",
+        "baseline accuracy: validation {:.2}%, test {:.2}%; floor {:.2}%{how}",
         100.0 * base_val,
         100.0 * base_test,
-        100.0 * cfg.problem.accuracy_floor
+        100.0 * floor
     ));
     Ok([base_val, base_test])
 }

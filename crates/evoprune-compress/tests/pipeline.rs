@@ -1,7 +1,7 @@
 //! End to end on synthetic 28x28 digits: both searches on two seeds at the same budget, test
 //! re-scoring, reproducibility on 1 and 2 threads, interruption and resume, export.
 
-use evoprune_compress::config::synthetic;
+use evoprune_compress::config::{ProblemConfig, synthetic};
 use evoprune_compress::pipeline::ResultFile;
 use evoprune_compress::{CompressError, Driver, export, resume, run};
 use std::path::Path;
@@ -88,4 +88,24 @@ fn both_searches_same_budget_reproducible_resumable_exportable() {
         assert!(out.exists());
     }
     assert!(export(&a, 999, &tmp.path().join("x.safetensors")).is_err());
+    // a floor relative to the dense network (same cached baseline): resolved against its
+    // validation accuracy, and every front member meets it
+    let mut rel = cfg.clone();
+    rel.seeds = vec![1];
+    rel.real.enabled = false;
+    rel.problem = ProblemConfig {
+        max_drop: Some(0.05),
+        ..ProblemConfig::default()
+    };
+    let r = run(&rel, &tmp.path().join("rel"), driver(2, false))
+        .unwrap()
+        .result;
+    assert!(
+        (r.floor - (r.baseline_accuracy[0] - 0.05)).abs() < 1e-12,
+        "{}",
+        r.floor
+    );
+    assert_ne!(r.floor, ProblemConfig::default().accuracy_floor);
+    let front = &r.seeds[0].surrogate.front;
+    assert!(!front.is_empty() && front.iter().all(|m| m.val_accuracy >= r.floor));
 }
