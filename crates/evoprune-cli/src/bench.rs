@@ -167,7 +167,11 @@ fn run_train(
             &y,
             &Default::default(),
             &cfg,
-            |_, _| stamps.push(Instant::now()),
+            |p| {
+                if p.epoch_loss.is_some() {
+                    stamps.push(Instant::now())
+                }
+            },
         )?;
         Ok(())
     })?;

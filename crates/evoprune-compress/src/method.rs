@@ -87,9 +87,10 @@ impl MethodSpec for Compress {
         let Some(m) = cfg.model.as_ref().filter(|m| m.train.epochs > 0) else {
             return Ok(None);
         };
-        let seed = evoprune_run::baseline_stage(rep, cfg.seed, &m.describe(), m.train.epochs);
+        let (seed, mut progress) =
+            evoprune_run::baseline_stage(rep, cfg.seed, &m.describe(), m.train.epochs);
         let cache = &cfg.baseline.cache_dir;
-        let progress = |e, _| rep.progress(e as u64);
+        let progress = move |p: evoprune_graph::train::Progress| progress(p.step, p.steps);
         let r = evoprune_graph::net::baseline_report(m, &cfg.data, cache, cfg.seed, seed, progress);
         Ok(Some(r?.lines()))
     }

@@ -163,7 +163,8 @@ pub fn graph(
     rep: &mut dyn Reporter,
 ) -> Result<Subject> {
     let net = network(model, seed)?;
-    let training = evoprune_run::baseline_stage(rep, seed, &model.describe(), model.train.epochs);
+    let (training, mut progress) =
+        evoprune_run::baseline_stage(rep, seed, &model.describe(), model.train.epochs);
     let train = fit(&net, &data.train)?;
     let (weights, origin) = net.baseline(
         &model.train,
@@ -172,7 +173,7 @@ pub fn graph(
         training,
         Some(&rd.checkpoint_dir().join(BASELINE_FILE)),
         Some(cache_dir),
-        |e, _| rep.progress(e as u64),
+        move |p| progress(p.step, p.steps),
     )?;
     rep.note(&origin.describe(&model.describe()));
     rep.note(&format!(

@@ -206,7 +206,8 @@ fn baseline_weights(
         return Ok(Weights::Lenet(baseline(cfg, data, rep)?));
     };
     let m = cfg.model.as_ref().expect("a network comes from [model]");
-    let seed = evoprune_run::baseline_stage(rep, cfg.seed, &m.describe(), m.train.epochs);
+    let (seed, mut progress) =
+        evoprune_run::baseline_stage(rep, cfg.seed, &m.describe(), m.train.epochs);
     let (g, origin) = n.baseline(
         &m.train,
         &data.train.x,
@@ -214,7 +215,7 @@ fn baseline_weights(
         seed,
         Some(&rd.checkpoint_dir().join("baseline.safetensors")),
         Some(&cfg.baseline.cache_dir),
-        |e, _| rep.progress(e as u64),
+        move |p| progress(p.step, p.steps),
     )?;
     rep.note(&origin.describe(&m.describe()));
     Ok(Weights::Graph(g))
@@ -268,10 +269,14 @@ impl Final<'_> {
         let mut fin = FinalStage::open(&done_path, &genomes)?;
         drop(genomes);
         let genomes = fin.genomes(&done_path)?;
-        rep.stage(
-            "final retraining and test scoring",
-            Some(genomes.len() as u64),
-        );
+        // a network's members show their retraining steps, each as its own stage
+        let per_member = matches!(self.subject, Subject::Graph(_)) && cfg.finetune.epochs > 0.0;
+        if !per_member {
+            rep.stage(
+                "final retraining and test scoring",
+                Some(genomes.len() as u64),
+            );
+        }
         let scored = self.baseline_score(base)?;
         std::fs::create_dir_all(rd.path("models"))
             .map_err(|e| evoprune_run::RunError::io(rd.path("models"), e))?;
@@ -283,7 +288,9 @@ impl Final<'_> {
                 genomes.len()
             ));
         }
-        rep.progress(done as u64);
+        if !per_member {
+            rep.progress(done as u64);
+        }
         for (i, g) in genomes.iter().enumerate().skip(done) {
             if stop.load(Ordering::SeqCst) {
                 return Err(GapruneError::Interrupted {
@@ -292,7 +299,18 @@ impl Final<'_> {
                 });
             }
             let member = match (self.subject, &out.net) {
-                (Subject::Graph(n), Weights::Graph(w)) => self.finish_graph_member(n, w, i, g)?,
+                (Subject::Graph(n), Weights::Graph(w)) => {
+                    if per_member {
+                        rep.stage(
+                            &format!("final retraining of member {} of {}", i + 1, genomes.len()),
+                            Some(crate::subject::retrain_steps(
+                                &cfg.finetune,
+                                self.data.train.len(),
+                            )),
+                        );
+                    }
+                    self.finish_graph_member(n, w, i, g, rep)?
+                }
                 (_, Weights::Lenet(net)) => {
                     finish_member(cfg, rd, self.data, net, i, &crate::problem::decode(g))?
                 }
@@ -300,7 +318,9 @@ impl Final<'_> {
             };
             fin.members.push(member);
             evoprune_run::stage::write(&done_path, &fin)?;
-            rep.progress(i as u64 + 1);
+            if !per_member {
+                rep.progress(i as u64 + 1);
+            }
         }
         let mut result = result_file(cfg, self.data, &out.state, scored, fin.members, t_final);
         result.network = self.subject.describe();
@@ -349,6 +369,7 @@ impl Final<'_> {
         w: &evoprune_graph::Graph,
         i: usize,
         g: &BitString,
+        rep: &mut dyn Reporter,
     ) -> Result<Member> {
         let (cfg, data) = (self.cfg, self.data);
         let mut solver = cfg.finetune.clone();
@@ -363,7 +384,7 @@ impl Final<'_> {
             &data.train,
             &solver,
             false,
-            &mut evoprune_run::Silent,
+            rep,
         )?;
         let Weights::Graph(mut tuned) = tuned else {
             return Err(GapruneError::invalid("weights", "of another network"));

@@ -451,7 +451,7 @@ impl Cycles<'_> {
         let (cfg, part) = (self.cfg, self.train_part);
         rep.stage(
             &format!("retraining the elite (cycle {k})"),
-            Some((cfg.retrain.epochs * part.len().div_ceil(cfg.retrain.batch) as f64) as u64),
+            Some(crate::subject::retrain_steps(&cfg.retrain, part.len())),
         );
         let t = Instant::now();
         // GA: the population is the elite's mutants, no member uses a weight outside its

@@ -36,6 +36,11 @@ pub enum Weights {
     Graph(Graph),
 }
 
+/// The SGD steps of a retraining with `solver` on `n` samples, as its stage counts them.
+pub fn retrain_steps(solver: &SolverConfig, n: usize) -> u64 {
+    (solver.epochs * n.div_ceil(solver.batch.max(1)) as f64) as u64
+}
+
 impl Subject {
     /// Bits of a genome.
     pub fn genome_len(&self) -> usize {
@@ -188,12 +193,11 @@ impl Subject {
                         seed: solver.seed,
                         batch_norm: evoprune_graph::train::BatchNorm::Batch,
                     };
-                    // the stage counts steps (as the LeNet solver reports them); the graph
-                    // trainer reports whole passes
-                    let steps = part.len().div_ceil(solver.batch.max(1)) as f64;
-                    let total = (solver.epochs * steps) as u64;
-                    n.fine_tune(&mut new, &m, &part.x, &part.y, &cfg, |e, _| {
-                        rep.progress((e as f64 * steps).min(total as f64) as u64)
+                    // the stage counts `retrain_steps` (as the LeNet solver reports them); the
+                    // graph trainer's count of a partial pass may differ by one
+                    let total = retrain_steps(solver, part.len());
+                    n.fine_tune(&mut new, &m, &part.x, &part.y, &cfg, |p| {
+                        rep.progress(p.step.min(total))
                     })?;
                 }
                 if keep_others {

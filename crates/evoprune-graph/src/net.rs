@@ -350,7 +350,7 @@ impl Net {
         x: &[f32],
         y: &[u32],
         cfg: &crate::train::FineTune,
-        progress: impl FnMut(usize, f32),
+        progress: impl FnMut(crate::train::Progress),
     ) -> Result<Vec<f32>> {
         let masks = self.training_masks(m)?;
         crate::train::fine_tune(g, x, y, &masks, cfg, progress)
@@ -529,7 +529,7 @@ impl Net {
         seed: u64,
         stored: Option<&Path>,
         cache_dir: Option<&Path>,
-        progress: impl FnMut(usize, f32),
+        progress: impl FnMut(crate::train::Progress),
     ) -> Result<(Graph, Baseline)> {
         if train.epochs == 0 {
             return Ok((self.graph.clone(), Baseline::AsLoaded));
@@ -930,7 +930,7 @@ pub fn baseline_report(
     cache_dir: &Path,
     seed: u64,
     training_seed: u64,
-    progress: impl FnMut(usize, f32),
+    progress: impl FnMut(crate::train::Progress),
 ) -> Result<BaselineReport> {
     if model.train.epochs == 0 {
         return Err(GraphError::invalid(

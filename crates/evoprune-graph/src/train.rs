@@ -612,6 +612,20 @@ fn check_inputs(
     Ok((per, n))
 }
 
+/// Where a fine-tuning is, reported after every SGD step (for progress displays; a long
+/// epoch is not silent until it ends).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Steps done, the steps of epochs finished before a resume included.
+    pub step: u64,
+    /// Steps in all ([`FineTune::steps`]).
+    pub steps: u64,
+    /// Epochs finished.
+    pub epochs: usize,
+    /// The mean loss of the epoch this step finished; `None` within an epoch.
+    pub epoch_loss: Option<f32>,
+}
+
 /// Fine-tuning settings: SGD with momentum and weight decay, in mini-batches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FineTune {
@@ -631,6 +645,29 @@ pub struct FineTune {
     pub seed: u64,
     /// Batch normalisation while training.
     pub batch_norm: BatchNorm,
+}
+
+impl FineTune {
+    /// The SGD steps of a fine-tuning on `n` samples: `ceil(n / batch)` per whole pass, and the
+    /// partial last pass's share (as [`fine_tune_from`] takes it). 0 for a batch of 0.
+    pub fn steps(&self, n: usize) -> u64 {
+        if self.batch == 0 || n == 0 || !(self.epochs.is_finite() && self.epochs > 0.0) {
+            return 0;
+        }
+        let passes = self.epochs.ceil() as u64;
+        let per = n.div_ceil(self.batch) as u64;
+        let last = last_pass(self.epochs, n).div_ceil(self.batch) as u64;
+        (passes - 1) * per + last
+    }
+}
+
+/// The samples of the last pass of `epochs` passes over `n`: the fractional part's share
+/// (at least one), or all of them.
+fn last_pass(epochs: f64, n: usize) -> usize {
+    match epochs.fract() {
+        f if f > 0.0 => ((f * n as f64).round() as usize).clamp(1, n),
+        _ => n,
+    }
 }
 
 /// Which implementation computes the gradients.
@@ -664,7 +701,7 @@ pub fn fine_tune(
     y: &[u32],
     masks: &HashMap<String, Vec<f32>>,
     cfg: &FineTune,
-    progress: impl FnMut(usize, f32),
+    progress: impl FnMut(Progress),
 ) -> Result<Vec<f32>> {
     fine_tune_with(Engine::Auto, g, x, y, masks, cfg, progress)
 }
@@ -700,7 +737,7 @@ pub fn fine_tune_with(
     y: &[u32],
     masks: &HashMap<String, Vec<f32>>,
     cfg: &FineTune,
-    progress: impl FnMut(usize, f32),
+    progress: impl FnMut(Progress),
 ) -> Result<Vec<f32>> {
     let done = fine_tune_from(
         engine,
@@ -741,7 +778,7 @@ pub fn fine_tune_from(
     cfg: &FineTune,
     from: Epochs,
     mut after_epoch: impl FnMut(&Graph, &Epochs) -> Result<()>,
-    mut progress: impl FnMut(usize, f32),
+    mut progress: impl FnMut(Progress),
 ) -> Result<Epochs> {
     let (per, n) = check_inputs(g, x, y, masks, "fine-tuning data")?;
     if !(cfg.epochs.is_finite() && (0.0..=1e6).contains(&cfg.epochs)) {
@@ -752,10 +789,7 @@ pub fn fine_tune_from(
     }
     // whole passes, then the partial one
     let passes = cfg.epochs.ceil() as usize;
-    let last = match cfg.epochs.fract() {
-        f if f > 0.0 => ((f * n as f64).round() as usize).clamp(1, n),
-        _ => n,
-    };
+    let last = last_pass(cfg.epochs, n);
     if from.losses.len() > passes {
         return Err(GraphError::invalid(
             "fine-tuning",
@@ -781,6 +815,8 @@ pub fn fine_tune_from(
     let mut done = from;
     let mut order: Vec<usize> = (0..n).collect();
     let mut state = cfg.seed ^ 0x9e37_79b9_7f4a_7c15;
+    let steps = cfg.steps(n);
+    let mut step = start as u64 * n.div_ceil(cfg.batch) as u64;
     let mut xb = Vec::with_capacity(cfg.batch.min(n) * per);
     let mut yb = Vec::with_capacity(cfg.batch.min(n));
     for epoch in 0..passes {
@@ -884,11 +920,25 @@ pub fn fine_tune_from(
             };
             total += l as f64 * chunk.len() as f64;
             seen += chunk.len();
+            step += 1;
+            if seen < take {
+                progress(Progress {
+                    step,
+                    steps,
+                    epochs: epoch,
+                    epoch_loss: None,
+                });
+            }
         }
         let mean = (total / seen.max(1) as f64) as f32;
         done.losses.push(mean);
         after_epoch(g, &done)?;
-        progress(epoch + 1, mean);
+        progress(Progress {
+            step,
+            steps,
+            epochs: epoch + 1,
+            epoch_loss: Some(mean),
+        });
     }
     Ok(done)
 }

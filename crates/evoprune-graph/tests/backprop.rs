@@ -174,7 +174,7 @@ fn training_steps_with_batch_statistics_match_burn() {
         let run = |engine: Engine, n: usize, c: &FineTune| {
             let (x, y) = data(&g0, n, 5);
             let mut g = g0.clone();
-            let l = train::fine_tune_with(engine, &mut g, &x, &y, &masks, c, |_, _| {}).unwrap();
+            let l = train::fine_tune_with(engine, &mut g, &x, &y, &masks, c, |_| {}).unwrap();
             (l, g)
         };
         // one step on 6 samples: the same update, running statistics included (to 1%: a
@@ -232,8 +232,7 @@ fn training_gives_the_same_bits_on_one_and_two_threads() {
             let mut c = cfg(BatchNorm::Batch);
             c.batch = 9;
             let l = pool(threads).install(|| {
-                train::fine_tune_with(Engine::Native, &mut g, &x, &y, &masks, &c, |_, _| {})
-                    .unwrap()
+                train::fine_tune_with(Engine::Native, &mut g, &x, &y, &masks, &c, |_| {}).unwrap()
             });
             (l, g.params)
         };
@@ -315,8 +314,7 @@ fn unsupported_graphs_are_named_and_trained_by_burn() {
     let burn = train::gradients_with(Engine::Burn, &g, &x, &y, &none).unwrap();
     assert_eq!(auto, burn);
     let mut t = g.clone();
-    let losses =
-        train::fine_tune(&mut t, &x, &y, &none, &cfg(BatchNorm::Batch), |_, _| {}).unwrap();
+    let losses = train::fine_tune(&mut t, &x, &y, &none, &cfg(BatchNorm::Batch), |_| {}).unwrap();
     assert_eq!(losses.len(), 2);
     assert_ne!(t.params, g.params);
 }

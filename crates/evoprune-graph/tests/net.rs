@@ -180,7 +180,7 @@ fn fine_tuning_holds_the_masks() {
         ..Default::default()
     };
     let losses = net
-        .fine_tune(&mut g, &m, &x, &y, &cfg.fine_tune(1), |_, _| {})
+        .fine_tune(&mut g, &m, &x, &y, &cfg.fine_tune(1), |_| {})
         .unwrap();
     assert_eq!(losses.len(), 2);
     let masks = net.training_masks(&m).unwrap();
@@ -215,24 +215,29 @@ fn an_interrupted_baseline_training_resumes_from_its_last_epoch() {
     let tmp = tempfile::tempdir().unwrap();
     let (whole, interrupted) = (tmp.path().join("whole"), tmp.path().join("cut"));
     let (want, _) = net
-        .baseline(&cfg, &x, &y, 7, None, Some(&whole), |_, _| {})
+        .baseline(&cfg, &x, &y, 7, None, Some(&whole), |_| {})
         .unwrap();
     let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        net.baseline(&cfg, &x, &y, 7, None, Some(&interrupted), |e, _| {
-            assert!(e < 2, "killed after epoch 2")
+        net.baseline(&cfg, &x, &y, 7, None, Some(&interrupted), |p| {
+            assert!(p.epochs < 2, "killed after epoch 2")
         })
     }));
     assert!(stopped.is_err());
     let entry = net.baseline_cache_path(&interrupted, &cfg, &x, &y, 7);
     let partial = entry.with_extension("partial.safetensors");
     assert!(partial.is_file() && !entry.exists());
-    let mut epochs = Vec::new();
+    let (mut epochs, mut steps) = (Vec::new(), Vec::new());
     let (got, origin) = net
-        .baseline(&cfg, &x, &y, 7, None, Some(&interrupted), |e, _| {
-            epochs.push(e)
+        .baseline(&cfg, &x, &y, 7, None, Some(&interrupted), |p| {
+            steps.push((p.step, p.steps));
+            if p.epoch_loss.is_some() {
+                epochs.push(p.epochs)
+            }
         })
         .unwrap();
     assert_eq!(epochs, [3], "epochs 1 and 2 were not trained again");
+    // 16 samples in batches of 8: the progress goes on from the 4 steps already done
+    assert_eq!(steps, [(5, 6), (6, 6)]);
     let Baseline::Trained { run, .. } = &origin else {
         panic!("{origin:?}")
     };
@@ -249,7 +254,7 @@ fn an_interrupted_baseline_training_resumes_from_its_last_epoch() {
     std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
     std::fs::write(entry.with_extension("partial.safetensors"), b"torn").unwrap();
     let (g3, o3) = net
-        .baseline(&cfg, &x, &y, 7, None, Some(&again), |_, _| {})
+        .baseline(&cfg, &x, &y, 7, None, Some(&again), |_| {})
         .unwrap();
     assert!(
         matches!(&o3, Baseline::Trained { run, .. } if run.resumed == 0),
@@ -274,7 +279,7 @@ fn baselines_are_shared_through_a_content_keyed_cache() {
     let cache = tmp.path().join("cache");
     let run_a = tmp.path().join("a/checkpoint/baseline.safetensors");
     let (ga, oa) = net
-        .baseline(&cfg, &x, &y, 7, Some(&run_a), Some(&cache), |_, _| {})
+        .baseline(&cfg, &x, &y, 7, Some(&run_a), Some(&cache), |_| {})
         .unwrap();
     let Baseline::Trained {
         run,
@@ -298,7 +303,7 @@ fn baselines_are_shared_through_a_content_keyed_cache() {
     // a second run folder reads the cache (no training), with the first training's record
     let run_b = tmp.path().join("b/baseline.safetensors");
     let (gb, ob) = net
-        .baseline(&cfg, &x, &y, 7, Some(&run_b), Some(&cache), |_, _| {
+        .baseline(&cfg, &x, &y, 7, Some(&run_b), Some(&cache), |_| {
             panic!("no training")
         })
         .unwrap();
@@ -307,7 +312,7 @@ fn baselines_are_shared_through_a_content_keyed_cache() {
     assert!(std::fs::read(&run_b).unwrap() == std::fs::read(entry).unwrap());
     // the run folder's own copy comes first (a resume), even without the cache
     let (gc, oc) = net
-        .baseline(&cfg, &x, &y, 7, Some(&run_b), None, |_, _| panic!())
+        .baseline(&cfg, &x, &y, 7, Some(&run_b), None, |_| panic!())
         .unwrap();
     assert_eq!(
         (gc.params, oc),
@@ -340,7 +345,7 @@ fn baselines_are_shared_through_a_content_keyed_cache() {
     // and the result says so
     std::fs::write(entry, b"not safetensors").unwrap();
     let (gd, od) = net
-        .baseline(&cfg, &x, &y, 7, None, Some(&cache), |_, _| {})
+        .baseline(&cfg, &x, &y, 7, None, Some(&cache), |_| {})
         .unwrap();
     assert_eq!(gd.params, ga.params);
     match &od {
@@ -353,7 +358,7 @@ fn baselines_are_shared_through_a_content_keyed_cache() {
     assert!(od.describe("r").contains("replaced"));
     // the new entry serves the next run
     let (gf, of) = net
-        .baseline(&cfg, &x, &y, 7, None, Some(&cache), |_, _| panic!())
+        .baseline(&cfg, &x, &y, 7, None, Some(&cache), |_| panic!())
         .unwrap();
     assert_eq!(gf.params, ga.params);
     assert!(matches!(of, Baseline::Cached(..)), "{of:?}");
@@ -370,7 +375,7 @@ fn baselines_are_shared_through_a_content_keyed_cache() {
             7,
             None,
             Some(&tmp.path().join("c2")),
-            |_, _| panic!(),
+            |_| panic!(),
         )
         .unwrap();
     assert_eq!(

@@ -254,9 +254,23 @@ fn fine_tuning_learns_and_keeps_masked_weights_at_zero() {
         seed: 1,
         batch_norm: evoprune_graph::train::BatchNorm::Frozen,
     };
-    let mut calls = 0;
-    let losses = train::fine_tune(&mut g, &x, &y, &masks, &cfg, |_, _| calls += 1).unwrap();
-    assert_eq!((losses.len(), calls), (15, 15));
+    let mut seen = Vec::new();
+    let losses = train::fine_tune(&mut g, &x, &y, &masks, &cfg, |p| seen.push(p)).unwrap();
+    assert_eq!(losses.len(), 15);
+    // progress after every step (60 samples in batches of 12: 5 per epoch), each epoch's
+    // mean loss at its last step
+    assert_eq!(cfg.steps(60), 75);
+    assert_eq!(seen.len(), 75);
+    for (i, p) in seen.iter().enumerate() {
+        assert_eq!(
+            (p.step, p.steps, p.epochs),
+            (i as u64 + 1, 75, (i + 1) / 5),
+            "{p:?}"
+        );
+        assert_eq!(p.epoch_loss.is_some(), (i + 1) % 5 == 0, "{p:?}");
+    }
+    let ends: Vec<f32> = seen.iter().filter_map(|p| p.epoch_loss).collect();
+    assert_eq!(ends, losses);
     let after = ref_loss(&g, &x, &y);
     assert!(
         after < 0.5 * before,
@@ -286,11 +300,11 @@ fn fine_tuning_learns_and_keeps_masked_weights_at_zero() {
     assert_eq!(g.params["bn.running_var"].data, vec![1.0, 0.5, 2.0, 1.5]);
     // the same seed gives the same weights
     let mut g2 = small();
-    train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_, _| {}).unwrap();
+    train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_| {}).unwrap();
     assert_eq!(g2.params, g.params);
     // bad input: a mask of the wrong size is an error naming it
     masks.insert("fc.bias".to_string(), vec![1.0]);
-    let e = train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_, _| {}).unwrap_err();
+    let e = train::fine_tune(&mut g2, &x, &y, &masks, &cfg, |_| {}).unwrap_err();
     assert!(e.to_string().contains("fc.bias"), "{e}");
 }
 
@@ -313,7 +327,12 @@ fn a_fractional_epoch_trains_on_that_share_of_a_last_pass() {
     let run = |n: usize, epochs: f64| {
         let (x, y) = copies(n);
         let mut g = small();
-        let losses = train::fine_tune(&mut g, &x, &y, &masks, &cfg(epochs), |_, _| {}).unwrap();
+        let mut steps = Vec::new();
+        let c = cfg(epochs);
+        let losses = train::fine_tune(&mut g, &x, &y, &masks, &c, |p| steps.push(p.step)).unwrap();
+        // the steps the progress counts are the steps taken
+        let want: Vec<u64> = (1..=c.steps(n)).collect();
+        assert_eq!(steps, want, "{n} samples, {epochs} epochs");
         (g.params, losses.len())
     };
     // 24 samples, 1.5 epochs: 2 steps, then 1 step of the half pass = 3 passes of 12
@@ -327,7 +346,7 @@ fn a_fractional_epoch_trains_on_that_share_of_a_last_pass() {
     // out of range: an error naming epochs
     let (x, y) = copies(12);
     for bad in [f64::NAN, -0.5, f64::INFINITY] {
-        let e = train::fine_tune(&mut small(), &x, &y, &masks, &cfg(bad), |_, _| {}).unwrap_err();
+        let e = train::fine_tune(&mut small(), &x, &y, &masks, &cfg(bad), |_| {}).unwrap_err();
         assert!(e.to_string().contains("epochs"), "{e}");
     }
 }
@@ -426,7 +445,7 @@ fn training_mode_batch_norm_trains_a_resnet_from_scratch() {
         seed: 3,
         batch_norm: evoprune_graph::train::BatchNorm::Batch,
     };
-    let losses = train::fine_tune(&mut g, &x, &y, &HashMap::new(), &cfg, |_, _| {}).unwrap();
+    let losses = train::fine_tune(&mut g, &x, &y, &HashMap::new(), &cfg, |_| {}).unwrap();
     assert!(
         losses.last().unwrap() < &(0.5 * losses[0]),
         "losses {losses:?}"

@@ -290,7 +290,8 @@ impl Model {
     }
 
     /// Fine-tune parameters `p` of a `[model]` network on `part` with `masks` held fixed
-    /// (burn autodiff SGD); returns the new parameters. `progress(epoch, epochs)`.
+    /// (burn autodiff SGD); returns the new parameters. `progress(step, steps)` after every SGD
+    /// step.
     pub fn fine_tune_graph(
         &self,
         p: &[f32],
@@ -304,10 +305,9 @@ impl Model {
         })?;
         let mut graph = g.graph_of(p);
         if cfg.epochs > 0.0 {
-            let passes = cfg.epochs.ceil() as usize;
             g.net
-                .fine_tune(&mut graph, masks, &part.x, &part.y, cfg, |e, _| {
-                    progress(e, passes)
+                .fine_tune(&mut graph, masks, &part.x, &part.y, cfg, |p| {
+                    progress(p.step as usize, p.steps as usize)
                 })?;
         }
         Ok(g.flatten(&graph))

@@ -225,18 +225,16 @@ fn graph_baseline(
     let mut net = net;
     let (g, origin) = {
         let mut r = rep.lock().expect("reporter");
-        let mut progress = evoprune_run::staged(&mut **r, "fine-tuning the network");
-        if m.train.epochs > 0 {
-            progress(0, m.train.epochs as u64);
-        }
+        let (seed, mut progress) =
+            evoprune_run::baseline_stage(&mut **r, cfg.seed, &m.describe(), m.train.epochs);
         net.baseline(
             &m.train,
             &data.train.x,
             &data.train.y,
-            evoprune_run::seeds::derive(cfg.seed, evoprune_run::seeds::Purpose::NetworkTraining, 0),
+            seed,
             Some(&rd.checkpoint_dir().join(GRAPH_BASELINE)),
             Some(&cfg.baseline.cache_dir),
-            |e, _| progress(e as u64, m.train.epochs as u64),
+            move |p| progress(p.step, p.steps),
         )?
     };
     note(rep, &origin.describe(&m.describe()));
@@ -758,14 +756,11 @@ fn finetune(
 ) -> Result<Vec<Member>> {
     let ck = ctx.rd.checkpoint_dir().join("finetune.json");
     let mut done: Finetuned = evoprune_run::stage::read(&ck)?.unwrap_or_default();
-    ctx.stage(
-        if ctx.cfg.finetune.max_members > 0 {
-            "fine-tuning the front (masks fixed)"
-        } else {
-            "scoring the front"
-        },
-        chosen.len() as u64,
-    );
+    // fine-tuning shows each member's training steps as its own stage
+    let tuning = ctx.cfg.finetune.max_members > 0;
+    if !tuning {
+        ctx.stage("scoring the front", chosen.len() as u64);
+    }
     ctx.rd.subdir("models")?;
     for (index, &ci) in chosen.iter().enumerate() {
         if done.members.iter().any(|m| m.index == index) {
@@ -776,21 +771,25 @@ fn finetune(
         }
         let (phase, pt) = fin[ci];
         done.members
-            .push(finetune_member(ctx, data, index, phase, pt)?);
+            .push(finetune_member(ctx, data, index, chosen.len(), phase, pt)?);
         evoprune_run::stage::write(&ck, &done)?;
-        ctx.rep.lock().expect("reporter").progress(index as u64 + 1);
+        if !tuning {
+            ctx.rep.lock().expect("reporter").progress(index as u64 + 1);
+        }
     }
     let mut members = done.members;
     members.sort_by_key(|m| m.index);
     Ok(members)
 }
 
-/// Member `index`: point `pt` pruned, fine-tuned (solver seed: the run's plus `index`), scored
-/// on test and validation, and written to `models/member-INDEX.safetensors`.
+/// Member `index` (of `of`): point `pt` pruned, fine-tuned (solver seed: the run's plus
+/// `index`; its steps a stage of their own), scored on test and validation, and written to
+/// `models/member-INDEX.safetensors`.
 fn finetune_member(
     ctx: &Ctx<'_>,
     data: &Data,
     index: usize,
+    of: usize,
     phase: u8,
     pt: &Point,
 ) -> Result<Member> {
@@ -802,7 +801,12 @@ fn finetune_member(
         let mask = model.mask_vector(|k| keep.get(k));
         let mut s = cfg.finetune.solver.clone();
         s.seed = cfg.seed.wrapping_add(index as u64);
-        model.train(pruned, Some(&mask), &data.train, &s, |_, _| {})?
+        let mut r = ctx.rep.lock().expect("reporter");
+        let name = format!("fine-tuning member {} of {of} (masks fixed)", index + 1);
+        let mut progress = evoprune_run::training(&mut **r, name);
+        model.train(pruned, Some(&mask), &data.train, &s, |d, t| {
+            progress(d as u64, t as u64)
+        })?
     } else {
         pruned
     };

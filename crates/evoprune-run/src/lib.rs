@@ -92,17 +92,34 @@ pub fn staged<'a>(rep: &'a mut dyn Reporter, name: &'a str) -> impl FnMut(u64, u
     }
 }
 
-/// Open the stage that fine-tunes the `[model]` network `network` for `epochs` epochs on `rep`
-/// (none for 0 epochs) and return the seed of its sample order for a run seeded `seed`: the one seed every
-/// method's run and `evoprune baseline` use, so that they share one cached baseline.
-pub fn baseline_stage(rep: &mut dyn Reporter, seed: u64, network: &str, epochs: usize) -> u64 {
-    if epochs > 0 {
-        rep.stage(
-            &format!("fine-tuning {network} ({epochs} epochs)"),
-            Some(epochs as u64),
-        );
+/// Progress of a training on `rep` in steps, `(done, total)`: the stage `name` opens at the
+/// first report, when the number of steps is known (a training that never steps, such as a
+/// baseline read from the cache, opens none).
+pub fn training<'a>(rep: &'a mut dyn Reporter, name: String) -> impl FnMut(u64, u64) + 'a {
+    let mut open = false;
+    move |done, total| {
+        if !open {
+            rep.stage(&name, Some(total));
+            open = true;
+        }
+        rep.progress(done)
     }
-    seeds::derive(seed, seeds::Purpose::NetworkTraining, 0)
+}
+
+/// The fine-tuning of the `[model]` network `network` for `epochs` epochs before a search: the
+/// seed of its sample order for a run seeded `seed` (the one seed every method's run and
+/// `evoprune baseline` use, so that they share one cached baseline), and its progress on `rep`
+/// ([`training`]).
+pub fn baseline_stage<'a>(
+    rep: &'a mut dyn Reporter,
+    seed: u64,
+    network: &str,
+    epochs: usize,
+) -> (u64, impl FnMut(u64, u64) + 'a) {
+    (
+        seeds::derive(seed, seeds::Purpose::NetworkTraining, 0),
+        training(rep, format!("fine-tuning {network} ({epochs} epochs)")),
+    )
 }
 
 /// A reporter that discards everything (library use and tests).
