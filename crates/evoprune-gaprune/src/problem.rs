@@ -59,7 +59,8 @@ pub fn canonicalize(g: &mut BitString) {
 /// The paper's prune-only mutation: every living conv filter (or coupled-channel group)
 /// dies with probability `conv` (Pmc; on LeNet a dead conv1 filter also removes conv2's input
 /// channel, a dead conv2 filter its 16 FC1 inputs), every living FC connection with
-/// probability `fc` (Pmf). Nothing is regrown.
+/// probability `fc` (Pmf). Nothing is regrown. With `rates`, filter gene `i` dies with
+/// probability `conv * rates[i]` (at most 1) instead: importance-biased pruning, not the paper's.
 #[derive(Clone, Debug)]
 pub struct PruneMutation {
     /// Pmc.
@@ -68,6 +69,27 @@ pub struct PruneMutation {
     pub fc: f64,
     /// The network: its first `filter_bits()` genes are filters, the others connections.
     pub subject: Subject,
+    /// Relative death rate of each filter gene ([`importance_rates`]); `None`: uniform.
+    pub rates: Option<Arc<Vec<f64>>>,
+}
+
+/// Relative death rates of the filter genes from their importance (higher: carries more),
+/// for the genes alive in `reference`: ranked by importance (ties by index), the gene at rank
+/// quantile `q` (0: least important) gets `3 (1 - q)^2`, so the rates average 1 over the living
+/// genes (the mutation removes as many as uniform Pmc does), the least important dies 3x as
+/// often and the top quarter at most 0.19x. Dead genes get 1 (they cannot die again).
+pub fn importance_rates(importance: &[f64], reference: &BitString) -> Vec<f64> {
+    let mut living: Vec<usize> = (0..importance.len())
+        .filter(|&i| reference.get(i))
+        .collect();
+    living.sort_by(|&a, &b| importance[a].total_cmp(&importance[b]).then(a.cmp(&b)));
+    let mut rates = vec![1.0; importance.len()];
+    let l = living.len() as f64;
+    for (r, &i) in living.iter().enumerate() {
+        let q = (r as f64 + 0.5) / l;
+        rates[i] = 3.0 * (1.0 - q) * (1.0 - q);
+    }
+    rates
 }
 
 impl PruneMutation {
@@ -77,6 +99,7 @@ impl PruneMutation {
             conv,
             fc,
             subject: Subject::Lenet,
+            rates: None,
         }
     }
 }
@@ -86,7 +109,11 @@ impl Mutation<BitString> for PruneMutation {
         let filters = self.subject.filter_bits();
         let alive: Vec<usize> = g.iter_ones().collect();
         for i in alive {
-            let p = if i < filters { self.conv } else { self.fc };
+            let p = match &self.rates {
+                _ if i >= filters => self.fc,
+                Some(r) => (self.conv * r[i]).min(1.0),
+                None => self.conv,
+            };
             if rng.random::<f64>() < p {
                 g.set(i, false);
             }
@@ -273,6 +300,52 @@ mod tests {
         let mut g2 = g.clone();
         m.mutate(&mut g2, &mut rng);
         assert!(g2.iter_ones().all(|i| g.get(i)));
+    }
+
+    #[test]
+    fn importance_biased_mutation_prunes_the_least_important_first() {
+        // LeNet's 70 filter genes ranked by index, gene 3 dead
+        let mut reference = encode(&LeNetMask::full());
+        reference.set(3, false);
+        let importance: Vec<f64> = (0..FILTER_BITS).map(|i| i as f64).collect();
+        let rates = importance_rates(&importance, &reference);
+        let living: Vec<usize> = (0..FILTER_BITS).filter(|&i| i != 3).collect();
+        let mean = living.iter().map(|&i| rates[i]).sum::<f64>() / living.len() as f64;
+        assert!((mean - 1.0).abs() < 0.01, "{mean}");
+        assert_eq!(rates[3], 1.0);
+        // ranked: the least important living gene the highest rate, falling with importance
+        assert!(living.windows(2).all(|w| rates[w[0]] > rates[w[1]]));
+        assert!(
+            rates[0] > 2.9 && rates[FILTER_BITS - 1] < 0.001,
+            "{rates:?}"
+        );
+        // the mutation follows the rates: over many mutants, the least important fifth dies
+        // far more often than the most important fifth, and as often overall as uniform Pmc
+        let m = PruneMutation {
+            rates: Some(Arc::new(rates)),
+            ..PruneMutation::lenet(0.1, 0.0)
+        };
+        let mut rng = rng_from_seed(7);
+        let mut deaths = vec![0usize; FILTER_BITS];
+        let trials = 2000;
+        for _ in 0..trials {
+            let mut g = reference.clone();
+            m.mutate(&mut g, &mut rng);
+            for (i, d) in deaths.iter_mut().enumerate() {
+                *d += usize::from(reference.get(i) && !g.get(i));
+            }
+        }
+        let fifth = FILTER_BITS / 5;
+        let low: usize = deaths[..fifth].iter().sum();
+        let high: usize = deaths[FILTER_BITS - fifth..].iter().sum();
+        assert!(low > 20 * high.max(1), "{low} vs {high}");
+        let total = deaths.iter().sum::<usize>() as f64 / trials as f64;
+        let uniform = 0.1 * living.len() as f64;
+        assert!(
+            (total - uniform).abs() < 0.1 * uniform,
+            "{total} vs {uniform}"
+        );
+        assert_eq!(deaths[3], 0);
     }
 
     #[test]

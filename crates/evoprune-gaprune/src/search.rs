@@ -4,8 +4,8 @@
 //! the weights and the cycle state are written to the run folder, so an interrupted run loses
 //! at most the generation in flight.
 
-use crate::config::{Config, Mode, SearchConfig};
-use crate::problem::{Part, PruneMutation, Pruning, Scoring, Seeding};
+use crate::config::{Config, Mode, MutationBias, SearchConfig};
+use crate::problem::{Part, PruneMutation, Pruning, Scoring, Seeding, importance_rates};
 use crate::subject::{Subject, Weights};
 use crate::{GapruneError, Result};
 use evoprune::{
@@ -196,6 +196,7 @@ pub fn run_loop(
             conv: cfg.search.conv_mutation,
             fc: cfg.search.fc_mutation,
             subject: subject.clone(),
+            rates: None,
         },
         subject: subject.clone(),
     };
@@ -376,7 +377,8 @@ impl Cycles<'_> {
     ) -> Result<RunResult<BitString>> {
         let (cfg, s, k) = (self.cfg, &self.cfg.search, st.cycle);
         let problem = Pruning::new(self.subject.clone(), net.clone(), self.val.clone());
-        let sampling = self.seeding(st)?;
+        let mutation = self.cycle_mutation(st, net)?;
+        let sampling = self.seeding(st, &mutation)?;
         let stage = EngineStage {
             dir: cycle_dir(self.rd, k),
             seed: seeds::derive(cfg.seed, Purpose::GaCycle, k),
@@ -397,7 +399,7 @@ impl Cycles<'_> {
                     },
                     sampling,
                     Microbial::default(),
-                    self.mutation.clone(),
+                    mutation.clone(),
                 )?;
                 cycle_executor(&stage, &problem, algo, gens).run()?
             }
@@ -410,16 +412,32 @@ impl Cycles<'_> {
                     },
                     sampling,
                     Microbial::default(),
-                    self.mutation.clone(),
+                    mutation.clone(),
                 )?;
                 cycle_executor(&stage, &problem, algo, gens).run()?
             }
         })
     }
 
+    /// The cycle's mutation: the configured one, its filter genes' rates biased by their
+    /// importance under the cycle's weights `net` among the groups alive in the elite when
+    /// `search.mutation_bias = "importance"` (computed from the stored weights, so a resumed
+    /// cycle gets the same rates).
+    fn cycle_mutation(&self, st: &LoopState, net: &Weights) -> Result<PruneMutation> {
+        if self.cfg.search.mutation_bias == MutationBias::Uniform {
+            return Ok(self.mutation.clone());
+        }
+        let importance = self.subject.importance(net)?;
+        let elite = self.parse(&st.elite)?;
+        Ok(PruneMutation {
+            rates: Some(Arc::new(importance_rates(&importance, &elite))),
+            ..self.mutation.clone()
+        })
+    }
+
     /// The first population of the cycle: mutants of the unpruned network (cycle 0), the
     /// elite and its mutants (GA), or the previous cycle's population (NSGA-II).
-    fn seeding(&self, st: &LoopState) -> Result<Seeding> {
+    fn seeding(&self, st: &LoopState, mutation: &PruneMutation) -> Result<Seeding> {
         let seeds: Vec<BitString> = st
             .population
             .iter()
@@ -429,12 +447,12 @@ impl Cycles<'_> {
             (0, _) => Seeding::Mutants {
                 parent: self.full.clone(),
                 keep_parent: false,
-                mutation: self.mutation.clone(),
+                mutation: mutation.clone(),
             },
             (_, Mode::Ga) => Seeding::Mutants {
                 parent: seeds[0].clone(),
                 keep_parent: true,
-                mutation: self.mutation.clone(),
+                mutation: mutation.clone(),
             },
             (_, Mode::Nsga2) => Seeding::Given(seeds),
         })

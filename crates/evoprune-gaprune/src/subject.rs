@@ -152,6 +152,19 @@ impl Subject {
         }
     }
 
+    /// How much each filter gene carries under `w` ([`GraphNet::group_importance`]), for
+    /// `search.mutation_bias = "importance"`; networks of `[model]` only.
+    pub fn importance(&self, w: &Weights) -> Result<Vec<f64>> {
+        match (self, w) {
+            (Subject::Graph(n), Weights::Graph(g)) => Ok(n.group_importance(g)?),
+            (Subject::Lenet, Weights::Lenet(_)) => Err(GapruneError::invalid(
+                "search.mutation_bias",
+                "\"importance\" ranks the groups of a network of [model]; the built-in LeNet has none",
+            )),
+            _ => Err(mismatch()),
+        }
+    }
+
     /// Remaining MACs of genome `g` (orders the final members).
     pub fn macs(&self, g: &BitString) -> usize {
         match self {

@@ -339,6 +339,83 @@ impl Net {
         Ok(out)
     }
 
+    /// How much each group of [`Net::analysis`] carries under the weights `g` (full size, this
+    /// network's layout), comparable across layers: the mean over the group's batch-normalised
+    /// channels of `|scale|` over its batch norm's mean `|scale|` (network slimming's
+    /// criterion); for a group without a batch norm (one folded into its convolutions, as
+    /// PyTorch's ONNX export does), the mean over its sources of the output channel's L2 norm
+    /// over that layer's mean channel norm. About 1 is a layer's typical channel, 0 a dead one.
+    pub fn group_importance(&self, g: &Graph) -> Result<Vec<f64>> {
+        /// Values over their mean (zeros when the mean is 0).
+        fn relative(v: Vec<f64>) -> Vec<f64> {
+            let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+            v.into_iter()
+                .map(|x| if mean > 0.0 { x / mean } else { 0.0 })
+                .collect()
+        }
+        let param = |name: &str| {
+            g.params.get(name).ok_or_else(|| {
+                GraphError::invalid(
+                    "weights",
+                    format!("lack \"{name}\" of the network \"{}\"", self.graph.name),
+                )
+            })
+        };
+        let mut scales: HashMap<&str, Vec<f64>> = HashMap::new();
+        for n in &g.nodes {
+            if let (Op::BatchNorm { .. }, Some(s), Some(out)) =
+                (&n.op, n.inputs.get(1), n.outputs.first())
+                && let Some(t) = g.params.get(s)
+            {
+                scales.insert(
+                    out.as_str(),
+                    relative(t.data.iter().map(|v| v.abs() as f64).collect()),
+                );
+            }
+        }
+        let mut norms: HashMap<&str, Vec<f64>> = HashMap::new();
+        for l in &self.layers {
+            let t = param(&l.name)?;
+            let outs = l.shape[l.out_axis];
+            let mut sq = vec![0.0f64; outs];
+            for (i, v) in t.data.iter().enumerate() {
+                // out axis 0: rows of len / outs entries; out axis 1 ([in, out]): columns
+                let o = if l.out_axis == 0 {
+                    i / (t.data.len() / outs).max(1)
+                } else {
+                    i % outs
+                };
+                sq[o] += (*v as f64) * (*v as f64);
+            }
+            norms.insert(
+                l.node.as_str(),
+                relative(sq.into_iter().map(f64::sqrt).collect()),
+            );
+        }
+        let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        Ok(self
+            .analysis
+            .groups
+            .iter()
+            .map(|grp| {
+                let bn = grp
+                    .channels
+                    .iter()
+                    .filter_map(|(v, c)| scales.get(v.as_str()).and_then(|s| s.get(*c)))
+                    .copied()
+                    .collect();
+                let src = || {
+                    grp.sources
+                        .iter()
+                        .filter_map(|(n, c)| norms.get(n.as_str()).and_then(|s| s.get(*c)))
+                        .copied()
+                        .collect()
+                };
+                mean(bn).or_else(|| mean(src())).unwrap_or(1.0)
+            })
+            .collect())
+    }
+
     /// Fine-tune `g` (full size, this network's layout) on `x`, `y` with `m`'s pruning held
     /// fixed (quantization is applied afterwards, by [`Net::realize`]). Returns each epoch's
     /// mean loss.

@@ -449,3 +449,69 @@ fn recalibrated_batch_norms_make_inference_match_the_batch_statistics() {
             .is_err()
     );
 }
+
+/// Group importance follows the batch-norm scales (relative to their layer), and the filter
+/// norms when the batch norms are folded into the convolutions.
+#[test]
+fn group_importance_ranks_by_batch_norm_scale_or_filter_norm() {
+    let net = resnet20();
+    let k = net.analysis.groups.len();
+    let base = net.group_importance(&net.graph).unwrap();
+    assert_eq!(base.len(), k);
+    assert!(base.iter().all(|v| v.is_finite() && *v >= 0.0), "{base:?}");
+    // one group's batch-normalised channels silenced, another's scaled up 4x
+    let is_bn_out = |g: &Graph, v: &str| {
+        g.nodes
+            .iter()
+            .find(|n| n.outputs.iter().any(|o| o == v))
+            .and_then(|n| {
+                matches!(n.op, evoprune_graph::Op::BatchNorm { .. }).then(|| n.inputs[1].clone())
+            })
+    };
+    let (dead, loud) = (0, k - 1);
+    let mut g = net.graph.clone();
+    for (grp, factor) in [(dead, 0.0f32), (loud, 4.0)] {
+        let mut touched = 0;
+        for (v, c) in &net.analysis.groups[grp].channels {
+            if let Some(scale) = is_bn_out(&g, v) {
+                let t = g.params.get_mut(&scale).unwrap();
+                t.data[*c] = if factor == 0.0 {
+                    0.0
+                } else {
+                    factor * t.data[*c].abs().max(0.5)
+                };
+                touched += 1;
+            }
+        }
+        assert!(touched > 0, "group {grp} has no batch-normalised channel");
+    }
+    let imp = net.group_importance(&g).unwrap();
+    assert_eq!(imp[dead], 0.0);
+    let others = (0..k).filter(|&i| i != dead && i != loud);
+    assert!(
+        others.clone().all(|i| imp[i] > 0.0 && imp[i] < imp[loud]),
+        "{imp:?}"
+    );
+    // folded batch norms: the scales live in the filters, and the ranking follows them
+    let folded = Net::new(evoprune_graph::fold::fold_batch_norms(&g)).unwrap();
+    assert_eq!(folded.analysis.groups.len(), k);
+    let f = folded.group_importance(&folded.graph).unwrap();
+    let same = |i: usize| {
+        let s = &net.analysis.groups[i].sources;
+        folded
+            .analysis
+            .groups
+            .iter()
+            .position(|h| &h.sources == s)
+            .unwrap()
+    };
+    assert_eq!(f[same(dead)], 0.0);
+    assert!(others.clone().all(|i| f[same(i)] > 0.0), "{f:?}");
+    assert!(f[same(loud)] > 2.0 * f[same(1)], "{f:?}");
+    // weights of another network are refused by name
+    let mut lacking = net.graph.clone();
+    let name = net.layers[0].name.clone();
+    lacking.params.remove(&name);
+    let e = net.group_importance(&lacking).unwrap_err().to_string();
+    assert!(e.contains(&name), "{e}");
+}
