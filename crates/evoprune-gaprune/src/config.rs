@@ -314,22 +314,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("retrain") && e.contains("batch"), "{e}");
-        let e = Config::parse(
-            "method = \"ga-prune\"\n[search]\nmutation_bias = \"importance\"\n",
-            Path::new("a.toml"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = |bias: &str| {
+            let text = format!("method = \"ga-prune\"\n[search]\nmutation_bias = \"{bias}\"\n");
+            Config::parse(&text, Path::new("a.toml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("importance");
         assert!(
             e.contains("search.mutation_bias") && e.contains("LeNet"),
             "{e}"
         );
-        let e = Config::parse(
-            "method = \"ga-prune\"\n[search]\nmutation_bias = \"magnitude\"\n",
-            Path::new("a.toml"),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = err("magnitude");
         assert!(
             e.contains("mutation_bias") && e.contains("importance"),
             "{e}"
