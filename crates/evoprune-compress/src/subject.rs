@@ -115,7 +115,7 @@ pub fn lenet(cfg: &Config, data: &Data, rep: &mut dyn Reporter) -> Result<Net> {
         &cfg.baseline,
         cfg.seed,
         &data.train,
-        evoprune_run::staged(rep, "training the baseline LeNet"),
+        evoprune_run::training(rep, "training the baseline LeNet".into()),
     )?;
     rep.note(&origin.describe("baseline LeNet"));
     Ok(net)

@@ -130,7 +130,7 @@ pub fn baseline(cfg: &Config, data: &Data, rep: &mut dyn Reporter) -> Result<Net
         &cfg.baseline,
         cfg.seed,
         &data.train,
-        evoprune_run::staged(rep, "training the baseline LeNet"),
+        evoprune_run::training(rep, "training the baseline LeNet".into()),
     )?;
     rep.note(&origin.describe("baseline LeNet"));
     Ok(net)
@@ -418,8 +418,8 @@ impl Final<'_> {
             ("member".to_string(), i.to_string()),
             ("test_error".to_string(), format!("{test_error}")),
         ]);
-        let ex = n.export(
-            &tuned,
+        let ex = n.write_realized(
+            &small,
             &m,
             round,
             &self.rd.path(&file),

@@ -714,9 +714,23 @@ impl Net {
         extra: &BTreeMap<String, String>,
     ) -> Result<Exported> {
         let small = self.realize_rounded(g, m, round_channels)?;
-        onnx::save(&small, onnx_path)?;
+        self.write_realized(&small, m, round_channels, onnx_path, weights_path, extra)
+    }
+
+    /// [`Net::export`] of a network already realized: `small` must be
+    /// `self.realize_rounded(_, m, round_channels)` (for a caller that scored it first).
+    pub fn write_realized(
+        &self,
+        small: &Graph,
+        m: &Masks,
+        round_channels: usize,
+        onnx_path: &Path,
+        weights_path: &Path,
+        extra: &BTreeMap<String, String>,
+    ) -> Result<Exported> {
+        onnx::save(small, onnx_path)?;
         let tensors =
-            weights::save_safetensors(&small, weights_path, &HashMap::new(), &m.bits, extra)?;
+            weights::save_safetensors(small, weights_path, &HashMap::new(), &m.bits, extra)?;
         let stats = self.stats(m)?;
         let file = self.rounded_stats(m, round_channels)?;
         Ok(Exported {
@@ -845,8 +859,6 @@ fn write_partial(g: &Graph, st: &crate::train::Epochs, seconds: f64, path: &Path
 /// state and the seconds of training so far.
 #[cfg(feature = "train")]
 fn read_partial(base: &Graph, path: &Path) -> Result<(Graph, crate::train::Epochs, f64)> {
-    let mut g = base.clone();
-    crate::zoo::load_weights(&mut g, path)?;
     let file = path.display().to_string();
     let bad = |reason: String| GraphError::Format {
         file: file.clone(),
@@ -857,6 +869,8 @@ fn read_partial(base: &Graph, path: &Path) -> Result<(Graph, crate::train::Epoch
         source,
     })?;
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let mut g = base.clone();
+    crate::zoo::assign_safetensors(&mut g, &file, &st, &[])?;
     let mut velocity = HashMap::new();
     for (name, v) in st.tensors() {
         if let Some(k) = name.strip_prefix(VELOCITY) {

@@ -131,7 +131,17 @@ pub fn load_weights_except(g: &mut Graph, path: &Path, keep: &[String]) -> Resul
         file: file.clone(),
         reason: format!("not a valid safetensors file: {e}"),
     })?;
-    assign(g, &file, keep, |name| {
+    assign_safetensors(g, &file, &st, keep)
+}
+
+/// [`load_weights_except`] from a safetensors file already read (`file` names it in errors).
+pub(crate) fn assign_safetensors(
+    g: &mut Graph,
+    file: &str,
+    st: &SafeTensors<'_>,
+    keep: &[String],
+) -> Result<()> {
+    assign(g, file, keep, |name| {
         let v = st.tensor(name).ok()?;
         let data = to_f32(v.dtype(), v.data())
             .ok_or_else(|| format!("dtype {:?} is not f32, f16 or bf16", v.dtype()));

@@ -162,11 +162,9 @@ pub fn resume(dir: &Path, driver: Driver) -> Result<Summary> {
 /// training one with `baseline.solver` on the training split (key: model + data + solver +
 /// seed; LeNet shares GA pruning's cache).
 pub fn baseline(cfg: &Config, kind: ModelKind, data: &Data, rep: &Rep) -> Result<Model> {
-    let progress = |done, total| {
-        let mut r = rep.lock().expect("reporter");
-        evoprune_run::staged(&mut **r, "training the baseline")(done, total)
-    };
     let b = &cfg.baseline;
+    let mut r = rep.lock().expect("reporter");
+    let progress = evoprune_run::training(&mut **r, "training the baseline".into());
     let (params, origin) = match kind {
         ModelKind::Lenet300100 => {
             let (n, o) = dense_baseline(b, cfg.seed, &LENET_300_100, &data.train, progress)?;
@@ -177,6 +175,7 @@ pub fn baseline(cfg: &Config, kind: ModelKind, data: &Data, rep: &Rep) -> Result
             (n.params, o)
         }
     };
+    drop(r);
     note(rep, &origin.describe("baseline"));
     Model::new(kind, params)
 }

@@ -81,17 +81,6 @@ pub trait Reporter: Send {
     fn detail(&mut self, _message: &str) {}
 }
 
-/// A progress callback `(done, total)` for `rep` that opens the stage `name` at `done == 0`.
-pub fn staged<'a>(rep: &'a mut dyn Reporter, name: &'a str) -> impl FnMut(u64, u64) + 'a {
-    move |done, total| {
-        if done == 0 {
-            rep.stage(name, Some(total))
-        } else {
-            rep.progress(done)
-        }
-    }
-}
-
 /// Progress of a training on `rep` in steps, `(done, total)`: the stage `name` opens at the
 /// first report, when the number of steps is known (a training that never steps, such as a
 /// baseline read from the cache, opens none).
