@@ -29,7 +29,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 pub use evoprune_run::Driver;
 
@@ -89,7 +88,7 @@ pub struct SearchResult {
     pub hypervolume: f64,
     /// The feasible front.
     pub front: Vec<Member>,
-    /// Wall seconds.
+    /// Wall seconds of the search (its test scoring not counted), summed over resumes.
     pub seconds: f64,
     /// Why the search ended before its budget, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -394,9 +393,8 @@ impl Searches<'_> {
             ),
             Some(self.cfg.surrogate.budget as u64),
         );
-        let t = Instant::now();
         let st = s.surrogate(|n| rep.progress(n as u64))?;
-        let seconds = t.elapsed().as_secs_f64();
+        let seconds = st.seconds;
         if let Some(why) = &st.stopped {
             rep.note(&format!(
                 "seed {}: surrogate search ended early: {why}",
@@ -421,10 +419,9 @@ impl Searches<'_> {
             &format!("seed {}: NSGA-II on the real problem", s.seed),
             Some(self.cfg.surrogate.budget as u64),
         );
-        let t = Instant::now();
         let shared = self.shared.clone();
-        let evals = s.real(move |n| shared.lock().expect("reporter").progress(n as u64))?;
-        let seconds = t.elapsed().as_secs_f64();
+        let (evals, seconds) =
+            s.real(move |n| shared.lock().expect("reporter").progress(n as u64))?;
         let (front, hypervolume) = members(&self.subject, &evals, self.cfg, self.test)?;
         Ok(SearchResult {
             method: "real".into(),

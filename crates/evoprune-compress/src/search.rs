@@ -231,6 +231,9 @@ pub struct LoopState {
     /// Why the loop ended before spending its budget (the surrogates had no new candidate left).
     #[serde(default)]
     pub stopped: Option<String>,
+    /// Wall seconds spent in the loop, summed over resumes (up to its last saved state).
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// Search operators shared by the real search and the search on the surrogates (pymoo's
@@ -364,12 +367,18 @@ impl Seed<'_> {
         let b = self.problem.subject.bounds(self.cfg.problem.max_amount)?;
         let path = self.dir.join("surrogate.json");
         let mut st: LoopState = evoprune_run::stage::read(&path)?.unwrap_or_default();
+        // the time of earlier processes, as saved, plus this one's at each save
+        let (t, before) = (std::time::Instant::now(), st.seconds);
+        let save = |st: &mut LoopState| {
+            st.seconds = before + t.elapsed().as_secs_f64();
+            evoprune_run::stage::write(&path, st)
+        };
         if st.evaluated.is_empty() {
             // the same sampler and seed as the real search's initial population
             let init = MixedSampling { bounds: b.clone() }
                 .sample(c.initial, &mut rng_from_seed(self.seed));
             st.evaluated = self.evaluate(init)?;
-            evoprune_run::stage::write(&path, &st)?;
+            save(&mut st)?;
         }
         on_eval(st.evaluated.len());
         while st.evaluated.len() < c.budget && st.stopped.is_none() {
@@ -395,7 +404,7 @@ impl Seed<'_> {
             }
             let new = self.evaluate(picks)?;
             st.evaluated.extend(new);
-            evoprune_run::stage::write(&path, &st)?;
+            save(&mut st)?;
             on_eval(st.evaluated.len());
         }
         Ok(st)
@@ -521,8 +530,12 @@ impl Seed<'_> {
         }
     }
 
-    /// The real search (resumable from `dir/real/`).
-    pub fn real(&self, mut on_eval: impl FnMut(usize) + Send + 'static) -> Result<Vec<Evaluated>> {
+    /// The real search (resumable from `dir/real/`): every evaluation, and the wall seconds
+    /// the engine spent in it, summed over resumes.
+    pub fn real(
+        &self,
+        mut on_eval: impl FnMut(usize) + Send + 'static,
+    ) -> Result<(Vec<Evaluated>, f64)> {
         let c = &self.cfg.surrogate;
         let b = self.problem.subject.bounds(self.cfg.problem.max_amount)?;
         let algo = algorithm(
@@ -576,7 +589,7 @@ impl Seed<'_> {
                 g.ints.0.clone(),
             )
         });
-        Ok(evals)
+        Ok((evals, out.state.stats.elapsed_secs))
     }
 }
 

@@ -81,6 +81,25 @@ fn both_searches_same_budget_reproducible_resumable_exportable() {
     }
     resume(&c, driver(1, false)).unwrap();
     assert_eq!(strip_times(&a), strip_times(&c));
+    // searches finished before an interruption keep their time: without the seeds' results,
+    // a resume restores both searches from their checkpoints, with the seconds they took
+    let before = strip_times(&a);
+    for seed in [1, 2] {
+        std::fs::remove_file(a.join(format!("checkpoint/seed-{seed}/done.json"))).unwrap();
+    }
+    let again = resume(&a, driver(1, false)).unwrap().result;
+    assert_eq!(strip_times(&a), before);
+    for (first, second) in r.seeds.iter().zip(&again.seeds) {
+        assert_eq!(second.surrogate.seconds, first.surrogate.seconds);
+        let (x, y) = (first.real.as_ref().unwrap(), second.real.as_ref().unwrap());
+        // the engine's time as of its last checkpoint, plus the resume's moment
+        assert!(
+            y.seconds > 0.5 * x.seconds && y.seconds > 0.0,
+            "{} / {}",
+            y.seconds,
+            x.seconds
+        );
+    }
     // export
     if !r.seeds[0].surrogate.front.is_empty() {
         let out = tmp.path().join("m.safetensors");

@@ -150,17 +150,25 @@ pub fn retrain(
     Ok(out)
 }
 
-/// A cycle's engine run: `gens` generations, no cache (the weights change between cycles).
+/// A cycle's engine run: `gens` generations, no cache (the weights change between cycles),
+/// the generations it has done sent to `generations` as they end.
 fn cycle_executor<'p, A: evoprune::Algorithm<<&'p Pruning as evoprune::Problem>::Genome>>(
     stage: &EngineStage,
     problem: &'p Pruning,
     algo: A,
     gens: u64,
+    generations: std::sync::mpsc::Sender<u64>,
 ) -> Executor<&'p Pruning, A> {
     stage
         .executor(problem, algo)
         .cache(false)
         .termination(MaxGenerations(gens))
+        .observer(
+            move |_: &evoprune::Event, s: &evoprune::State<BitString>, _: f64| {
+                // the receiver is gone only once the cycle has ended
+                let _ = generations.send(s.stats.generation);
+            },
+        )
 }
 
 fn cycle_dir(rd: &RunDir, k: u64) -> std::path::PathBuf {
@@ -321,7 +329,22 @@ impl Cycles<'_> {
         let net = Arc::new(self.subject.load(&self.ck.join(&st.weights))?);
         let gens = s.retrain_every.min(s.max_generations - st.generation);
         let t = Instant::now();
-        let run = self.evolve(st, &net, gens)?;
+        // the engine's observer must be 'static: it sends the generations done to a thread
+        // that owns the reporter while the cycle evolves (it ends when the run drops the sender)
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let done_before = st.generation;
+        let run = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut last = None;
+                for g in rx {
+                    if last != Some(g) {
+                        rep.progress(done_before + g);
+                        last = Some(g);
+                    }
+                }
+            });
+            self.evolve(st, &net, gens, tx)
+        })?;
         if run.reason == TerminationReason::Interrupted {
             return Err(GapruneError::Interrupted {
                 generation: st.generation,
@@ -374,6 +397,7 @@ impl Cycles<'_> {
         st: &LoopState,
         net: &Arc<Weights>,
         gens: u64,
+        generations: std::sync::mpsc::Sender<u64>,
     ) -> Result<RunResult<BitString>> {
         let (cfg, s, k) = (self.cfg, &self.cfg.search, st.cycle);
         let problem = Pruning::new(self.subject.clone(), net.clone(), self.val.clone());
@@ -401,7 +425,7 @@ impl Cycles<'_> {
                     Microbial::default(),
                     mutation.clone(),
                 )?;
-                cycle_executor(&stage, &problem, algo, gens).run()?
+                cycle_executor(&stage, &problem, algo, gens, generations).run()?
             }
             Mode::Nsga2 => {
                 let algo = Nsga2::new(
@@ -414,7 +438,7 @@ impl Cycles<'_> {
                     Microbial::default(),
                     mutation.clone(),
                 )?;
-                cycle_executor(&stage, &problem, algo, gens).run()?
+                cycle_executor(&stage, &problem, algo, gens, generations).run()?
             }
         })
     }

@@ -2,9 +2,9 @@
 
 use evoprune_gaprune::config::{Mode, synthetic};
 use evoprune_gaprune::{Driver, export, resume, run};
-use evoprune_run::Silent;
-use std::sync::Arc;
+use evoprune_run::{Reporter, Silent};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 fn driver(threads: usize) -> Driver {
     Driver {
@@ -13,6 +13,21 @@ fn driver(threads: usize) -> Driver {
         threads,
         remote: None,
     }
+}
+
+/// Records the progress reported in the search's stages.
+struct SearchProgress(Arc<Mutex<Vec<u64>>>, bool);
+
+impl Reporter for SearchProgress {
+    fn stage(&mut self, name: &str, _: Option<u64>) {
+        self.1 = name.starts_with("GA search");
+    }
+    fn progress(&mut self, done: u64) {
+        if self.1 {
+            self.0.lock().unwrap().push(done);
+        }
+    }
+    fn note(&mut self, _: &str) {}
 }
 
 #[test]
@@ -49,7 +64,18 @@ fn ga_and_nsga2_prune_export_and_do_not_depend_on_threads() {
         assert!(s.dir.join(f).exists(), "{f}");
     }
     // the same run on two threads gives the same result (the baseline now comes from the cache)
-    let s2 = run(&cfg, &tmp.path().join("ga2"), driver(2)).unwrap();
+    // and shows every generation as it ends, not only the retraining cycles'
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recording = Driver {
+        reporter: Box::new(SearchProgress(seen.clone(), false)),
+        ..driver(2)
+    };
+    let s2 = run(&cfg, &tmp.path().join("ga2"), recording).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        (1..=r.generations).all(|g| seen.contains(&g)) && seen.is_sorted(),
+        "{seen:?}"
+    );
     let (a, b) = (&s.result.members[0], &s2.result.members[0]);
     assert_eq!(
         (a.test_error, a.flops, a.params),
