@@ -267,7 +267,17 @@ impl<T: MethodSpec> Method for Registered<T> {
         check_remote::<T>(&d)?;
         let dir = match out {
             Some(d) => d.to_path_buf(),
-            None => RunDir::fresh_path(&PathBuf::from("runs").join(T::name(&cfg))),
+            None => {
+                let base = PathBuf::from("runs").join(T::name(&cfg));
+                if RunDir::is_unfinished(&base) {
+                    d.reporter.note(&format!(
+                        "{0} holds an unfinished run of this name (`evoprune resume {0}` \
+                         continues it); this one starts afresh",
+                        base.display()
+                    ));
+                }
+                RunDir::fresh_path(&base)
+            }
         };
         d.reporter.note(&format!("run folder: {}", dir.display()));
         T::run(&cfg, &dir, d)

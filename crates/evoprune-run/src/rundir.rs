@@ -94,6 +94,12 @@ impl RunDir {
         Ok((rd, r))
     }
 
+    /// Whether `dir` holds a run that was started and never finished (its config stored, no
+    /// `COMPLETE`): `evoprune resume` continues it, where a new run would start afresh.
+    pub fn is_unfinished(dir: &Path) -> bool {
+        dir.join(CONFIG_FILE).is_file() && !dir.join(COMPLETE_FILE).is_file()
+    }
+
     /// The first of `base`, `base-2`, `base-3`, ... that does not exist yet.
     pub fn fresh_path(base: &Path) -> PathBuf {
         if !base.exists() {
@@ -250,6 +256,10 @@ mod tests {
         assert!(RunDir::open(t.path()).is_err());
         assert!(RunDir::open(&p).is_ok());
         assert_eq!(RunDir::fresh_path(&p), t.path().join("run-2"));
+        assert!(RunDir::is_unfinished(&p));
+        std::fs::write(p.join(COMPLETE_FILE), "done").unwrap();
+        assert!(!RunDir::is_unfinished(&p));
+        assert!(!RunDir::is_unfinished(&t.path().join("run-2")));
     }
 
     #[test]
