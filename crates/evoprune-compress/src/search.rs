@@ -399,7 +399,7 @@ impl Seed<'_> {
                     st.evaluated.len(),
                     c.budget
                 ));
-                evoprune_run::stage::write(&path, &st)?;
+                save(&mut st)?;
                 break;
             }
             let new = self.evaluate(picks)?;

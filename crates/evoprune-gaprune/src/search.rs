@@ -165,7 +165,7 @@ fn cycle_executor<'p, A: evoprune::Algorithm<<&'p Pruning as evoprune::Problem>:
         .termination(MaxGenerations(gens))
         .observer(
             move |_: &evoprune::Event, s: &evoprune::State<BitString>, _: f64| {
-                // the receiver is gone only once the cycle has ended
+                // a send fails only when the receiving thread has ended
                 let _ = generations.send(s.stats.generation);
             },
         )
