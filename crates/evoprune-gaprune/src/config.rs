@@ -90,6 +90,10 @@ pub enum MutationBias {
     Importance,
 }
 
+/// Why `mutation_bias = "importance"` cannot apply to the built-in LeNet.
+pub(crate) const IMPORTANCE_NEEDS_MODEL: &str =
+    "\"importance\" ranks the groups of a network of [model]; the built-in LeNet has none";
+
 impl MutationBias {
     fn is_uniform(&self) -> bool {
         *self == MutationBias::Uniform
@@ -222,10 +226,7 @@ impl MethodConfig for Config {
             ));
         }
         if s.mutation_bias == MutationBias::Importance && self.model.is_none() {
-            return Err(bad(
-                "search.mutation_bias",
-                "\"importance\" ranks the groups of a network of [model]; the built-in LeNet has none",
-            ));
+            return Err(bad("search.mutation_bias", IMPORTANCE_NEEDS_MODEL));
         }
         if s.recalibrate == 1 || s.recalibrate > 1_000_000 {
             return Err(bad(

@@ -159,7 +159,7 @@ impl Subject {
             (Subject::Graph(n), Weights::Graph(g)) => Ok(n.group_importance(g)?),
             (Subject::Lenet, Weights::Lenet(_)) => Err(GapruneError::invalid(
                 "search.mutation_bias",
-                "\"importance\" ranks the groups of a network of [model]; the built-in LeNet has none",
+                crate::config::IMPORTANCE_NEEDS_MODEL,
             )),
             _ => Err(mismatch()),
         }
